@@ -1,0 +1,8 @@
+/* bench_internal.h: the benchmark programs tl_bench_main() dispatches to. */
+#ifndef TL_BENCH_INTERNAL_H
+#define TL_BENCH_INTERNAL_H
+
+/* Each returns a process exit code; argv[0] is the benchmark's name. */
+int tl_bench_ring(int argc, char **argv);
+
+#endif

@@ -1,0 +1,86 @@
+/* bench_util.c: what every benchmark needs: medians, CPU choice, pinned thread pairs. */
+#include "tl_bench.h"
+
+#include "tl_event.h"
+#include "tl_ring.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double tl_bench_median(double *v, int n)
+{
+	if (n <= 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int tl_bench_pick_cpus(int *cpu_a, int *cpu_b)
+{
+	int cpus[2];
+
+	if (tl_cpus_allowed(cpus, 2) == 2) {
+		*cpu_a = cpus[0];
+		*cpu_b = cpus[1];
+		return 2;
+	}
+	*cpu_a = *cpu_b = -1;
+	return 1;
+}
+
+struct pair_side {
+	void (*fn)(void *);
+	void *arg;
+	int cpu;
+	_Atomic int *go;
+	_Atomic int *ready;
+};
+
+static void *pair_thread(void *p)
+{
+	struct pair_side *side = p;
+
+	if (side->cpu >= 0)
+		tl_thread_pin_self(side->cpu);
+	/* Pairs with the release store of *go below: start only once both are pinned. */
+	atomic_fetch_add_explicit(side->ready, 1, memory_order_release);
+	while (!atomic_load_explicit(side->go, memory_order_acquire))
+		tl_cpu_relax();
+	side->fn(side->arg);
+	return NULL;
+}
+
+int64_t tl_bench_run_pair(void (*fa)(void *), void (*fb)(void *), void *arg, int cpu_a, int cpu_b)
+{
+	_Atomic int go = 0, ready = 0;
+	struct pair_side a = {fa, arg, cpu_a, &go, &ready};
+	struct pair_side b = {fb, arg, cpu_b, &go, &ready};
+	pthread_t ta, tb;
+	int rc;
+
+	rc = pthread_create(&ta, NULL, pair_thread, &a);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_create(&tb, NULL, pair_thread, &b);
+	if (rc != 0) {
+		atomic_store_explicit(&go, 1, memory_order_release);
+		pthread_join(ta, NULL);
+		return -rc;
+	}
+	while (atomic_load_explicit(&ready, memory_order_acquire) != 2)
+		tl_cpu_relax();
+	int64_t t0 = tl_mono_ns();
+	atomic_store_explicit(&go, 1, memory_order_release);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	return tl_mono_ns() - t0;
+}

@@ -1,0 +1,26 @@
+# Every third-party library comes from a Debian package, found through pkg-config.
+# A missing one stops the configure step and names the package that provides it.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+	message(FATAL_ERROR "pkg-config not found: apt-get install -y pkg-config")
+endif()
+find_package(Threads REQUIRED)
+
+# tally_require_pkg(<target-suffix> <pkg-config module> <debian package>)
+# defines the imported target tally::<target-suffix>.
+function(tally_require_pkg name module debian)
+	pkg_check_modules(TALLY_PKG_${name} QUIET IMPORTED_TARGET GLOBAL ${module})
+	if(NOT TALLY_PKG_${name}_FOUND)
+		message(FATAL_ERROR
+			"tally needs ${module} (pkg-config module '${module}' not found).\n"
+			"Install it with:  apt-get install -y ${debian}")
+	endif()
+	add_library(tally::${name} ALIAS PkgConfig::TALLY_PKG_${name})
+	message(STATUS "tally: ${module} ${TALLY_PKG_${name}_VERSION}")
+endfunction()
+
+tally_require_pkg(uring liburing liburing-dev)
+tally_require_pkg(ck ck libck-dev)
+tally_require_pkg(lws libwebsockets libwebsockets-dev)
+tally_require_pkg(wolfssl wolfssl libwolfssl-dev)
+tally_require_pkg(lmdb lmdb liblmdb-dev)

@@ -1,0 +1,64 @@
+/*
+ * main.c: the `tally` command line. It dispatches subcommands and lists only those that
+ * work. Exit status everywhere: 0 success, 1 failure, 2 usage error.
+ */
+#include "tl_bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef TALLY_VERSION
+#define TALLY_VERSION "unknown"
+#endif
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *out);
+	const char *what;
+} commands[] = {
+    {"bench", tl_bench_main, tl_bench_usage, "run a benchmark and report its figures"},
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: tally <command> [options]\n"
+	        "       tally --help | --version\n"
+	        "\n"
+	        "tally is a lock-free, multithreaded market-making engine for a venue that speaks\n"
+	        "the Binance Spot protocol. Its ledger, a single thread writing LMDB, is the only\n"
+	        "source of truth for money.\n"
+	        "\n"
+	        "Commands:\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].what);
+	fprintf(out, "\n'tally <command> --help' describes a command and its options.\n"
+	             "\n"
+	             "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("tally %s\n", TALLY_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "tally: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,272 @@
+/*
+ * tl_ring.h: the single-producer single-consumer ring that connects tally's pinned threads,
+ * and the idle strategies those threads run when they have nothing to do.
+ *
+ * This header is the contract of the rings module. The hot-path calls are `static inline`
+ * (their bodies are in tl_ring_inline.h, included at the end) so that a push or a pop costs
+ * a handful of instructions with no call; everything above that include is the contract.
+ *
+ * The model
+ * ---------
+ * A ring has `capacity` slots of `slot_size` bytes, both fixed at creation. The capacity is
+ * a power of two. Exactly one producer thread and exactly one consumer thread use a ring;
+ * which threads those are may change only across a happens-before edge (a thread join, a
+ * mutex, or a ring message), never concurrently.
+ *
+ * The producer's position (tail) and the consumer's position (head) are 64-bit counters
+ * that run freely: they never wrap in practice (2^64 messages at 10^9/s is 584 years), so
+ * `tail - head` is always the number of readable slots and no slot is wasted.
+ *
+ * Each side keeps its own position privately and a cached copy of the other side's. It
+ * reads the other side's published position only when its cache says the ring is full
+ * (producer) or empty (consumer). The fields each thread writes sit on their own 128-byte
+ * lines (two 64-byte lines, because the adjacent-line prefetcher pulls pairs).
+ *
+ * Results, not errors
+ * -------------------
+ * "Full" and "empty" are ordinary results: try-calls return false, batch calls return 0.
+ * Only creation can fail, with a negative errno.
+ *
+ * Blocking
+ * --------
+ * A consumer that wants to sleep when idle owns a `tl_wait_t` and attaches it to each ring
+ * it consumes (tl_ring_set_waiter). A producer then checks, after each publish, one flag
+ * that the sleeping consumer raised; while the consumer is awake that check is a load from
+ * a line nobody writes, so it costs the producer no fence, no RMW and no syscall. The
+ * consumer pays for correctness instead: before it sleeps it issues an asymmetric fence
+ * (membarrier(2)), so a wake-up can never be lost. See wait.c for the proof sketch.
+ */
+#ifndef TL_RING_H
+#define TL_RING_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fields written by different threads are separated by this many bytes. */
+#define TL_CACHE_PAIR 128
+
+/* Largest slot a ring accepts, in bytes. Events are 64 bytes; this leaves room. */
+#define TL_RING_SLOT_MAX 4096u
+
+/* Largest capacity, in slots (2^30). Larger rings would not fit in any cache anyway. */
+#define TL_RING_CAPACITY_MAX (1u << 30)
+
+typedef struct tl_wait tl_wait_t;
+
+/*
+ * The ring. Its layout is public only so that the inline fast paths can reach it;
+ * callers never touch its fields.
+ */
+typedef struct tl_ring {
+	/* Written by the producer only, read by the consumer when its cache runs dry. */
+	alignas(TL_CACHE_PAIR) _Atomic uint64_t tail_pub;
+
+	/* The producer's private line: its own position and its cache of the head. */
+	alignas(TL_CACHE_PAIR) struct {
+		uint64_t tail;       /* next slot to write; ahead of tail_pub while reserved */
+		uint64_t head_cache; /* last head_pub seen; a lower bound of the true head */
+	} prod;
+
+	/* Written by the consumer only, read by the producer when its cache says full. */
+	alignas(TL_CACHE_PAIR) _Atomic uint64_t head_pub;
+
+	/* The consumer's private line: its own position and its cache of the tail. */
+	alignas(TL_CACHE_PAIR) struct {
+		uint64_t head;       /* next slot to read */
+		uint64_t tail_cache; /* last tail_pub seen; a lower bound of the true tail */
+	} cons;
+
+	/* Set at creation, read-only afterwards: shared by both sides without traffic. */
+	alignas(TL_CACHE_PAIR) struct {
+		uint8_t *slots;
+		uint64_t mask;
+		uint32_t capacity;
+		uint32_t slot_size;
+		tl_wait_t *waiter;  /* consumer's waiter, or NULL; set before the threads start */
+		bool publish_fence; /* no membarrier(2): the producer fences after publishing */
+	} conf;
+} tl_ring_t;
+
+/*
+ * Ring lifecycle
+ * --------------
+ * tl_ring_create() allocates a ring of `capacity` slots of `slot_size` bytes each, the
+ * slots aligned to 64 bytes and zeroed, and stores it in *out.
+ *
+ * Returns 0, or:
+ *   -EINVAL  capacity is zero, is not a power of two, or exceeds TL_RING_CAPACITY_MAX;
+ *            or slot_size is zero, not a multiple of 8, or exceeds TL_RING_SLOT_MAX;
+ *            or out is NULL. A bad capacity is never rounded.
+ *   -ENOMEM  the allocation failed.
+ * On error *out is left untouched.
+ *
+ * The caller owns the ring and releases it with tl_ring_destroy() once neither side uses
+ * it any more. tl_ring_destroy(NULL) does nothing.
+ *
+ * Thread: any, before the producer and consumer start. Blocks: no (it allocates).
+ */
+int tl_ring_create(tl_ring_t **out, uint32_t capacity, uint32_t slot_size);
+void tl_ring_destroy(tl_ring_t *ring);
+
+/* The ring's fixed geometry. Thread: any. Blocks: no. */
+static inline uint32_t tl_ring_capacity(const tl_ring_t *ring);
+static inline uint32_t tl_ring_slot_size(const tl_ring_t *ring);
+
+/*
+ * Single-slot calls
+ * -----------------
+ * tl_ring_try_push() copies slot_size bytes from `msg` into the next slot and publishes it.
+ * Returns true, or false when the ring is full (nothing is written).
+ * Thread: the producer only. Blocks: never. If a waiter is attached and its consumer is
+ * asleep, it wakes it (one futex syscall, only in that case).
+ *
+ * tl_ring_try_pop() copies the oldest slot's slot_size bytes into `msg` and frees the slot.
+ * Returns true, or false when the ring is empty (`msg` is untouched).
+ * Thread: the consumer only. Blocks: never.
+ *
+ * Memory passed in is the caller's and must hold slot_size bytes.
+ */
+static inline bool tl_ring_try_push(tl_ring_t *ring, const void *msg);
+static inline bool tl_ring_try_pop(tl_ring_t *ring, void *msg);
+
+/*
+ * Batch calls: reserve N then commit; peek N then release
+ * -------------------------------------------------------
+ * These let a thread write or drain a burst in place, with no copy, and publish its
+ * position once for the whole burst.
+ *
+ * tl_ring_reserve() returns how many slots, at most `want`, are free for writing now
+ * (0 when full). The producer then fills slot i (0 <= i < returned count) through the
+ * pointer tl_ring_reserved_slot(ring, i), and publishes the first k of them, in order,
+ * with tl_ring_commit(ring, k). Reserving again before committing returns the same slots.
+ * Committing more than was reserved is a bug and trips an assertion.
+ *
+ * tl_ring_peek() returns how many slots, at most `want`, are readable now (0 when empty).
+ * The consumer reads slot i through tl_ring_peeked_slot(ring, i), which stays valid until
+ * it releases that slot; tl_ring_release(ring, k) frees the first k and publishes the head
+ * once. Releasing more than was peeked is a bug and trips an assertion.
+ *
+ * Slot pointers are aligned to 8 bytes (64 when slot_size is a multiple of 64) and point
+ * into memory the ring owns.
+ *
+ * Thread: reserve/reserved_slot/commit by the producer only; peek/peeked_slot/release by
+ * the consumer only. Blocks: never; commit may wake a sleeping consumer, as a push does.
+ */
+static inline uint32_t tl_ring_reserve(tl_ring_t *ring, uint32_t want);
+static inline void *tl_ring_reserved_slot(tl_ring_t *ring, uint32_t i);
+static inline void tl_ring_commit(tl_ring_t *ring, uint32_t count);
+static inline uint32_t tl_ring_peek(tl_ring_t *ring, uint32_t want);
+static inline const void *tl_ring_peeked_slot(tl_ring_t *ring, uint32_t i);
+static inline void tl_ring_release(tl_ring_t *ring, uint32_t count);
+
+/*
+ * tl_ring_readable() tells the consumer whether at least one slot is readable, refreshing
+ * its cache of the tail if needed. Thread: the consumer only. Blocks: never.
+ */
+static inline bool tl_ring_readable(tl_ring_t *ring);
+
+/*
+ * Waiters: how a consumer sleeps until any of its rings has data
+ * ---------------------------------------------------------------
+ * A waiter belongs to one consuming thread and watches up to TL_WAIT_RINGS_MAX rings.
+ *
+ * tl_wait_init() prepares `w` and registers the process for private expedited membarrier.
+ * Returns 0, or -ENOSYS when the kernel lacks membarrier; the waiter then still works,
+ * but producers pay a full fence per publish on rings attached to it (a fallback; tally
+ * logs it once at start-up).
+ *
+ * tl_ring_set_waiter() attaches `w` to `ring` so the ring's producer wakes w's thread.
+ * Returns 0, or -ENOSPC when w already watches TL_WAIT_RINGS_MAX rings, or -EBUSY when the
+ * ring already has a waiter. Thread: any, before the ring's producer and consumer start.
+ *
+ * tl_wait_sleep() puts the calling consumer to sleep until a producer publishes into one
+ * of w's rings, tl_wait_wake() is called, or `timeout_ns` passes (a negative timeout means
+ * none). It returns at once when a watched ring is already readable. Returns 1 when it
+ * slept and was woken, 0 when it did not sleep or timed out. Spurious returns are allowed:
+ * callers re-check their rings. Thread: w's consumer only. Blocks: yes, in futex(2).
+ *
+ * tl_wait_wake() wakes w's consumer if it sleeps, for a reason outside the rings (shutdown,
+ * a timer, an admin command). Thread: any. Blocks: no.
+ */
+#define TL_WAIT_RINGS_MAX 8
+
+struct tl_wait {
+	/* Raised by the consumer just before it sleeps; read by every producer after publishing.
+	 * Alone on its line so that, while the consumer is awake, producers only ever hit it
+	 * in their own caches. */
+	alignas(TL_CACHE_PAIR) _Atomic uint32_t sleeping;
+
+	/* The futex word: bumped by whoever wakes the consumer. */
+	alignas(TL_CACHE_PAIR) _Atomic uint32_t wake_seq;
+
+	/* Counters for the consumer thread and tests; written only by that thread. */
+	alignas(TL_CACHE_PAIR) _Atomic uint64_t sleeps; /* times it actually slept */
+	tl_ring_t *rings[TL_WAIT_RINGS_MAX];
+	uint32_t ring_count;
+	bool publish_fence; /* membarrier(2) was unavailable at tl_wait_init() */
+};
+
+int tl_wait_init(tl_wait_t *w);
+int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w);
+int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns);
+void tl_wait_wake(tl_wait_t *w);
+
+/*
+ * Idle strategies: what an agent's loop does after a do_work() that found nothing
+ * --------------------------------------------------------------------------------
+ *   TL_IDLE_SPIN   busy-spin with the CPU's pause hint. Lowest latency; owns a core.
+ *   TL_IDLE_YIELD  spin `spins` times, then sched_yield(2) on every idle round. Shares a
+ *                  core politely; a fine default when threads outnumber cores.
+ *   TL_IDLE_BLOCK  spin, then yield `yields` times, then tl_wait_sleep() on the waiter.
+ *                  Costs nothing while idle; waking costs a futex round trip.
+ *
+ * tl_idle_init() sets up `idle`. `w` is required for TL_IDLE_BLOCK, ignored otherwise.
+ * Returns 0 or -EINVAL (unknown kind, or BLOCK without a waiter).
+ *
+ * tl_idle_run() is called once per agent loop with the work the loop just did: any work
+ * resets the back-off; no work advances it one step. `sleep_ns` bounds a block-phase
+ * sleep (negative: until woken), so an agent with a tick clock still ticks.
+ * Thread: the owning agent only. Blocks: per the strategy.
+ */
+typedef enum tl_idle_kind {
+	TL_IDLE_SPIN = 1,
+	TL_IDLE_YIELD = 2,
+	TL_IDLE_BLOCK = 3,
+} tl_idle_kind_t;
+
+typedef struct tl_idle {
+	tl_idle_kind_t kind;
+	uint32_t spins;  /* idle rounds spent spinning before the next phase */
+	uint32_t yields; /* idle rounds spent yielding before blocking */
+	uint32_t round;  /* idle rounds since the last work */
+	tl_wait_t *wait;
+} tl_idle_t;
+
+int tl_idle_init(tl_idle_t *idle, tl_idle_kind_t kind, tl_wait_t *w);
+void tl_idle_run(tl_idle_t *idle, int work_count, int64_t sleep_ns);
+
+/* Parses "spin", "yield" or "block". Returns the kind, or 0 for anything else. */
+tl_idle_kind_t tl_idle_kind_parse(const char *name);
+const char *tl_idle_kind_name(tl_idle_kind_t kind);
+
+/*
+ * Pinning: agents run on cores chosen from config
+ * -----------------------------------------------
+ * tl_cpus_allowed() writes up to `max` CPU numbers this process may run on (its affinity
+ * mask, in ascending order) into `cpus` and returns how many there are, or a negative
+ * errno. tl_thread_pin_self() pins the calling thread to one CPU; returns 0, -EINVAL for a
+ * CPU outside the affinity mask, or another negative errno from the kernel.
+ * Thread: any. Blocks: no.
+ */
+int tl_cpus_allowed(int *cpus, int max);
+int tl_thread_pin_self(int cpu);
+
+/* The CPU's spin-wait hint (PAUSE on x86, YIELD on arm64). */
+static inline void tl_cpu_relax(void);
+
+#include "tl_ring_inline.h"
+
+#endif /* TL_RING_H */

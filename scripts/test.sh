@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The README's "test" command, and what CI runs: install what is missing, then build and
+# run every test in the release build, all suites under ASan+UBSan, and the concurrent
+# suites under TSan. Warnings are errors here. Exit status: 0 only if every suite passed.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+install_missing "${TALLY_BUILD_PKGS[@]}"
+
+cd "$TALLY_ROOT"
+# TSan's runtime cannot map its shadow memory with high-entropy ASLR (kernels >= 6.6
+# default to 32 bits); run the TSan suites with ASLR off for their process only.
+tsan_run() { setarch "$(uname -m)" -R "$@"; }
+
+status=0 passed=0 failed=0
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+for preset in release asan tsan; do
+	build_preset "$preset" -DTALLY_WERROR=ON
+	log "testing $preset"
+	rc=0
+	case "$preset" in
+	tsan) tsan_run ctest --preset "$preset" | tee "$summary" || rc=1 ;;
+	*) ctest --preset "$preset" | tee "$summary" || rc=1 ;;
+	esac
+	[ $rc -eq 0 ] || status=1
+	# CTest's closing line: "N% tests passed, F tests failed out of T".
+	line=$(grep -E 'tests failed out of [0-9]+' "$summary" | tail -n 1)
+	if [ -z "$line" ]; then
+		status=1
+		continue
+	fi
+	total=${line##* out of }
+	fail=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+	passed=$((passed + total - fail))
+	failed=$((failed + fail))
+done
+# One plain closing line over the three builds.
+echo "tests: $passed passed, $failed failed"
+if [ $status -ne 0 ]; then
+	log "FAILED: see the failing suites above"
+	exit 1
+fi
+log "all suites passed (release, asan+ubsan, tsan)"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The `tally` command line as a user meets it: help, exit codes, errors, and the JSON of
+# `tally bench ring` (its keys and that every figure is a positive number; never timings).
+set -u
+tally=$1
+fails=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	fails=$((fails + 1))
+}
+
+# expect CODE CMD...: runs CMD, stdout to $out and stderr to $err; checks the exit code.
+expect() {
+	local want=$1
+	shift
+	"$@" >"$out" 2>"$err"
+	local got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(head -3 "$err")"
+}
+
+expect 0 "$tally" --help
+grep -q '^Usage: tally <command>' "$out" || fail "--help has no usage line"
+grep -q '^  bench ' "$out" || fail "--help does not list bench"
+expect 0 "$tally" --version
+grep -q '^tally [0-9]' "$out" || fail "--version prints no version"
+
+expect 2 "$tally"
+grep -q 'Usage' "$err" || fail "no-argument run prints no usage on stderr"
+expect 2 "$tally" frobnicate
+grep -q "unknown command 'frobnicate'" "$err" || fail "unknown command not named"
+
+expect 0 "$tally" bench --help
+grep -q '^  ring ' "$out" || fail "bench --help does not list ring"
+expect 2 "$tally" bench
+expect 2 "$tally" bench nosuch
+grep -q "unknown benchmark 'nosuch'" "$err" || fail "unknown benchmark not named"
+
+expect 0 "$tally" bench ring --help
+grep -q '^Usage: tally bench ring' "$out" || fail "bench ring --help has no usage"
+grep -q 'Exit status' "$out" || fail "bench ring --help documents no exit status"
+
+for bad in "--reps 0" "--reps x" "--capacity 1000" "--capacity 0" "--msgs -5" "--rtts 1"; do
+	# shellcheck disable=SC2086
+	expect 2 "$tally" bench ring $bad
+	grep -q "bad value" "$err" || fail "'bench ring $bad' gives no clear error"
+done
+expect 2 "$tally" bench ring --bogus
+expect 2 "$tally" bench ring extra-arg
+
+# A short run: the JSON object must carry every key, each a positive number.
+expect 0 "$tally" bench ring --json --reps 1 --msgs 200000 --rtts 2000 --capacity 1024
+[ "$(wc -l <"$out")" -eq 1 ] || fail "--json printed more than one line"
+for key in ours_msgs_per_s ck_ring_msgs_per_s ours_batched_msgs_per_s ours_64b_msgs_per_s \
+	rtt_p50_ns rtt_p99_ns atomic_rtt_p50_ns; do
+	grep -Eq "\"$key\":[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" || fail "--json lacks a positive $key: $(cat "$out")"
+done
+grep -q '^{.*}$' "$out" || fail "--json output is not one object"
+grep -q 'rep 1/1' "$err" || fail "no progress on stderr"
+
+# The human table names every case.
+expect 0 "$tally" bench ring --reps 1 --msgs 100000 --rtts 1000
+for name in "ck_ring spsc" "batched" "64 B events" "two bare atomics"; do
+	grep -q "$name" "$out" || fail "table lacks '$name'"
+done
+
+if [ $fails -ne 0 ]; then
+	echo "$fails check(s) failed" >&2
+	exit 1
+fi
+echo "cli: ok"
