@@ -329,7 +329,7 @@ static void ring_usage(FILE *out)
 	    "  --reps N        repetitions per figure (default 5)\n"
 	    "  --msgs N        messages per throughput repetition (default 20000000)\n"
 	    "  --rtts N        round trips per latency repetition (default 200000)\n"
-	    "  --capacity N    slots per ring, a power of two (default 4096)\n"
+	    "  --capacity N    slots per ring, a power of two (default 65536)\n"
 	    "  -h, --help      show this help\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed, 2 on a usage error.\n",
@@ -375,7 +375,7 @@ static int parse_ring_opts(int argc, char **argv, struct ring_opts *o)
 	o->reps = 5;
 	o->msgs = 20000000;
 	o->rtts = 200000;
-	o->capacity = 4096;
+	o->capacity = 65536;
 	o->json = false;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

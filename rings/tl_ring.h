@@ -75,8 +75,9 @@ typedef struct tl_ring {
 
 	/* The consumer's private line: its own position and its cache of the tail. */
 	alignas(TL_CACHE_PAIR) struct {
-		uint64_t head;       /* next slot to read */
-		uint64_t tail_cache; /* last tail_pub seen; a lower bound of the true tail */
+		uint64_t head;        /* next slot to read */
+		uint64_t tail_cache;  /* last tail_pub seen; a lower bound of the true tail */
+		uint32_t empty_polls; /* refreshes in a row that found the ring empty */
 	} cons;
 
 	/* Set at creation, read-only afterwards: shared by both sides without traffic. */
