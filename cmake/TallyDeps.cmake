@@ -24,3 +24,13 @@ tally_require_pkg(ck ck libck-dev)
 tally_require_pkg(lws libwebsockets libwebsockets-dev)
 tally_require_pkg(wolfssl wolfssl libwolfssl-dev)
 tally_require_pkg(lmdb lmdb liblmdb-dev)
+
+# jsmn is a single header with no pkg-config module: look for the header itself.
+find_path(TALLY_JSMN_INCLUDE jsmn.h)
+if(NOT TALLY_JSMN_INCLUDE)
+	message(FATAL_ERROR "tally needs jsmn.h (the jsmn JSON tokenizer).\n"
+		"Install it with:  apt-get install -y libjsmn-dev")
+endif()
+add_library(tally_jsmn INTERFACE)
+target_include_directories(tally_jsmn INTERFACE ${TALLY_JSMN_INCLUDE})
+add_library(tally::jsmn ALIAS tally_jsmn)

@@ -6,7 +6,7 @@ TALLY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Packages needed to build and run tally on Debian 12.
 TALLY_BUILD_PKGS=(build-essential cmake ninja-build pkg-config
-	liburing-dev libck-dev libwebsockets-dev libwolfssl-dev liblmdb-dev)
+	liburing-dev libck-dev libwebsockets-dev libwolfssl-dev liblmdb-dev libjsmn-dev)
 
 log() { printf 'tally: %s\n' "$*" >&2; }
 

@@ -3,6 +3,7 @@
  * work. Exit status everywhere: 0 success, 1 failure, 2 usage error.
  */
 #include "tl_bench.h"
+#include "tl_ledger.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const struct command {
 	void (*usage)(FILE *out);
 	const char *what;
 } commands[] = {
+    {"ledger", tl_ledger_cli_main, tl_ledger_cli_usage, "apply, inspect and verify the ledger"},
     {"bench", tl_bench_main, tl_bench_usage, "run a benchmark and report its figures"},
 };
 
