@@ -262,6 +262,13 @@ int tl_ledger_failure(const tl_ledger_t *l)
 	return atomic_load_explicit(&l->failure, memory_order_acquire);
 }
 
+void tl_ledger_stats(const tl_ledger_t *l, tl_ledger_stats_t *out)
+{
+	out->commits = atomic_load_explicit(&l->commits, memory_order_relaxed);
+	out->commands = atomic_load_explicit(&l->commands, memory_order_relaxed);
+	out->map_grows = atomic_load_explicit(&l->map_grows, memory_order_relaxed);
+}
+
 /* ---- the batch --------------------------------------------------------------------- */
 
 void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p)

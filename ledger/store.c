@@ -232,8 +232,8 @@ int tl_store_err(int rc)
 {
 	if (rc == 0)
 		return 0;
-	if (rc > 0 && rc < MDB_KEYEXIST)
-		return -rc; /* LMDB passes errno values through */
+	if (rc > 0)
+		return -rc; /* LMDB passes errno values through; its own codes are negative */
 	switch (rc) {
 	case MDB_MAP_FULL:
 		return TL_E_MAP_FULL;
@@ -374,7 +374,8 @@ int tl_store_open(tl_store_t *st, const char *dir, bool readonly, tl_ledger_dura
 		}
 		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 			rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-			tl_ledger_log(3, "%s: another process has this ledger open", dir);
+			tl_ledger_log(
+			    3, "%s: the ledger is already open (another process or handle)", dir);
 			goto err;
 		}
 	}

@@ -299,6 +299,16 @@ void tl_ledger_close(tl_ledger_t *ledger);
  */
 int tl_ledger_failure(const tl_ledger_t *ledger);
 
+/* Counters of the ledger thread, readable from any thread (relaxed, so each is exact but
+ * they are not one snapshot). */
+typedef struct tl_ledger_stats {
+	uint64_t commits;   /* LMDB write transactions committed */
+	uint64_t commands;  /* commands acked after a commit, every status included */
+	uint64_t map_grows; /* times MAP_FULL grew the map */
+} tl_ledger_stats_t;
+
+void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
+
 /* ------------------------------------------------------------------------------------ */
 /* Producer side. Thread: the port's one producer. Blocks: never, except port_call.     */
 /* ------------------------------------------------------------------------------------ */
