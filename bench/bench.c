@@ -10,6 +10,7 @@ static const struct bench {
 	const char *what;
 } benches[] = {
     {"ring", tl_bench_ring, "SPSC ring vs ck_ring; round trip vs two bare atomics"},
+    {"ledger", tl_bench_ledger, "ledger group commit vs one commit per mutation; ack latency"},
 };
 
 #define BENCH_COUNT (sizeof(benches) / sizeof(benches[0]))

@@ -336,28 +336,6 @@ static void ring_usage(FILE *out)
 	    BATCH_MAX);
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s[0] == '-' || s[0] == '\0')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int bad_value(const char *opt, const char *range)
-{
-	fprintf(stderr, "tally bench ring: bad value '%s' for --%s: expected %s\n", optarg, opt,
-	        range);
-	return -EINVAL;
-}
-
 static int parse_ring_opts(int argc, char **argv, struct ring_opts *o)
 {
 	static const struct option longopts[] = {
@@ -384,24 +362,25 @@ static int parse_ring_opts(int argc, char **argv, struct ring_opts *o)
 			o->json = true;
 			break;
 		case 'r':
-			if (parse_u64(optarg, 1, 1000, &v) < 0)
-				return bad_value("reps", "1..1000");
+			if (tl_bench_parse_u64(optarg, 1, 1000, &v) < 0)
+				return tl_bench_bad_value("ring", "reps", "1..1000");
 			o->reps = (int)v;
 			break;
 		case 'm':
-			if (parse_u64(optarg, 1000, UINT64_C(1) << 40, &v) < 0)
-				return bad_value("msgs", "1000..2^40");
+			if (tl_bench_parse_u64(optarg, 1000, UINT64_C(1) << 40, &v) < 0)
+				return tl_bench_bad_value("ring", "msgs", "1000..2^40");
 			o->msgs = v;
 			break;
 		case 't':
-			if (parse_u64(optarg, 100, UINT64_C(1) << 32, &v) < 0)
-				return bad_value("rtts", "100..2^32");
+			if (tl_bench_parse_u64(optarg, 100, UINT64_C(1) << 32, &v) < 0)
+				return tl_bench_bad_value("ring", "rtts", "100..2^32");
 			o->rtts = v;
 			break;
 		case 'c':
-			if (parse_u64(optarg, 2, TL_RING_CAPACITY_MAX, &v) < 0 ||
+			if (tl_bench_parse_u64(optarg, 2, TL_RING_CAPACITY_MAX, &v) < 0 ||
 			    (v & (v - 1)) != 0)
-				return bad_value("capacity", "a power of two, 2..2^30");
+				return tl_bench_bad_value("ring", "capacity",
+				                          "a power of two, 2..2^30");
 			o->capacity = (uint32_t)v;
 			break;
 		case 'h':

@@ -5,6 +5,8 @@
 #include "tl_ring.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -83,4 +85,26 @@ int64_t tl_bench_run_pair(void (*fa)(void *), void (*fb)(void *), void *arg, int
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
 	return tl_mono_ns() - t0;
+}
+
+int tl_bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] == '-' || s[0] == '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int tl_bench_bad_value(const char *bench, const char *opt, const char *range)
+{
+	fprintf(stderr, "tally bench %s: bad value '%s' for --%s: expected %s\n", bench, optarg,
+	        opt, range);
+	return -EINVAL;
 }

@@ -27,6 +27,14 @@ void tl_bench_usage(FILE *out);
 
 /* --- shared by the benchmark programs in bench/ --- */
 
+/* Parses a decimal option value in [min, max] into *out. Returns 0 or -EINVAL (a sign,
+ * trailing characters, or out of range). */
+int tl_bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Reports a bad value of --opt (the current optarg) for `tally bench <bench>` on stderr;
+ * returns -EINVAL. */
+int tl_bench_bad_value(const char *bench, const char *opt, const char *range);
+
 /* Median of n values; sorts `v` in place. Returns 0 for n == 0. */
 double tl_bench_median(double *v, int n);
 

@@ -67,6 +67,19 @@ for name in "ck_ring spsc" "batched" "64 B events" "two bare atomics"; do
 	grep -q "$name" "$out" || fail "table lacks '$name'"
 done
 
+# tally bench ledger: a short run through the real ledger on disk; every key, and no
+# command left unapplied (a bench whose commands were rejected measures nothing).
+expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50
+for key in group_mutations_per_s per_commit_mutations_per_s group_vs_per_commit ack_p50_us \
+	ack_p99_us batch_mean; do
+	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
+		fail "bench ledger --json lacks a positive $key: $(cat "$out")"
+done
+grep -q '"not_applied":0[,}]' "$out" || fail "bench ledger left commands unapplied"
+expect 2 "$tally" bench ledger --orders 5
+expect 0 "$tally" bench --help
+grep -q '^  ledger ' "$out" || fail "bench --help does not list ledger"
+
 if [ $fails -ne 0 ]; then
 	echo "$fails check(s) failed" >&2
 	exit 1

@@ -1,0 +1,808 @@
+/*
+ * bench_ledger.c: `tally bench ledger`: what group commit buys, through the real ledger
+ * thread and a real LMDB on disk, in strict durability (an fsync on every commit).
+ *
+ * Each repetition measures, on fresh databases:
+ *   - group commit: the producer keeps its port as full as it can, and the ledger writes
+ *     whatever is queued (up to batch_max commands) in one transaction and one fsync;
+ *   - the baseline: the same mix with batch_max = 1, one transaction and fsync per command;
+ *   - ack latency: the group-commit ledger fed at half the rate it just reached, each
+ *     command timed from submit to ack, so the latency is that of a ledger with headroom.
+ * The mix is a market maker's: per order, LOCK its cost, TRADE_SETTLE a partial fill, UNLOCK
+ * the rest; each command is one mutation. The baseline runs in the same repetition, on the
+ * same disk and under the same neighbours, because fsync cost swings widely from one run to
+ * the next on a shared machine: only the ratio of two figures taken side by side means
+ * much. Every figure is the median of --reps repetitions.
+ */
+#include "tl_bench.h"
+#include "bench_internal.h"
+
+#include "tl_event.h"
+#include "tl_hist.h"
+#include "tl_ledger.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <time.h>
+
+#define REPS_MAX 100
+#define PORT_SLOTS 4096u /* each ring of the one port */
+#define WARN_MAX 10      /* acks not APPLIED that are described one by one */
+#define ACK_WINDOW_S 1.0 /* the latency phase lasts about this long */
+#define CMDS_PER_ORDER 3 /* LOCK, TRADE_SETTLE, UNLOCK */
+
+struct ledger_opts {
+	int reps;
+	uint64_t orders;            /* group-commit orders per repetition */
+	uint64_t per_commit_orders; /* orders/100, at least 100 */
+	uint32_t accounts;
+	const char *dir; /* parent of the fresh database directories */
+	bool json;
+};
+
+/*
+ * The money of the mix, as a venue would write it. Every order is for 0.01 BTC at
+ * 60000.10 USDT, and half of it fills:
+ *   buy:  lock 600.001 USDT (price x qty); the fill, 0.005 BTC, spends 300.0005 USDT of it
+ *         and pays 0.000001 BTC of fee; the remaining 300.0005 USDT is unlocked;
+ *   sell: lock 0.01 BTC; the fill spends 0.005 BTC, earns 300.0005 USDT and pays 0.01 USDT
+ *         of fee; the remaining 0.005 BTC is unlocked.
+ * Each is exact at BTC's 8 and USDT's 6 decimals, so the ledger rejects none of it.
+ */
+struct mix_amounts {
+	tl_ledger_dec_t price;
+	tl_ledger_dec_t fill_qty;
+	tl_ledger_dec_t buy_lock, buy_rest, buy_fee;    /* USDT, USDT, BTC */
+	tl_ledger_dec_t sell_lock, sell_rest, sell_fee; /* BTC, BTC, USDT */
+	tl_ledger_dec_t deposit_usdt, deposit_btc;
+};
+
+/* Everything one run shares: options, the mix, and the count of acks that were not
+ * APPLIED, over every phase, setup included. */
+struct run {
+	const struct ledger_opts *o;
+	struct mix_amounts amt;
+	int64_t ts_ms; /* one wall-clock stamp for every command: the journal only stores it */
+	uint64_t not_applied;
+	tl_hist_t *hist;
+};
+
+/*
+ * A workload is a numbered sequence of commands, each rebuilt from its number on demand.
+ * Its number is also its token, so an ack names the command it answers, and a command that
+ * was not applied can be described without keeping a copy of every command in flight.
+ */
+enum workload_kind { WL_SETUP, WL_MIX };
+
+struct workload {
+	enum workload_kind kind;
+	const struct run *r;
+	uint64_t first_order; /* WL_MIX: the order id of commands 0..2 */
+	uint64_t orders;      /* WL_MIX */
+};
+
+static uint64_t workload_len(const struct workload *w)
+{
+	if (w->kind == WL_SETUP)
+		return 2 + 3 * (uint64_t)w->r->o->accounts;
+	return CMDS_PER_ORDER * w->orders;
+}
+
+static void set_name(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+/* Setup: the two assets, then every account, then USDT and BTC to each. Keys are unique
+ * within a database, as every key in a directory must be. */
+static void setup_cmd(const struct workload *w, uint64_t j, tl_ledger_cmd_t *c)
+{
+	uint32_t accounts = w->r->o->accounts;
+
+	if (j < 2) {
+		c->type = TL_LEDGER_ASSET_DEFINE;
+		c->decimals = j == 0 ? 8 : 6;
+		set_name(c->asset, sizeof(c->asset), j == 0 ? "BTC" : "USDT");
+		snprintf(c->key, sizeof(c->key), "define:%s", c->asset);
+		return;
+	}
+	j -= 2;
+	uint32_t account = (uint32_t)(j % accounts);
+	snprintf(c->account, sizeof(c->account), "acct-%" PRIu32, account);
+	switch (j / accounts) {
+	case 0:
+		c->type = TL_LEDGER_ACCOUNT_OPEN;
+		snprintf(c->key, sizeof(c->key), "open:%" PRIu32, account);
+		break;
+	case 1:
+		c->type = TL_LEDGER_DEPOSIT_CREDIT;
+		set_name(c->asset, sizeof(c->asset), "USDT");
+		c->amount = w->r->amt.deposit_usdt;
+		snprintf(c->key, sizeof(c->key), "dep:u:%" PRIu32, account);
+		break;
+	default:
+		c->type = TL_LEDGER_DEPOSIT_CREDIT;
+		set_name(c->asset, sizeof(c->asset), "BTC");
+		c->amount = w->r->amt.deposit_btc;
+		snprintf(c->key, sizeof(c->key), "dep:b:%" PRIu32, account);
+		break;
+	}
+}
+
+/*
+ * The mix: order `order` belongs to account order % accounts. Its side is the parity of
+ * (account + round), where a round is one pass over every account: neighbouring orders
+ * alternate between buy and sell, and so do the orders of any one account. Had the side
+ * been the parity of the order alone, with an even number of accounts each account would
+ * only ever buy or only ever sell, and a long run would drain its USDT or its BTC.
+ */
+static void mix_cmd(const struct workload *w, uint64_t j, tl_ledger_cmd_t *c)
+{
+	const struct mix_amounts *a = &w->r->amt;
+	uint32_t accounts = w->r->o->accounts;
+	uint64_t order = w->first_order + j / CMDS_PER_ORDER;
+	bool buy = (order % accounts + order / accounts) % 2 == 0;
+
+	c->order = order;
+	snprintf(c->account, sizeof(c->account), "acct-%" PRIu64, order % accounts);
+	switch (j % CMDS_PER_ORDER) {
+	case 0:
+		c->type = TL_LEDGER_LOCK;
+		set_name(c->asset, sizeof(c->asset), buy ? "USDT" : "BTC");
+		c->amount = buy ? a->buy_lock : a->sell_lock;
+		snprintf(c->key, sizeof(c->key), "lock:%" PRIu64, order);
+		break;
+	case 1:
+		c->type = TL_LEDGER_TRADE_SETTLE;
+		c->side = buy ? TL_LEDGER_BUY : TL_LEDGER_SELL;
+		set_name(c->asset, sizeof(c->asset), "BTC");
+		set_name(c->quote, sizeof(c->quote), "USDT");
+		c->price = a->price;
+		c->qty = a->fill_qty;
+		c->fee = buy ? a->buy_fee : a->sell_fee;
+		set_name(c->fee_asset, sizeof(c->fee_asset), buy ? "BTC" : "USDT");
+		snprintf(c->key, sizeof(c->key), "fill:%" PRIu64, order);
+		break;
+	default:
+		c->type = TL_LEDGER_UNLOCK;
+		set_name(c->asset, sizeof(c->asset), buy ? "USDT" : "BTC");
+		c->amount = buy ? a->buy_rest : a->sell_rest;
+		snprintf(c->key, sizeof(c->key), "unlock:%" PRIu64, order);
+		break;
+	}
+}
+
+static void workload_cmd(const struct workload *w, uint64_t j, tl_ledger_cmd_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->token = j;
+	c->ts_ms = w->r->ts_ms;
+	if (w->kind == WL_SETUP)
+		setup_cmd(w, j, c);
+	else
+		mix_cmd(w, j, c);
+}
+
+static int parse_amount(const char *text, tl_ledger_dec_t *out)
+{
+	int rc = tl_ledger_dec_parse(text, strlen(text), out);
+
+	if (rc < 0)
+		fprintf(stderr, "tally bench ledger: cannot parse the amount '%s': %s\n", text,
+		        tl_strerror(rc));
+	return rc;
+}
+
+static int mix_amounts_init(struct mix_amounts *a)
+{
+	const struct {
+		const char *text;
+		tl_ledger_dec_t *out;
+	} amounts[] = {
+	    {"60000.10", &a->price},       /* USDT per BTC */
+	    {"0.005", &a->fill_qty},       /* BTC: half of the 0.01 ordered */
+	    {"600.001", &a->buy_lock},     /* USDT: 60000.10 x 0.01 */
+	    {"300.0005", &a->buy_rest},    /* USDT: 600.001 less the fill's 300.0005 */
+	    {"0.000001", &a->buy_fee},     /* BTC */
+	    {"0.01", &a->sell_lock},       /* BTC */
+	    {"0.005", &a->sell_rest},      /* BTC: 0.01 less the fill's 0.005 */
+	    {"0.01", &a->sell_fee},        /* USDT */
+	    {"1000000", &a->deposit_usdt}, /* USDT */
+	    {"100", &a->deposit_btc},      /* BTC */
+	};
+
+	for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+		int rc = parse_amount(amounts[i].text, amounts[i].out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- acks -------------------------------------------------------------------------- */
+
+/*
+ * Checks the ack of command j. A status other than APPLIED is counted (and described, for
+ * the first few): a rejected command did none of the work being timed. Returns -EPROTO
+ * when the ack is not command j's: a port acks in submission order, and a figure built on
+ * acks that were lost or reordered would be meaningless.
+ */
+static int ack_check(struct run *r, const struct workload *w, uint64_t j,
+                     const tl_ledger_ack_t *ack)
+{
+	if (ack->token != j) {
+		fprintf(stderr,
+		        "tally bench ledger: ack for token %" PRIu64 " where %" PRIu64
+		        " was due: acks lost or out of order\n",
+		        ack->token, j);
+		return -EPROTO;
+	}
+	if (ack->status == TL_LEDGER_APPLIED)
+		return 0;
+	if (++r->not_applied <= WARN_MAX) {
+		tl_ledger_cmd_t c;
+		workload_cmd(w, j, &c);
+		fprintf(stderr, "tally bench ledger: warning: %s '%s' %s: %s\n",
+		        tl_ledger_cmd_type_name(c.type), c.key, tl_ledger_status_name(ack->status),
+		        ack->status == TL_LEDGER_FAILED ? tl_strerror(ack->error)
+		                                        : tl_ledger_reason_name(ack->reason));
+	}
+	return 0;
+}
+
+/* ---- the two ways of feeding the ledger -------------------------------------------- */
+
+/*
+ * Submits the whole workload as fast as the port takes it: submit until the command ring
+ * is full, then take every ack that is ready, and again. Stores the time from the first
+ * submit to the last ack. Returns 0 or a negative errno.
+ */
+static int feed_saturated(struct run *r, tl_ledger_port_t *port, const struct workload *w,
+                          int64_t *elapsed_ns)
+{
+	uint64_t n = workload_len(w), sent = 0, acked = 0;
+	tl_ledger_cmd_t cmd;
+	tl_ledger_ack_t ack;
+	bool have_cmd = true;
+	int64_t start_ns;
+	int rc;
+
+	workload_cmd(w, 0, &cmd);
+	start_ns = tl_mono_ns();
+	while (acked < n) {
+		bool progress = false;
+
+		while (sent < n) {
+			if (!have_cmd) {
+				workload_cmd(w, sent, &cmd);
+				have_cmd = true;
+			}
+			if (!tl_ledger_submit(port, &cmd))
+				break; /* ring full: the command waits for the next round */
+			have_cmd = false;
+			sent++;
+			progress = true;
+		}
+		while (tl_ledger_poll_ack(port, &ack)) {
+			if ((rc = ack_check(r, w, acked, &ack)) < 0)
+				return rc;
+			acked++;
+			progress = true;
+		}
+		/* Nothing to do means the ledger is inside a commit, an fsync of a millisecond
+		 * or more: give the CPU away rather than spin on a two-core machine. */
+		if (!progress)
+			sched_yield();
+	}
+	*elapsed_ns = tl_mono_ns() - start_ns;
+	return 0;
+}
+
+/*
+ * Submits one command every `interval_ns`, on a fixed schedule (a late command does not
+ * push back the ones after it), busy-waiting in between and taking acks as they come.
+ * Records each command's submit-to-ack time in r->hist. Returns 0 or a negative errno.
+ */
+static int feed_paced(struct run *r, tl_ledger_port_t *port, const struct workload *w,
+                      int64_t interval_ns)
+{
+	uint64_t n = workload_len(w), sent = 0, acked = 0;
+	int64_t *sent_ns = calloc(n, sizeof(*sent_ns));
+	tl_ledger_cmd_t cmd;
+	tl_ledger_ack_t ack;
+	int64_t due_ns;
+	int rc = 0;
+
+	if (sent_ns == NULL)
+		return -ENOMEM;
+	workload_cmd(w, 0, &cmd);
+	due_ns = tl_mono_ns();
+	while (acked < n && rc == 0) {
+		int64_t now_ns = tl_mono_ns();
+
+		if (sent < n && now_ns >= due_ns) {
+			sent_ns[sent] = now_ns;
+			if (tl_ledger_submit(port, &cmd)) {
+				due_ns += interval_ns;
+				if (++sent < n)
+					workload_cmd(w, sent, &cmd);
+			}
+		}
+		while (rc == 0 && tl_ledger_poll_ack(port, &ack)) {
+			int64_t ack_ns = tl_mono_ns();
+
+			if ((rc = ack_check(r, w, acked, &ack)) < 0)
+				break;
+			tl_hist_record(r->hist, (uint64_t)(ack_ns - sent_ns[acked]));
+			acked++;
+		}
+		tl_cpu_relax();
+	}
+	free(sent_ns);
+	return rc;
+}
+
+/* ---- databases --------------------------------------------------------------------- */
+
+struct bench_db {
+	char dir[PATH_MAX]; /* empty until mkdtemp made it */
+	tl_ledger_t *ledger;
+	tl_ledger_port_t *port;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+/* rm -r: depth first, so a directory is emptied before it is removed; symbolic links are
+ * removed, never followed. */
+static void rm_tree(const char *dir)
+{
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "tally bench ledger: warning: cannot remove %s: %s\n", dir,
+		        strerror(errno));
+}
+
+/* Opens the ledger in db->dir with `batch_max` (0: the default), attaches the port and
+ * starts the thread. Returns 0, or a negative errno after saying why on stderr. */
+static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batch_max)
+{
+	tl_ledger_config_t cfg;
+	int rc;
+
+	tl_ledger_config_default(&cfg);
+	cfg.dir = db->dir;
+	cfg.durability = TL_LEDGER_STRICT;
+	if (cfg.max_accounts < o->accounts)
+		cfg.max_accounts = o->accounts;
+	if (cfg.max_pairs < 2 * o->accounts)
+		cfg.max_pairs = 2 * o->accounts;
+	if (batch_max != 0)
+		cfg.batch_max = batch_max;
+
+	rc = tl_ledger_open(&db->ledger, &cfg);
+	if (rc < 0) {
+		fprintf(stderr, "tally bench ledger: cannot open a ledger in %s: %s\n", db->dir,
+		        tl_strerror(rc));
+		db->ledger = NULL;
+		return rc;
+	}
+	rc = tl_ledger_port_attach(db->ledger, PORT_SLOTS, &db->port);
+	if (rc < 0) {
+		fprintf(stderr, "tally bench ledger: %s: cannot attach a port: %s\n", db->dir,
+		        tl_strerror(rc));
+		return rc;
+	}
+	rc = tl_ledger_start(db->ledger);
+	if (rc < 0)
+		fprintf(stderr, "tally bench ledger: %s: cannot start the ledger thread: %s\n",
+		        db->dir, tl_strerror(rc));
+	return rc;
+}
+
+static void db_down(struct bench_db *db)
+{
+	tl_ledger_close(db->ledger);
+	db->ledger = NULL;
+	db->port = NULL;
+}
+
+/* Closes the ledger, if open, and removes the directory, if made. */
+static void db_remove(struct bench_db *db)
+{
+	db_down(db);
+	if (db->dir[0] != '\0')
+		rm_tree(db->dir);
+	db->dir[0] = '\0';
+}
+
+/*
+ * A fresh database holding the assets, the accounts and their deposits, open with
+ * `batch_max` and ready for the mix. Setup always runs with the default batch_max, then the
+ * ledger is closed and reopened with the one being measured. With batch_max 1 setup would
+ * cost one fsync per command (15,002 by default), and a reopen loads the balances without
+ * replaying anything, so both ledgers start from the same state on disk.
+ * Returns 0 or a negative errno; on failure the caller still owes db_remove().
+ */
+static int db_prepare(struct run *r, struct bench_db *db, uint32_t batch_max)
+{
+	struct workload setup = {.kind = WL_SETUP, .r = r};
+	int64_t setup_ns;
+	int rc;
+
+	memset(db, 0, sizeof(*db));
+	if (snprintf(db->dir, sizeof(db->dir), "%s/tally-bench-ledger.XXXXXX", r->o->dir) >=
+	    (int)sizeof(db->dir)) {
+		fprintf(stderr, "tally bench ledger: %s: %s\n", r->o->dir,
+		        tl_strerror(-ENAMETOOLONG));
+		db->dir[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	if (mkdtemp(db->dir) == NULL) {
+		rc = -errno;
+		fprintf(stderr, "tally bench ledger: cannot create a directory under %s: %s\n",
+		        r->o->dir, tl_strerror(rc));
+		db->dir[0] = '\0';
+		return rc;
+	}
+	if ((rc = db_up(db, r->o, 0)) < 0 || (rc = feed_saturated(r, db->port, &setup, &setup_ns)))
+		return rc;
+	db_down(db);
+	return db_up(db, r->o, batch_max);
+}
+
+/* ---- one repetition ---------------------------------------------------------------- */
+
+struct rep_figures {
+	double group_per_s;      /* mutations/s, group commit */
+	double per_commit_per_s; /* mutations/s, batch_max 1 */
+	double batch_mean;       /* commands per commit, group commit phase */
+	double ack_load_per_s;   /* the paced rate of the latency phase */
+	double ack_p50_us, ack_p99_us;
+};
+
+static double per_s(uint64_t count, int64_t elapsed_ns)
+{
+	return elapsed_ns > 0 ? (double)count / ((double)elapsed_ns / 1e9) : 0;
+}
+
+/* Group commit, then ack latency at half the rate it reached, both on `db`. */
+static int measure_group(struct run *r, struct bench_db *db, struct rep_figures *f)
+{
+	const struct ledger_opts *o = r->o;
+	struct workload mix = {.kind = WL_MIX, .r = r, .first_order = 1, .orders = o->orders};
+	struct workload paced = {.kind = WL_MIX, .r = r};
+	tl_ledger_stats_t before, after;
+	int64_t elapsed_ns, interval_ns;
+	uint64_t window_orders;
+	int rc;
+
+	tl_ledger_stats(db->ledger, &before);
+	if ((rc = feed_saturated(r, db->port, &mix, &elapsed_ns)) < 0)
+		return rc;
+	tl_ledger_stats(db->ledger, &after);
+	f->group_per_s = per_s(workload_len(&mix), elapsed_ns);
+	if (after.commits > before.commits)
+		f->batch_mean = (double)(after.commands - before.commands) /
+		                (double)(after.commits - before.commits);
+	if (f->group_per_s <= 0)
+		return -EPROTO; /* no time elapsed: the clock is broken, nothing can be paced */
+
+	/* Half load, for about ACK_WINDOW_S or orders/2 orders, whichever is less. Order ids
+	 * carry on from the phase before, so every key stays unique in this database. */
+	interval_ns = (int64_t)(1e9 / (f->group_per_s / 2));
+	if (interval_ns < 1)
+		interval_ns = 1;
+	f->ack_load_per_s = 1e9 / (double)interval_ns;
+	window_orders = (uint64_t)(f->ack_load_per_s * ACK_WINDOW_S) / CMDS_PER_ORDER;
+	paced.first_order = 1 + o->orders;
+	paced.orders = o->orders / 2 < window_orders ? o->orders / 2 : window_orders;
+	if (paced.orders == 0)
+		paced.orders = 1;
+	tl_hist_reset(r->hist);
+	if ((rc = feed_paced(r, db->port, &paced, interval_ns)) < 0)
+		return rc;
+	f->ack_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+	f->ack_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	return 0;
+}
+
+static int rep_group(struct run *r, struct rep_figures *f)
+{
+	struct bench_db db;
+	int rc;
+
+	if ((rc = db_prepare(r, &db, 0)) == 0)
+		rc = measure_group(r, &db, f);
+	db_remove(&db);
+	return rc;
+}
+
+/* The baseline: one transaction and one fsync per command. */
+static int rep_per_commit(struct run *r, struct rep_figures *f)
+{
+	struct workload mix = {
+	    .kind = WL_MIX, .r = r, .first_order = 1, .orders = r->o->per_commit_orders};
+	struct bench_db db;
+	int64_t elapsed_ns;
+	int rc;
+
+	if ((rc = db_prepare(r, &db, 1)) == 0 &&
+	    (rc = feed_saturated(r, db.port, &mix, &elapsed_ns)) == 0)
+		f->per_commit_per_s = per_s(workload_len(&mix), elapsed_ns);
+	db_remove(&db);
+	return rc;
+}
+
+/* ---- options ----------------------------------------------------------------------- */
+
+static void ledger_usage(FILE *out)
+{
+	tl_ledger_config_t cfg;
+
+	tl_ledger_config_default(&cfg);
+	fprintf(
+	    out,
+	    "Usage: tally bench ledger [--json] [--reps N] [--orders N] [--accounts N]\n"
+	    "                          [--dir DIR]\n"
+	    "\n"
+	    "Measures the ledger's group commit through the real ledger thread and a real LMDB\n"
+	    "on disk, in strict durability (an fsync on every commit). Each repetition:\n"
+	    "  (a) sets up a fresh database under DIR: BTC and USDT, --accounts accounts, a\n"
+	    "      deposit of both assets to each (not timed);\n"
+	    "  (b) group commit: per order, LOCK its cost, TRADE_SETTLE a partial fill, UNLOCK\n"
+	    "      the rest (three mutations), buys and sells alternating, submitted as fast as\n"
+	    "      the port takes them; the ledger commits whatever is queued, up to %u\n"
+	    "      commands, in one transaction;\n"
+	    "  (c) ack latency on the same database, fed at half the rate (b) reached, for about\n"
+	    "      a second or --orders/2 orders, whichever is less: submit to ack, p50 and p99;\n"
+	    "  (d) the baseline, on another fresh database: the same mix with one transaction\n"
+	    "      and one fsync per mutation (batch_max 1), --orders/100 orders (at least 100).\n"
+	    "Each figure is the median of N repetitions. Progress goes to stderr. Every command\n"
+	    "must be applied; any that is not is reported, and the exit status is then 1.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --json          print one JSON object instead of a table: group_mutations_per_s,\n"
+	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
+	    "                  ack_p99_us, ack_load_per_s, batch_mean, not_applied (and more)\n"
+	    "  --reps N        repetitions (default 3)\n"
+	    "  --orders N      orders per group-commit repetition, 100..10^8 (default 20000)\n"
+	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
+	    "  --dir DIR       where the databases go, one fresh directory each, removed at the\n"
+	    "                  end (default /var/tmp). Use a disk: on tmpfs fsync is free\n"
+	    "  -h, --help      show this help\n"
+	    "\n"
+	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
+	    "usage error.\n",
+	    cfg.batch_max);
+}
+
+/* Returns 0, 1 after --help, or -EINVAL after a message on stderr. */
+static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"reps", required_argument, NULL, 'r'},
+	    {"orders", required_argument, NULL, 'o'},
+	    {"accounts", required_argument, NULL, 'a'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	uint64_t v;
+	int opt;
+
+	o->reps = 3;
+	o->orders = 20000;
+	o->accounts = 5000;
+	o->dir = "/var/tmp";
+	o->json = false;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'r':
+			if (tl_bench_parse_u64(optarg, 1, REPS_MAX, &v) < 0)
+				return tl_bench_bad_value("ledger", "reps", "1..100");
+			o->reps = (int)v;
+			break;
+		case 'o':
+			if (tl_bench_parse_u64(optarg, 100, 100000000, &v) < 0)
+				return tl_bench_bad_value("ledger", "orders", "100..100000000");
+			o->orders = v;
+			break;
+		case 'a':
+			if (tl_bench_parse_u64(optarg, 1, 1000000, &v) < 0)
+				return tl_bench_bad_value("ledger", "accounts", "1..1000000");
+			o->accounts = (uint32_t)v;
+			break;
+		case 'd':
+			if (optarg[0] == '\0')
+				return tl_bench_bad_value("ledger", "dir", "a directory");
+			o->dir = optarg;
+			break;
+		case 'h':
+			ledger_usage(stdout);
+			return 1;
+		default:
+			return -EINVAL; /* getopt_long said why; the caller prints the usage */
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tally bench ledger: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	o->per_commit_orders = o->orders / 100 < 100 ? 100 : o->orders / 100;
+	return 0;
+}
+
+/* ---- the benchmark ----------------------------------------------------------------- */
+
+/* fsync on tmpfs or ramfs returns at once: the per-commit baseline would cost next to
+ * nothing and the comparison would mean nothing. Say so; the run goes on. */
+static void warn_if_memory_fs(const char *dir)
+{
+	struct statfs fs;
+
+	/* A directory that cannot be examined is reported when mkdtemp fails on it. */
+	if (statfs(dir, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC))
+		fprintf(stderr,
+		        "tally bench ledger: warning: %s is in memory (tmpfs or ramfs): fsync "
+		        "costs nothing there, so the figures say nothing about a disk\n",
+		        dir);
+}
+
+struct medians {
+	int reps; /* repetitions completed */
+	double group_per_s, per_commit_per_s, ratio, batch_mean;
+	double ack_load_per_s, ack_p50_us, ack_p99_us;
+};
+
+static void print_json(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
+{
+	printf("{\"bench\":\"ledger\",\"reps\":%d,\"orders\":%" PRIu64 ",\"accounts\":%" PRIu32
+	       ",\"pairs\":%" PRIu64 ",\"group_mutations_per_s\":%.0f,"
+	       "\"per_commit_mutations_per_s\":%.0f,\"group_vs_per_commit\":%.2f,"
+	       "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_load_per_s\":%.0f,"
+	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\"}\n",
+	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, m->group_per_s,
+	       m->per_commit_per_s, m->ratio, m->ack_p50_us, m->ack_p99_us, m->ack_load_per_s,
+	       m->batch_mean, not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT));
+}
+
+static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
+{
+	tl_ledger_config_t cfg;
+	char label[64];
+
+	tl_ledger_config_default(&cfg);
+	printf("tally bench ledger: median of %d reps, strict durability (fsync every commit), "
+	       "databases under %s\n",
+	       m->reps, o->dir);
+	printf("%" PRIu32 " accounts, %" PRIu64 " (account, asset) pairs; per order LOCK, "
+	       "TRADE_SETTLE (partial fill), UNLOCK\n\n",
+	       o->accounts, 2 * (uint64_t)o->accounts);
+	printf("%-46s %10s %12s %14s\n", "throughput", "orders", "mutations/s", "vs per-commit");
+	snprintf(label, sizeof(label), "group commit (batch_max %u)", cfg.batch_max);
+	printf("%-46s %10" PRIu64 " %12.0f %13.1fx\n", label, o->orders, m->group_per_s, m->ratio);
+	printf("%-46s %10" PRIu64 " %12.0f %13.1fx\n", "one commit per mutation (batch_max 1)",
+	       o->per_commit_orders, m->per_commit_per_s, 1.0);
+	printf("group commit: %.1f commands per commit on average\n", m->batch_mean);
+	snprintf(label, sizeof(label), "ack latency at half load (%.0f mutations/s)",
+	         m->ack_load_per_s);
+	printf("\n%-46s %10s %12s\n", label, "p50 us", "p99 us");
+	printf("%-46s %10.1f %12.1f\n", "submit to ack", m->ack_p50_us, m->ack_p99_us);
+	printf("\nnot applied: %" PRIu64 "%s\n", not_applied,
+	       not_applied ? " (the figures above timed rejected work: do not use them)" : "");
+	printf("\ntargets, for information only:\n"
+	       "  group commit >= 200000 mutations/s: %.0f\n"
+	       "  group commit >= 40x one commit per mutation: %.1fx\n"
+	       "  ack p99 <= 2000 us at half load: %.1f us\n",
+	       m->group_per_s, m->ratio, m->ack_p99_us);
+}
+
+int tl_bench_ledger(int argc, char **argv)
+{
+	double group[REPS_MAX], per_commit[REPS_MAX], batch[REPS_MAX];
+	double load[REPS_MAX], p50[REPS_MAX], p99[REPS_MAX];
+	struct ledger_opts o;
+	struct run r;
+	struct medians m;
+	struct timespec now;
+	int rc, reps_done = 0;
+
+	rc = parse_ledger_opts(argc, argv, &o);
+	if (rc != 0) {
+		if (rc < 0) {
+			fputc('\n', stderr);
+			ledger_usage(stderr);
+		}
+		return rc > 0 ? 0 : 2;
+	}
+	memset(&r, 0, sizeof(r));
+	r.o = &o;
+	if (mix_amounts_init(&r.amt) < 0)
+		return 1;
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
+		fprintf(stderr, "tally bench ledger: clock_gettime: %s\n", strerror(errno));
+		return 1;
+	}
+	r.ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	r.hist = malloc(sizeof(*r.hist));
+	if (r.hist == NULL) {
+		fprintf(stderr, "tally bench ledger: %s\n", tl_strerror(-ENOMEM));
+		return 1;
+	}
+	warn_if_memory_fs(o.dir);
+
+	fprintf(stderr,
+	        "tally bench ledger: %d reps, %" PRIu64 " orders (%" PRIu64
+	        " mutations) group commit, %" PRIu64 " orders per-commit, %" PRIu32
+	        " accounts, strict durability, under %s\n",
+	        o.reps, o.orders, CMDS_PER_ORDER * o.orders, o.per_commit_orders, o.accounts,
+	        o.dir);
+	for (int i = 0; i < o.reps; i++) {
+		struct rep_figures f;
+
+		memset(&f, 0, sizeof(f));
+		if ((rc = rep_group(&r, &f)) < 0 || (rc = rep_per_commit(&r, &f)) < 0) {
+			fprintf(stderr, "tally bench ledger: rep %d/%d failed: %s\n", i + 1, o.reps,
+			        tl_strerror(rc));
+			free(r.hist);
+			return 1;
+		}
+		group[i] = f.group_per_s;
+		per_commit[i] = f.per_commit_per_s;
+		batch[i] = f.batch_mean;
+		load[i] = f.ack_load_per_s;
+		p50[i] = f.ack_p50_us;
+		p99[i] = f.ack_p99_us;
+		reps_done = i + 1;
+		fprintf(stderr,
+		        "bench ledger: rep %d/%d: group %.1fk/s, per-commit %.2fk/s (%.0fx), "
+		        "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s\n",
+		        i + 1, o.reps, f.group_per_s / 1e3, f.per_commit_per_s / 1e3,
+		        f.per_commit_per_s > 0 ? f.group_per_s / f.per_commit_per_s : 0,
+		        f.batch_mean, f.ack_p50_us, f.ack_p99_us, f.ack_load_per_s / 1e3);
+		/* Rejected commands did none of the work being timed: more reps would only
+		 * repeat a meaningless figure. */
+		if (r.not_applied > 0)
+			break;
+	}
+	free(r.hist);
+
+	m.reps = reps_done;
+	m.group_per_s = tl_bench_median(group, reps_done);
+	m.per_commit_per_s = tl_bench_median(per_commit, reps_done);
+	m.ratio = m.per_commit_per_s > 0 ? m.group_per_s / m.per_commit_per_s : 0;
+	m.batch_mean = tl_bench_median(batch, reps_done);
+	m.ack_load_per_s = tl_bench_median(load, reps_done);
+	m.ack_p50_us = tl_bench_median(p50, reps_done);
+	m.ack_p99_us = tl_bench_median(p99, reps_done);
+	if (o.json)
+		print_json(&o, &m, r.not_applied);
+	else
+		print_table(&o, &m, r.not_applied);
+	if (r.not_applied > 0) {
+		fprintf(stderr, "tally bench ledger: %" PRIu64 " commands were not applied\n",
+		        r.not_applied);
+		return 1;
+	}
+	return 0;
+}
