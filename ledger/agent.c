@@ -374,6 +374,15 @@ static void acks_flush(tl_ledger_t *l)
 	}
 }
 
+/* Overwrites *ack with a FAILED ack for the command with `token`. */
+static void ack_failed(tl_ledger_ack_t *ack, uint64_t token, int err)
+{
+	memset(ack, 0, sizeof(*ack));
+	ack->token = token;
+	ack->status = TL_LEDGER_FAILED;
+	ack->error = err;
+}
+
 /* Intake stopped: ack everything FAILED at once, with the error that stopped it. */
 static int drain_failed(tl_ledger_t *l, int err)
 {
@@ -385,12 +394,8 @@ static int drain_failed(tl_ledger_t *l, int err)
 		uint32_t n = tl_ring_peek(port->cmds, room);
 		for (uint32_t i = 0; i < n; i++) {
 			const tl_ledger_cmd_t *cmd = tl_ring_peeked_slot(port->cmds, i);
-			tl_ledger_ack_t *ack =
-			    tl_ring_reserved_slot(port->acks, port->acks_staged + i);
-			memset(ack, 0, sizeof(*ack));
-			ack->token = cmd->token;
-			ack->status = TL_LEDGER_FAILED;
-			ack->error = err;
+			ack_failed(tl_ring_reserved_slot(port->acks, port->acks_staged + i),
+			           cmd->token, err);
 		}
 		tl_ring_release(port->cmds, n);
 		port->acks_staged += n;
@@ -408,10 +413,7 @@ static void batch_fail(tl_ledger_t *l, uint32_t total, int err)
 		tl_ledger_port_t *port = &l->ports[p];
 		for (uint32_t i = 0; i < port->taken; i++, n++) {
 			const tl_ledger_cmd_t *cmd = tl_ring_peeked_slot(port->cmds, i);
-			memset(&l->batch_acks[n], 0, sizeof(l->batch_acks[n]));
-			l->batch_acks[n].token = cmd->token;
-			l->batch_acks[n].status = TL_LEDGER_FAILED;
-			l->batch_acks[n].error = err;
+			ack_failed(&l->batch_acks[n], cmd->token, err);
 		}
 	}
 	assert(n == total);
@@ -437,9 +439,7 @@ static void sync_and_flush(tl_ledger_t *l)
 			tl_ledger_port_t *port = &l->ports[p];
 			for (uint32_t i = 0; i < port->acks_staged; i++) {
 				tl_ledger_ack_t *ack = tl_ring_reserved_slot(port->acks, i);
-				memset(&ack->seq, 0, sizeof(*ack) - sizeof(ack->token));
-				ack->status = TL_LEDGER_FAILED;
-				ack->error = rc;
+				ack_failed(ack, ack->token, rc);
 			}
 		}
 	}

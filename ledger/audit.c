@@ -70,71 +70,19 @@ static vrec_t *vmap_get(vmap_t *m, uint64_t key, bool create)
 	}
 }
 
-/* ---- registry ---------------------------------------------------------------------- */
+/* ---- registry names, for the tools ----------------------------------------------- */
 
-void tl_audit_registry_free(tl_audit_registry_t *r)
-{
-	free(r->assets);
-	free(r->accounts);
-	memset(r, 0, sizeof(*r));
-}
-
-int tl_audit_registry_load(MDB_txn *txn, const tl_store_t *st, tl_audit_registry_t *r)
-{
-	memset(r, 0, sizeof(*r));
-	MDB_stat ms;
-	int rc;
-	if ((rc = mdb_stat(txn, st->assets, &ms)))
-		return tl_store_err(rc);
-	r->assets = calloc(ms.ms_entries + 1, sizeof(*r->assets));
-	if ((rc = mdb_stat(txn, st->accounts, &ms)))
-		return tl_store_err(rc);
-	r->accounts = calloc(ms.ms_entries + 1, sizeof(*r->accounts));
-	if (!r->assets || !r->accounts)
-		return -ENOMEM;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	if ((rc = mdb_cursor_open(txn, st->assets, &cur)))
-		return tl_store_err(rc);
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		tl_asset_rec_t *a = &r->assets[r->asset_count];
-		if (k.mv_size != 4 || tl_be32_get(k.mv_data) != r->asset_count + 1 ||
-		    tl_asset_val_get(&v, &a->decimals, a->name)) {
-			rc = TL_E_CORRUPT;
-			break;
-		}
-		r->asset_count++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return rc > 0 ? tl_store_err(rc) : rc;
-	if ((rc = mdb_cursor_open(txn, st->accounts, &cur)))
-		return tl_store_err(rc);
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		if (k.mv_size != 4 || tl_be32_get(k.mv_data) != r->account_count + 1 ||
-		    tl_account_val_get(&v, r->accounts[r->account_count].name)) {
-			rc = TL_E_CORRUPT;
-			break;
-		}
-		r->account_count++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return rc > 0 ? tl_store_err(rc) : rc;
-	return 0;
-}
-
-const char *tl_audit_asset_name(const tl_audit_registry_t *r, uint32_t id)
+const char *tl_audit_asset_name(const tl_registry_t *r, uint32_t id)
 {
 	return id && id <= r->asset_count ? r->assets[id - 1].name : "?";
 }
 
-unsigned tl_audit_asset_decimals(const tl_audit_registry_t *r, uint32_t id)
+unsigned tl_audit_asset_decimals(const tl_registry_t *r, uint32_t id)
 {
 	return id && id <= r->asset_count ? r->assets[id - 1].decimals : 0;
 }
 
-const char *tl_audit_account_name(const tl_audit_registry_t *r, uint32_t id)
+const char *tl_audit_account_name(const tl_registry_t *r, uint32_t id)
 {
 	return id && id <= r->account_count ? r->accounts[id - 1].name : "?";
 }
@@ -158,7 +106,6 @@ typedef struct verifier {
 	tl_ledger_verify_report_t *rep;
 	vmap_t pairs, orders;
 	uint32_t assets, accounts;
-	uint8_t asset_decimals[1 << 16];
 	/* the command being read */
 	tl_entry_t group[8];
 	int group_len;
@@ -249,12 +196,9 @@ static void apply_leg(verifier_t *v, const tl_entry_t *e)
 	switch (e->leg) {
 	case TL_LEG_ASSET:
 		ok = e->account_id == 0 && e->asset_id == v->assets + 1 &&
-		     e->aux <= TL_LEDGER_DECIMALS_MAX && e->text_len > 0 &&
-		     e->asset_id < (1u << 16);
-		if (ok) {
+		     e->aux <= TL_LEDGER_DECIMALS_MAX && e->text_len > 0;
+		if (ok)
 			v->assets++;
-			v->asset_decimals[e->asset_id] = (uint8_t)e->aux;
-		}
 		break;
 	case TL_LEG_ACCOUNT:
 		ok = e->asset_id == 0 && e->account_id == v->accounts + 1 && e->text_len > 0;

@@ -532,6 +532,47 @@ bad:
 	return 2;
 }
 
+/* One read snapshot of a ledger and its registry, for the read-only commands. */
+typedef struct ro_view {
+	tl_store_t st;
+	MDB_txn *txn;
+	tl_registry_t reg;
+} ro_view_t;
+
+static int ro_open(ro_view_t *v, const char *dir)
+{
+	int rc = tl_audit_open(&v->st, dir, &v->txn);
+	if (rc)
+		return rc;
+	if ((rc = tl_registry_load(v->txn, &v->st, &v->reg)) != 0) {
+		mdb_txn_abort(v->txn);
+		tl_store_close(&v->st);
+	}
+	return rc;
+}
+
+static void ro_close(ro_view_t *v)
+{
+	tl_registry_free(&v->reg);
+	mdb_txn_abort(v->txn);
+	tl_store_close(&v->st);
+}
+
+/* Runs `print` over a snapshot of `dir`; the process exit code, with any error reported. */
+static int ro_run(const char *cmd, const char *dir, enum format fmt,
+                  int (*print)(ro_view_t *, enum format))
+{
+	ro_view_t view;
+	int rc = ro_open(&view, dir);
+	if (!rc) {
+		rc = print(&view, fmt);
+		ro_close(&view);
+	}
+	if (rc)
+		fprintf(stderr, "tally ledger %s: %s: %s\n", cmd, dir, tl_strerror(rc));
+	return rc ? 1 : 0;
+}
+
 static void usage_balances(FILE *out)
 {
 	fprintf(out,
@@ -543,29 +584,13 @@ static void usage_balances(FILE *out)
 	        "Exit status: 0, or 1 when the ledger cannot be read, 2 on a usage error.\n");
 }
 
-static int cmd_balances(int argc, char **argv)
+static int print_balances(ro_view_t *view, enum format fmt)
 {
-	const char *dir;
-	enum format fmt;
-	int u = parse_ro_args(argc, argv, &dir, &fmt, false, usage_balances);
-	if (u != 1)
-		return u;
-	tl_store_t st;
-	MDB_txn *txn;
-	tl_audit_registry_t reg;
-	int rc = tl_audit_open(&st, dir, &txn);
-	if (rc) {
-		fprintf(stderr, "tally ledger balances: %s: %s\n", dir, tl_strerror(rc));
-		return 1;
-	}
-	if ((rc = tl_audit_registry_load(txn, &st, &reg)) != 0) {
-		fprintf(stderr, "tally ledger balances: %s: %s\n", dir, tl_strerror(rc));
-		goto out;
-	}
 	MDB_cursor *cur;
 	MDB_val k, v;
-	if ((rc = tl_store_err(mdb_cursor_open(txn, st.balances, &cur))))
-		goto out_reg;
+	int rc = tl_store_err(mdb_cursor_open(view->txn, view->st.balances, &cur));
+	if (rc)
+		return rc;
 	if (fmt == FMT_JSON)
 		printf("{\"balances\":[");
 	else
@@ -581,35 +606,37 @@ static int cmd_balances(int argc, char **argv)
 			break;
 		}
 		uint32_t acc = tl_be32_get(k.mv_data), as = tl_be32_get((uint8_t *)k.mv_data + 4);
-		unsigned dec = tl_audit_asset_decimals(&reg, as);
+		unsigned dec = tl_audit_asset_decimals(&view->reg, as);
 		char a[48], b[48], t[48];
 		tl_ledger_units_format(av, dec, a, sizeof(a));
 		tl_ledger_units_format(lk, dec, b, sizeof(b));
 		tl_ledger_units_format(total, dec, t, sizeof(t));
 		if (fmt == FMT_JSON) {
 			printf("%s{\"account\":", n ? "," : "");
-			json_string(stdout, tl_audit_account_name(&reg, acc));
+			json_string(stdout, tl_audit_account_name(&view->reg, acc));
 			printf(",\"asset\":");
-			json_string(stdout, tl_audit_asset_name(&reg, as));
+			json_string(stdout, tl_audit_asset_name(&view->reg, as));
 			printf(",\"available\":\"%s\",\"locked\":\"%s\",\"total\":\"%s\",\"last_"
 			       "seq\":%" PRIu64 "}",
 			       a, b, t, ls);
 		} else {
-			printf("%-24s %-10s %28s %28s %28s\n", tl_audit_account_name(&reg, acc),
-			       tl_audit_asset_name(&reg, as), a, b, t);
+			printf("%-24s %-10s %28s %28s %28s\n",
+			       tl_audit_account_name(&view->reg, acc),
+			       tl_audit_asset_name(&view->reg, as), a, b, t);
 		}
 	}
 	mdb_cursor_close(cur);
 	if (fmt == FMT_JSON)
 		printf("]}\n");
-out_reg:
-	tl_audit_registry_free(&reg);
-out:
-	mdb_txn_abort(txn);
-	tl_store_close(&st);
-	if (rc)
-		fprintf(stderr, "tally ledger balances: %s: %s\n", dir, tl_strerror(rc));
-	return rc ? 1 : 0;
+	return rc;
+}
+
+static int cmd_balances(int argc, char **argv)
+{
+	const char *dir;
+	enum format fmt;
+	int u = parse_ro_args(argc, argv, &dir, &fmt, false, usage_balances);
+	return u != 1 ? u : ro_run("balances", dir, fmt, print_balances);
 }
 
 static void usage_dump(FILE *out)
@@ -642,27 +669,13 @@ static void csv_field(const char *s)
 	fputc('"', stdout);
 }
 
-static int cmd_dump(int argc, char **argv)
+static int print_dump(ro_view_t *view, enum format fmt)
 {
-	const char *dir;
-	enum format fmt;
-	int u = parse_ro_args(argc, argv, &dir, &fmt, true, usage_dump);
-	if (u != 1)
-		return u;
-	tl_store_t st;
-	MDB_txn *txn;
-	tl_audit_registry_t reg;
-	int rc = tl_audit_open(&st, dir, &txn);
-	if (rc) {
-		fprintf(stderr, "tally ledger dump: %s: %s\n", dir, tl_strerror(rc));
-		return 1;
-	}
-	if ((rc = tl_audit_registry_load(txn, &st, &reg)) != 0)
-		goto out;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	if ((rc = tl_store_err(mdb_cursor_open(txn, st.entries, &cur))))
-		goto out_reg;
+	int rc = tl_store_err(mdb_cursor_open(view->txn, view->st.entries, &cur));
+	if (rc)
+		return rc;
 	if (fmt == FMT_CSV)
 		printf("seq,command,leg,account,asset,d_available,d_locked,order,ts_ms,key,text,"
 		       "hash\n");
@@ -673,15 +686,16 @@ static int cmd_dump(int argc, char **argv)
 		tl_entry_t e;
 		if ((rc = tl_entry_decode(v.mv_data, v.mv_size, &e)))
 			break;
-		unsigned dec = tl_audit_asset_decimals(&reg, e.asset_id);
+		unsigned dec = tl_audit_asset_decimals(&view->reg, e.asset_id);
 		char da[48], dl[48], hash[2 * TL_LEDGER_HASH_SIZE + 1];
 		tl_ledger_units_format(e.d_available, dec, da, sizeof(da));
 		tl_ledger_units_format(e.d_locked, dec, dl, sizeof(dl));
 		for (int i = 0; i < TL_LEDGER_HASH_SIZE; i++)
 			snprintf(hash + 2 * i, 3, "%02x", e.hash[i]);
 		const char *cmd = tl_ledger_cmd_type_name(e.cmd_type);
-		const char *acc = e.account_id ? tl_audit_account_name(&reg, e.account_id) : "";
-		const char *as = e.asset_id ? tl_audit_asset_name(&reg, e.asset_id) : "";
+		const char *acc =
+		    e.account_id ? tl_audit_account_name(&view->reg, e.account_id) : "";
+		const char *as = e.asset_id ? tl_audit_asset_name(&view->reg, e.asset_id) : "";
 		cmd = cmd ? cmd : "?";
 		if (fmt == FMT_JSON) {
 			printf("{\"seq\":%" PRIu64
@@ -713,14 +727,15 @@ static int cmd_dump(int argc, char **argv)
 		}
 	}
 	mdb_cursor_close(cur);
-out_reg:
-	tl_audit_registry_free(&reg);
-out:
-	mdb_txn_abort(txn);
-	tl_store_close(&st);
-	if (rc)
-		fprintf(stderr, "tally ledger dump: %s: %s\n", dir, tl_strerror(rc));
-	return rc ? 1 : 0;
+	return rc;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	const char *dir;
+	enum format fmt;
+	int u = parse_ro_args(argc, argv, &dir, &fmt, true, usage_dump);
+	return u != 1 ? u : ro_run("dump", dir, fmt, print_dump);
 }
 
 static void usage_verify(FILE *out)

@@ -152,6 +152,20 @@ typedef struct tl_account_rec {
 	char name[TL_LEDGER_ACCOUNT_NAME_MAX + 1];
 } tl_account_rec_t;
 
+/* The registry as stored: assets[i] and accounts[i] have id i + 1. */
+typedef struct tl_registry {
+	tl_asset_rec_t *assets;
+	uint32_t asset_count;
+	tl_account_rec_t *accounts;
+	uint32_t account_count;
+} tl_registry_t;
+
+/* Reads both registries in `txn`, checking that ids run from 1 without a gap. Returns 0, or
+ * TL_E_CORRUPT, -ENOMEM or an LMDB error, with nothing left to free. Free with
+ * tl_registry_free(). */
+int tl_registry_load(MDB_txn *txn, const tl_store_t *st, tl_registry_t *r);
+void tl_registry_free(tl_registry_t *r);
+
 /* A working balance. `pub` is its slot in the snapshot table, UINT32_MAX until published. */
 typedef struct tl_pair {
 	uint64_t key; /* account_id << 32 | asset_id; 0 = empty slot */
@@ -305,19 +319,10 @@ void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p);
  * tl_store_close(). */
 int tl_audit_open(tl_store_t *st, const char *dir, MDB_txn **txn);
 
-typedef struct tl_audit_registry {
-	tl_asset_rec_t *assets;
-	uint32_t asset_count;
-	tl_account_rec_t *accounts;
-	uint32_t account_count;
-} tl_audit_registry_t;
-
-int tl_audit_registry_load(MDB_txn *txn, const tl_store_t *st, tl_audit_registry_t *r);
-void tl_audit_registry_free(tl_audit_registry_t *r);
 /* "?" for an unknown id. */
-const char *tl_audit_asset_name(const tl_audit_registry_t *r, uint32_t id);
-unsigned tl_audit_asset_decimals(const tl_audit_registry_t *r, uint32_t id);
-const char *tl_audit_account_name(const tl_audit_registry_t *r, uint32_t id);
+const char *tl_audit_asset_name(const tl_registry_t *r, uint32_t id);
+unsigned tl_audit_asset_decimals(const tl_registry_t *r, uint32_t id);
+const char *tl_audit_account_name(const tl_registry_t *r, uint32_t id);
 
 /* A committed registry name by id, for any thread; NULL when not (yet) committed. */
 const tl_pub_name_t *tl_state_pub_asset(const tl_state_t *s, uint32_t id);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -448,6 +449,72 @@ int tl_store_grow(tl_store_t *st)
 	return 0;
 }
 
+/* ---- the registry ------------------------------------------------------------------ */
+
+void tl_registry_free(tl_registry_t *r)
+{
+	free(r->assets);
+	free(r->accounts);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Reads one registry database whose ids must run 1, 2, 3... as they were assigned. `read`
+ * decodes record i into the caller's array. Returns the count, or a negative error. */
+static int64_t registry_walk(MDB_txn *txn, MDB_dbi dbi,
+                             int (*read)(const MDB_val *, void *, uint32_t), void *arr)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return tl_store_err(rc);
+	uint32_t n = 0;
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT, n++)
+		if (k.mv_size != 4 || tl_be32_get(k.mv_data) != n + 1 || read(&v, arr, n) != 0) {
+			mdb_cursor_close(cur);
+			return TL_E_CORRUPT;
+		}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? (int64_t)n : tl_store_err(rc);
+}
+
+static int read_asset(const MDB_val *v, void *arr, uint32_t i)
+{
+	tl_asset_rec_t *a = (tl_asset_rec_t *)arr + i;
+	return tl_asset_val_get(v, &a->decimals, a->name);
+}
+
+static int read_account(const MDB_val *v, void *arr, uint32_t i)
+{
+	return tl_account_val_get(v, ((tl_account_rec_t *)arr)[i].name);
+}
+
+int tl_registry_load(MDB_txn *txn, const tl_store_t *st, tl_registry_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	MDB_stat assets, accounts;
+	int rc = mdb_stat(txn, st->assets, &assets);
+	if (!rc)
+		rc = mdb_stat(txn, st->accounts, &accounts);
+	if (rc)
+		return tl_store_err(rc);
+	r->assets = calloc(assets.ms_entries + 1, sizeof(*r->assets));
+	r->accounts = calloc(accounts.ms_entries + 1, sizeof(*r->accounts));
+	int64_t n = -ENOMEM;
+	if (r->assets && r->accounts)
+		n = registry_walk(txn, st->assets, read_asset, r->assets);
+	if (n >= 0) {
+		r->asset_count = (uint32_t)n;
+		n = registry_walk(txn, st->accounts, read_account, r->accounts);
+	}
+	if (n < 0) {
+		tl_registry_free(r);
+		return (int)n;
+	}
+	r->account_count = (uint32_t)n;
+	return 0;
+}
+
 /* ---- loading the working state ----------------------------------------------------- */
 
 int tl_state_load(tl_state_t *s, tl_store_t *st)
@@ -460,46 +527,24 @@ int tl_state_load(tl_state_t *s, tl_store_t *st)
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 
-	/* registry: ids must run 1, 2, 3... as they were assigned */
-	if ((rc = tl_store_err(mdb_cursor_open(txn, st->assets, &cur))))
+	/* registry: read once, then indexed by name */
+	tl_registry_t reg;
+	if ((rc = tl_registry_load(txn, st, &reg)))
 		goto out;
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		uint8_t decimals;
-		char name[TL_LEDGER_ASSET_NAME_MAX + 1];
-		if (k.mv_size != 4 || tl_be32_get(k.mv_data) != s->asset_count + 1 ||
-		    tl_asset_val_get(&v, &decimals, name) != 0) {
-			rc = TL_E_CORRUPT;
-			goto out;
-		}
-		if (tl_state_asset_add(s, name, decimals) == 0) {
-			tl_ledger_log(3, "more assets stored than max_assets allows (%u)",
-			              s->max_assets);
-			rc = -ENOSPC;
-			goto out;
-		}
-	}
-	if (rc != MDB_NOTFOUND)
-		goto out_mdb;
-	mdb_cursor_close(cur);
-	if ((rc = tl_store_err(mdb_cursor_open(txn, st->accounts, &cur))))
+	if (reg.asset_count > s->max_assets || reg.account_count > s->max_accounts) {
+		tl_ledger_log(3,
+		              "the ledger holds %u assets and %u accounts; max_assets is %u and "
+		              "max_accounts %u",
+		              reg.asset_count, reg.account_count, s->max_assets, s->max_accounts);
+		tl_registry_free(&reg);
+		rc = -ENOSPC;
 		goto out;
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		char name[TL_LEDGER_ACCOUNT_NAME_MAX + 1];
-		if (k.mv_size != 4 || tl_be32_get(k.mv_data) != s->account_count + 1 ||
-		    tl_account_val_get(&v, name) != 0) {
-			rc = TL_E_CORRUPT;
-			goto out;
-		}
-		if (tl_state_account_add(s, name) == 0) {
-			tl_ledger_log(3, "more accounts stored than max_accounts allows (%u)",
-			              s->max_accounts);
-			rc = -ENOSPC;
-			goto out;
-		}
 	}
-	if (rc != MDB_NOTFOUND)
-		goto out_mdb;
-	mdb_cursor_close(cur);
+	for (uint32_t i = 0; i < reg.asset_count; i++)
+		tl_state_asset_add(s, reg.assets[i].name, reg.assets[i].decimals);
+	for (uint32_t i = 0; i < reg.account_count; i++)
+		tl_state_account_add(s, reg.accounts[i].name);
+	tl_registry_free(&reg);
 
 	/* balances */
 	if ((rc = tl_store_err(mdb_cursor_open(txn, st->balances, &cur))))

@@ -8,19 +8,8 @@ out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-
-# expect CODE CMD...: runs CMD, stdout to $out and stderr to $err; checks the exit code.
-expect() {
-	local want=$1
-	shift
-	"$@" >"$out" 2>"$err"
-	local got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(head -3 "$err")"
-}
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 expect 0 "$tally" --help
 grep -q '^Usage: tally <command>' "$out" || fail "--help has no usage line"

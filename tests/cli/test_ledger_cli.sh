@@ -11,19 +11,8 @@ out=$work/out
 err=$work/err
 db=$work/db
 
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-
-# expect CODE CMD...: runs CMD, stdout to $out and stderr to $err; checks the exit code.
-expect() {
-	local want=$1
-	shift
-	"$@" >"$out" 2>"$err"
-	local got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(head -3 "$err")"
-}
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 has() { grep -qF -- "$1" "$2" || fail "$2 lacks: $1"; }
 

@@ -96,7 +96,7 @@ static item_t generate(size_t i)
 		it.cmd = base_cmd(TL_LEDGER_DEPOSIT_CREDIT, i, acct, asset);
 		switch (rnd_below(3)) {
 		case 0:
-			snprintf(it.cmd.asset, sizeof(it.cmd.asset), "XXX");
+			snprintf(it.cmd.asset, sizeof(it.cmd.asset), "NOSUCH");
 			it.cmd.amount = lt_dec("1");
 			break;
 		case 1:
