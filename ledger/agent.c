@@ -18,6 +18,7 @@
  * is acked FAILED at once.
  */
 #include "ledger_internal.h"
+#include "tl_log.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -129,17 +130,12 @@ int tl_ledger_durability_parse(const char *name, tl_ledger_durability_t *out)
 
 void tl_ledger_log(int prio, const char *fmt, ...)
 {
-	/* Under systemd (JOURNAL_STREAM is set) a "<N>" prefix gives the line its priority;
-	 * on a terminal it would only be noise. */
 	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (getenv("JOURNAL_STREAM"))
-		fprintf(stderr, "<%d>tally ledger: %s\n", prio, line);
-	else
-		fprintf(stderr, "tally ledger: %s%s\n", prio <= 3 ? "error: " : "", line);
+	tl_log(prio, "ledger", "%s", line);
 }
 
 static int64_t now_ns(void)

@@ -22,6 +22,16 @@ const char *tl_strerror(int err)
 		return "LMDB map full";
 	case TL_E_LMDB:
 		return "LMDB failure";
+	case TL_E_TLS:
+		return "TLS failure";
+	case TL_E_TLS_EXPIRED:
+		return "TLS: certificate expired or not yet valid";
+	case TL_E_TLS_HOSTNAME:
+		return "TLS: certificate hostname mismatch";
+	case TL_E_TLS_UNKNOWN_CA:
+		return "TLS: certificate signed by an unknown CA";
+	case TL_E_WS_HANDSHAKE:
+		return "WebSocket upgrade refused or invalid";
 	default:
 		break;
 	}

@@ -8,6 +8,10 @@ TALLY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TALLY_BUILD_PKGS=(build-essential cmake ninja-build pkg-config
 	liburing-dev libck-dev libwebsockets-dev libwolfssl-dev liblmdb-dev libjsmn-dev)
 
+# And to run every test: the independent interop peers (node's `ws`, libwebsockets is
+# above), the certificates they present, and clang with libFuzzer for the fuzz targets.
+TALLY_TEST_PKGS=(nodejs node-ws openssl clang libclang-rt-14-dev)
+
 log() { printf 'tally: %s\n' "$*" >&2; }
 
 # install_missing PKG...: apt-get installs whichever of PKG are not installed yet.

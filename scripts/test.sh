@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's "test" command, and what CI runs: install what is missing, then build and
-# run every test in the release build, all suites under ASan+UBSan, and the concurrent
-# suites under TSan. Warnings are errors here. Exit status: 0 only if every suite passed.
+# run every test in the release build, all suites under ASan+UBSan, the concurrent
+# suites under TSan, and the libFuzzer targets (clang) for a bounded time each. Warnings
+# are errors here. Exit status: 0 only if every suite passed.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-install_missing "${TALLY_BUILD_PKGS[@]}"
+install_missing "${TALLY_BUILD_PKGS[@]}" "${TALLY_TEST_PKGS[@]}"
 
 cd "$TALLY_ROOT"
 # TSan's runtime cannot map its shadow memory with high-entropy ASLR (kernels >= 6.6
@@ -14,7 +15,7 @@ tsan_run() { setarch "$(uname -m)" -R "$@"; }
 status=0 passed=0 failed=0
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
-for preset in release asan tsan; do
+for preset in release asan tsan fuzz; do
 	build_preset "$preset" -DTALLY_WERROR=ON
 	log "testing $preset"
 	rc=0
@@ -40,4 +41,4 @@ if [ $status -ne 0 ]; then
 	log "FAILED: see the failing suites above"
 	exit 1
 fi
-log "all suites passed (release, asan+ubsan, tsan)"
+log "all suites passed (release, asan+ubsan, tsan, fuzz)"

@@ -1,0 +1,170 @@
+/*
+ * io_internal.h: what the io/ files share and nobody else sees.
+ *
+ * Every SQE's user_data is a tagged pointer: the owning conn (16-byte aligned, as
+ * malloc returns) with the operation kind in its low four bits. A conn is freed only once
+ * none of its operations is in flight, so a completion never finds freed memory.
+ */
+#ifndef TL_IO_INTERNAL_H
+#define TL_IO_INTERNAL_H
+
+#include "tl_io.h"
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+enum tl_io_op {
+	TL_IO_OP_NONE = 0, /* a loop-internal SQE whose completion needs nothing */
+	TL_IO_OP_CONNECT,
+	TL_IO_OP_CONNECT_TIMEOUT, /* the linked timeout on a connect */
+	TL_IO_OP_RECV,            /* the multishot recv */
+	TL_IO_OP_SEND,
+	TL_IO_OP_TIMER,        /* the conn's one timeout */
+	TL_IO_OP_TIMER_UPDATE, /* moving that timeout earlier */
+	TL_IO_OP_CANCEL,       /* cancelling everything on the fd */
+};
+#define TL_IO_OP_MASK 0xfu
+
+struct tl_io_loop {
+	struct io_uring ring;
+	bool defer_taskrun;
+
+	/* The provided-buffer ring: buffer `bid` is at rx_bufs + bid * rx_buf_bytes. */
+	struct io_uring_buf_ring *buf_ring;
+	uint8_t *rx_bufs;
+	unsigned rx_buf_count;
+	unsigned rx_buf_bytes;
+	unsigned rx_returned;       /* buffers given back since the last advance */
+	struct tl_io_conn *starved; /* conns whose multishot recv ended with -ENOBUFS */
+
+	/* conns destroyed while ops were in flight; freed when the last one completes */
+	struct tl_io_conn *zombies;
+};
+
+enum tl_io_conn_state {
+	TL_IO_CLOSED = 0,
+	TL_IO_CONNECTING,
+	TL_IO_TLS_HANDSHAKE,
+	TL_IO_OPEN,
+	TL_IO_CLOSING,
+};
+
+struct tl_io_conn {
+	tl_io_loop_t *loop;
+	struct tl_io_conn_config cfg;
+	struct tl_io_conn_ops ops;
+	void *user;
+
+	enum tl_io_conn_state state;
+	int fd;
+	int close_err;      /* first reason given to abort */
+	unsigned fd_ops;    /* connect, link timeout, recv, send, cancel in flight */
+	unsigned timer_ops; /* timer and timer updates in flight */
+	bool recv_armed;
+	bool cancel_sent;
+	bool close_after_flush; /* graceful close: close once tx drains */
+	bool destroyed;         /* tl_io_conn_destroy ran; free when no op is in flight */
+	unsigned cb_depth;      /* inside an owner callback: a destroy must wait */
+	struct tl_io_conn *next_zombie;
+	bool starved; /* on loop->starved */
+	struct tl_io_conn *next_starved;
+
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char host[256];
+	struct __kernel_timespec connect_ts;
+
+	/* Received bytes the owner has not consumed yet (plaintext with TLS). */
+	uint8_t *stash;
+	size_t stash_cap;
+	size_t stash_len;
+
+	/*
+	 * Bytes to send: [tx_head, tx_tail) is queued; the first tx_inflight of it are in the
+	 * kernel's hands and must not move.
+	 */
+	uint8_t *tx;
+	size_t tx_cap;
+	size_t tx_head;
+	size_t tx_tail;
+	size_t tx_inflight;
+	bool reserve_open;
+
+	/* TLS: ciphertext received and not yet read by wolfSSL, and the plaintext scratch
+	 * that tl_io_conn_send_reserve hands out. */
+	WOLFSSL_CTX *tls_ctx;
+	WOLFSSL *tls;
+	uint8_t *tls_in;
+	size_t tls_in_cap;
+	size_t tls_in_head;
+	size_t tls_in_len;
+	uint8_t *tls_plain;
+	size_t tls_plain_cap;
+
+	/* Deadlines (0 = none) and the one kernel timeout that wakes for the earliest. */
+	uint64_t handshake_deadline_ns;
+	uint64_t user_deadline_ns;
+	uint64_t last_rx_ns;
+	uint64_t timer_due_ns; /* when the timeout in flight fires; 0 when none */
+	struct __kernel_timespec timer_ts;
+};
+
+/* An SQE from the loop's ring, submitting first when the queue is full. Never NULL. */
+struct io_uring_sqe *tl_io_loop_sqe(tl_io_loop_t *loop);
+
+/* Gives a provided buffer back to the kernel (the advance happens once per poll). */
+void tl_io_loop_buf_return(tl_io_loop_t *loop, unsigned bid);
+
+/* Frees a conn; called by the loop when a destroyed conn's last op completes. */
+void tl_io_conn_free(struct tl_io_conn *conn);
+
+/* Handles one completion that belongs to `conn`. */
+void tl_io_conn_complete(struct tl_io_conn *conn, enum tl_io_op op, const struct io_uring_cqe *cqe);
+
+/* True when len more bytes fit in the tx buffer (compacting it if that helps). */
+bool tl_io_conn_tx_room(struct tl_io_conn *conn, size_t len);
+
+/* Issues a send of what is queued, unless one is in flight. */
+void tl_io_conn_flush(struct tl_io_conn *conn);
+
+/* Re-arms the recv of a conn whose multishot recv stopped for lack of buffers. */
+void tl_io_conn_rearm_starved(struct tl_io_conn *conn);
+
+static inline uint64_t tl_io_tag(struct tl_io_conn *conn, enum tl_io_op op)
+{
+	return (uint64_t)(uintptr_t)conn | (uint64_t)op;
+}
+
+/* --- TLS (tls.c) -------------------------------------------------------------------- */
+
+/* Creates conn->tls_ctx from the config: TLS 1.3 client, peer verification on. */
+int tl_io_tls_ctx_create(struct tl_io_conn *conn);
+
+/* Creates the session for a new connection (SNI, hostname check) and starts the
+ * handshake. Returns 0, or a TL_E_TLS* error. */
+int tl_io_tls_start(struct tl_io_conn *conn);
+
+/* Continues the handshake. Returns 1 when done, 0 when it needs more bytes, or an error. */
+int tl_io_tls_handshake(struct tl_io_conn *conn);
+
+/* Decrypts what tls_in holds into the stash tail. Returns bytes added (0: need more), or
+ * an error (TL_E_TLS, or 0 with *eof set on close_notify). */
+ssize_t tl_io_tls_read(struct tl_io_conn *conn, bool *eof);
+
+/* Encrypts len bytes into the tx buffer. Returns 0 or -ENOBUFS (nothing written). */
+int tl_io_tls_write(struct tl_io_conn *conn, const uint8_t *data, size_t len);
+
+/* Queues close_notify (best effort). */
+void tl_io_tls_shutdown(struct tl_io_conn *conn);
+
+/* Frees the session (not the context). */
+void tl_io_tls_end(struct tl_io_conn *conn);
+
+/* Bytes of tx room a TLS write of len plaintext bytes may need. */
+size_t tl_io_tls_overhead(size_t len);
+
+#endif /* TL_IO_INTERNAL_H */

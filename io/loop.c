@@ -1,0 +1,228 @@
+/*
+ * loop.c: one io_uring per thread, with a ring of provided receive buffers.
+ *
+ * DESIGN
+ * The ring is created with SINGLE_ISSUER | DEFER_TASKRUN: completions are then run only
+ * when this thread asks for them (io_uring_enter with GETEVENTS), never by an interrupt
+ * stealing time from it. Busy-poll mode spins on io_uring_submit_and_get_events; blocking
+ * mode waits in io_uring_submit_and_wait_timeout.
+ *
+ * Received bytes land in one buffer group shared by every conn of the loop. A buffer is
+ * given back as soon as its bytes were handed on (or copied into a conn's stash); the
+ * tail is advanced once per poll, not once per buffer, so the kernel sees one store.
+ */
+#include "io_internal.h"
+#include "tl_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define TL_IO_BGID 1
+
+void tl_io_loop_config_default(struct tl_io_loop_config *cfg)
+{
+	cfg->sq_entries = 256;
+	cfg->rx_buf_count = 256;
+	cfg->rx_buf_bytes = 16384;
+}
+
+uint64_t tl_io_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_pow2(unsigned v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int ring_init(tl_io_loop_t *loop, unsigned entries)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	int rc = io_uring_queue_init_params(entries, &loop->ring, &p);
+	if (rc == 0) {
+		loop->defer_taskrun = true;
+		return 0;
+	}
+	if (rc != -EINVAL)
+		return rc;
+	/* Kernels before 6.1 refuse these flags with -EINVAL. */
+	tl_log(TL_LOG_NOTICE, "io",
+	       "kernel refused IORING_SETUP_SINGLE_ISSUER|DEFER_TASKRUN; using a plain ring");
+	memset(&p, 0, sizeof(p));
+	loop->defer_taskrun = false;
+	return io_uring_queue_init_params(entries, &loop->ring, &p);
+}
+
+int tl_io_loop_create(tl_io_loop_t **out, const struct tl_io_loop_config *cfg)
+{
+	struct tl_io_loop_config def;
+	if (!cfg) {
+		tl_io_loop_config_default(&def);
+		cfg = &def;
+	}
+	if (!out || cfg->sq_entries == 0 || cfg->sq_entries > 32768 ||
+	    !is_pow2(cfg->rx_buf_count) || cfg->rx_buf_count > 32768 || cfg->rx_buf_bytes < 1024 ||
+	    cfg->rx_buf_bytes > (1u << 24))
+		return -EINVAL;
+
+	tl_io_loop_t *loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	int rc = ring_init(loop, cfg->sq_entries);
+	if (rc < 0) {
+		free(loop);
+		return rc;
+	}
+	loop->rx_buf_count = cfg->rx_buf_count;
+	loop->rx_buf_bytes = cfg->rx_buf_bytes;
+
+	/* The buffer ring must be page aligned; mmap gives that and zeroed memory. */
+	size_t ring_bytes = (size_t)cfg->rx_buf_count * sizeof(struct io_uring_buf);
+	void *br =
+	    mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (br == MAP_FAILED) {
+		rc = -errno;
+		goto err_ring;
+	}
+	loop->buf_ring = br;
+	loop->rx_bufs = aligned_alloc(64, (size_t)cfg->rx_buf_count * cfg->rx_buf_bytes);
+	if (!loop->rx_bufs) {
+		rc = -ENOMEM;
+		goto err_map;
+	}
+
+	struct io_uring_buf_reg reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)br;
+	reg.ring_entries = cfg->rx_buf_count;
+	reg.bgid = TL_IO_BGID;
+	rc = io_uring_register_buf_ring(&loop->ring, &reg, 0);
+	if (rc < 0)
+		goto err_bufs;
+
+	io_uring_buf_ring_init(loop->buf_ring);
+	int mask = io_uring_buf_ring_mask(cfg->rx_buf_count);
+	for (unsigned i = 0; i < cfg->rx_buf_count; i++)
+		io_uring_buf_ring_add(loop->buf_ring, loop->rx_bufs + (size_t)i * cfg->rx_buf_bytes,
+		                      cfg->rx_buf_bytes, (unsigned short)i, mask, (int)i);
+	io_uring_buf_ring_advance(loop->buf_ring, (int)cfg->rx_buf_count);
+
+	*out = loop;
+	return 0;
+
+err_bufs:
+	free(loop->rx_bufs);
+err_map:
+	munmap(br, ring_bytes);
+err_ring:
+	io_uring_queue_exit(&loop->ring);
+	free(loop);
+	return rc;
+}
+
+void tl_io_loop_destroy(tl_io_loop_t *loop)
+{
+	if (!loop)
+		return;
+	/* Exiting the ring cancels whatever is still in flight; only then may the conns that
+	 * were waiting for their completions be freed. */
+	io_uring_unregister_buf_ring(&loop->ring, TL_IO_BGID);
+	io_uring_queue_exit(&loop->ring);
+	while (loop->zombies) {
+		struct tl_io_conn *c = loop->zombies;
+		loop->zombies = c->next_zombie;
+		tl_io_conn_free(c);
+	}
+	munmap(loop->buf_ring, (size_t)loop->rx_buf_count * sizeof(struct io_uring_buf));
+	free(loop->rx_bufs);
+	free(loop);
+}
+
+bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop)
+{
+	return loop->defer_taskrun;
+}
+
+struct io_uring_sqe *tl_io_loop_sqe(tl_io_loop_t *loop)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	while (!sqe) {
+		/* The queue is full: hand it to the kernel and take a fresh slot. */
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	return sqe;
+}
+
+void tl_io_loop_buf_return(tl_io_loop_t *loop, unsigned bid)
+{
+	io_uring_buf_ring_add(loop->buf_ring, loop->rx_bufs + (size_t)bid * loop->rx_buf_bytes,
+	                      loop->rx_buf_bytes, (unsigned short)bid,
+	                      io_uring_buf_ring_mask(loop->rx_buf_count), (int)loop->rx_returned);
+	loop->rx_returned++;
+}
+
+static void buf_publish(tl_io_loop_t *loop)
+{
+	if (loop->rx_returned) {
+		io_uring_buf_ring_advance(loop->buf_ring, (int)loop->rx_returned);
+		loop->rx_returned = 0;
+	}
+}
+
+static int handle_completions(tl_io_loop_t *loop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&loop->ring, head, cqe)
+	{
+		n++;
+		uint64_t tag = cqe->user_data;
+		enum tl_io_op op = (enum tl_io_op)(tag & TL_IO_OP_MASK);
+		struct tl_io_conn *conn =
+		    (struct tl_io_conn *)(uintptr_t)(tag & ~(uint64_t)TL_IO_OP_MASK);
+		if (op != TL_IO_OP_NONE && conn)
+			tl_io_conn_complete(conn, op, cqe);
+	}
+	io_uring_cq_advance(&loop->ring, n);
+	buf_publish(loop);
+	/* A multishot recv that ran out of buffers has ended; now that buffers are back,
+	 * start it again (its bytes wait in the socket meanwhile). */
+	while (loop->starved) {
+		struct tl_io_conn *c = loop->starved;
+		loop->starved = c->next_starved;
+		c->starved = false;
+		tl_io_conn_rearm_starved(c);
+	}
+	return (int)n;
+}
+
+int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
+{
+	int rc;
+	if (wait_ns == 0) {
+		rc = io_uring_submit_and_get_events(&loop->ring);
+	} else {
+		struct io_uring_cqe *cqe;
+		if (wait_ns < 0) {
+			rc = io_uring_submit_and_wait(&loop->ring, 1);
+		} else {
+			struct __kernel_timespec ts = {.tv_sec = wait_ns / 1000000000,
+			                               .tv_nsec = wait_ns % 1000000000};
+			rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
+		}
+		if (rc == -ETIME)
+			rc = 0;
+	}
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+		return rc;
+	return handle_completions(loop);
+}

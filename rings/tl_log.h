@@ -1,0 +1,25 @@
+/*
+ * tl_log.h: one log line on stderr, the way systemd wants it.
+ *
+ * Under systemd (JOURNAL_STREAM is set) each line starts with "<N>", the syslog priority,
+ * so the journal files it at the right level; on a terminal that prefix would be noise, so
+ * errors say "error: " instead. Lines are written with one fprintf, so lines from
+ * different threads do not interleave.
+ */
+#ifndef TL_LOG_H
+#define TL_LOG_H
+
+/* syslog(3) priorities. */
+#define TL_LOG_ERR 3
+#define TL_LOG_WARNING 4
+#define TL_LOG_NOTICE 5
+#define TL_LOG_INFO 6
+
+/*
+ * Writes "tally <component>: <message>" on stderr. Lines over 1 KiB are cut.
+ * Thread: any. Blocks: on stderr. Not for the hot path: it formats and makes a syscall.
+ */
+void tl_log(int prio, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* TL_LOG_H */
