@@ -5,5 +5,6 @@
 /* Each returns a process exit code; argv[0] is the benchmark's name. */
 int tl_bench_ring(int argc, char **argv);
 int tl_bench_ledger(int argc, char **argv);
+int tl_bench_io(int argc, char **argv);
 
 #endif

@@ -29,6 +29,7 @@ struct tl_http_client {
 	bool in_flight;        /* a request awaits its response */
 	bool req_unsent;       /* ...and is still in req_buf, waiting for the conn to open */
 	bool connect_on_close; /* ...and the old connection must finish closing first */
+	bool head_request;     /* ...and it is a HEAD: no body will follow the head */
 
 	struct tl_http_response resp;
 	char *head_buf;
@@ -86,6 +87,11 @@ static size_t conn_data(tl_io_conn_t *conn, void *user, uint8_t *data, size_t le
 		tl_io_conn_abort(conn, (int)n);
 		finish(cl, (int)n);
 		return len;
+	}
+	if (cl->resp.complete && cl->resp.status < 200 && cl->resp.status != 101) {
+		/* An interim answer (100 Continue, 103 Early Hints): the real one follows. */
+		tl_http_response_reset(&cl->resp, cl->head_request);
+		return (size_t)n;
 	}
 	if (cl->resp.complete) {
 		if (!cl->resp.keep_alive)
@@ -201,7 +207,8 @@ int tl_http_client_request(tl_http_client_t *cl, const char *method, const char 
 	if (n < 0)
 		return (int)n;
 	cl->req_len = (size_t)n;
-	tl_http_response_reset(&cl->resp, strcmp(method, "HEAD") == 0);
+	cl->head_request = strcmp(method, "HEAD") == 0;
+	tl_http_response_reset(&cl->resp, cl->head_request);
 	if (tl_io_conn_is_open(cl->conn)) {
 		int rc = tl_io_conn_send(cl->conn, cl->req_buf, cl->req_len);
 		if (rc < 0)

@@ -50,6 +50,7 @@
  * TL_UTF8_ACCEPT) and returns the new state: TL_UTF8_ACCEPT when the bytes so far end on a
  * character boundary, TL_UTF8_REJECT once they are invalid, anything else inside a
  * multi-byte character. A text split across fragments is checked by chaining the calls.
+ * A `state` this function never returned gives TL_UTF8_REJECT.
  */
 uint32_t tl_utf8_step(uint32_t state, const uint8_t *p, size_t len);
 
@@ -156,7 +157,8 @@ void tl_ws_decoder_reset(struct tl_ws_decoder *d);
  *                    byte, or an invalid close code;
  *         -EMSGSIZE  1009: the message (reassembled or not) exceeds max_msg_bytes;
  *         -EILSEQ    1007: a text message, or a close reason, is not valid UTF-8.
- *         After an error the decoder must be reset before reuse.
+ *         After an error the decoder must be reset before reuse. *close_code is written
+ *         only on error.
  *
  * `in` is writable because a server unmasks client frames in place. ev->data points into
  * `in` (or msg_buf when ev->copied) and is valid until the caller reuses that memory or
@@ -169,15 +171,16 @@ ssize_t tl_ws_decode(struct tl_ws_decoder *d, uint8_t *in, size_t len, struct tl
  * Writes a frame header for a payload of `payload_len` bytes into out (which must have
  * TL_WS_HEADER_MAX bytes) and returns its length (2 to 14). With `mask_key` non-NULL the
  * mask bit is set and the 4-byte key follows the length; NULL means an unmasked
- * (server) frame. `fin` false starts or continues a fragmented message.
+ * (server) frame. `fin` false starts or continues a fragmented message. payload_len must
+ * be below 2^63, as the wire requires (asserted).
  */
 size_t tl_ws_header_write(uint8_t *out, uint8_t opcode, bool fin, uint64_t payload_len,
                           const uint8_t *mask_key);
 
 /*
- * XORs len bytes of src with the mask key into dst (dst may equal src). `offset` is the
- * position of src[0] within the frame's payload, so that a payload can be masked in
- * pieces.
+ * XORs len bytes of src with the mask key into dst (dst may equal src, but may not
+ * otherwise overlap it). `offset` is the position of src[0] within the frame's payload,
+ * so that a payload can be masked in pieces.
  */
 void tl_ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask_key[4],
                 size_t offset);
@@ -185,7 +188,8 @@ void tl_ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask
 /*
  * Encodes one whole frame (header, then the payload masked with mask_key when it is
  * non-NULL) into out[0..cap). Returns the frame's length, or -ENOBUFS when it does not
- * fit, or -EINVAL for a control frame over 125 bytes or a bad opcode.
+ * fit (nothing is written), or -EINVAL for a bad opcode, a control frame over 125 bytes or
+ * without `fin`, or a NULL payload with len > 0. payload may not overlap out.
  */
 ssize_t tl_ws_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, bool fin, const void *payload,
                            size_t len, const uint8_t *mask_key);
@@ -193,6 +197,7 @@ ssize_t tl_ws_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, bool fin, c
 /*
  * Writes a close payload (2-byte big-endian code, then the reason, cut to fit 125 bytes
  * on a UTF-8 character boundary) into out[TL_WS_CONTROL_MAX] and returns its length.
+ * A NULL reason writes the code alone.
  */
 size_t tl_ws_close_payload(uint8_t out[TL_WS_CONTROL_MAX], uint16_t code, const char *reason);
 
@@ -206,8 +211,8 @@ void tl_ws_key_make(char out[TL_WS_KEY_LEN + 1], const uint8_t nonce[16]);
 
 /*
  * Computes the Sec-WebSocket-Accept expected for `key` (base64 of SHA-1 of the key and
- * the RFC's GUID): 28 characters and a NUL. Returns 0, or -EINVAL when key_len is 0 or
- * over 64 bytes.
+ * the RFC's GUID): 28 characters and a NUL. Returns 0, or -EINVAL when key is NULL or
+ * key_len is 0 or over 64 bytes, or TL_E_TLS if wolfCrypt fails (it has no reason to).
  */
 int tl_ws_accept_make(char out[TL_WS_ACCEPT_LEN + 1], const char *key, size_t key_len);
 

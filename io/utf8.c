@@ -54,58 +54,72 @@ enum {
 	S_COUNT,
 };
 
+/*
+ * The class of each byte, sixteen to a row. Kept out of clang-format so that each row
+ * stays one high nibble.
+ */
 #define A C_ASCII
 #define L C_CONT_LO
 #define M C_CONT_MID
 #define H C_CONT_HI
 #define X C_BAD
+#define T2 C_LEAD2
+#define T3 C_LEAD3
+#define T4 C_LEAD4
+// clang-format off
 static const uint8_t byte_class[256] = {
-	/* 00..7F */
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /**/
-	/* 80..BF */
-	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /**/
-	M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, /**/
-	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /**/
-	H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /**/
-	/* C0..DF */
-	X, X, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, /**/
-	C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, /**/
-	C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, /**/
-	C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, C_LEAD2, /**/
-	/* E0..EF */
-	C_E0, C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, /**/
-	C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, C_LEAD3, C_ED, C_LEAD3, C_LEAD3, /**/
-	/* F0..FF */
-	C_F0, C_LEAD4, C_LEAD4, C_LEAD4, C_F4, X, X, X, /**/
-	X, X, X, X, X, X, X, X, /**/
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 0x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 1x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 2x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 3x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 4x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 5x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 6x */
+	A,    A,  A,  A,  A,    A,  A,  A,  A,  A,  A,  A,  A,  A,    A,  A,  /* 7x */
+	L,    L,  L,  L,  L,    L,  L,  L,  L,  L,  L,  L,  L,  L,    L,  L,  /* 8x */
+	M,    M,  M,  M,  M,    M,  M,  M,  M,  M,  M,  M,  M,  M,    M,  M,  /* 9x */
+	H,    H,  H,  H,  H,    H,  H,  H,  H,  H,  H,  H,  H,  H,    H,  H,  /* Ax */
+	H,    H,  H,  H,  H,    H,  H,  H,  H,  H,  H,  H,  H,  H,    H,  H,  /* Bx */
+	X,    X,  T2, T2, T2,   T2, T2, T2, T2, T2, T2, T2, T2, T2,   T2, T2, /* Cx */
+	T2,   T2, T2, T2, T2,   T2, T2, T2, T2, T2, T2, T2, T2, T2,   T2, T2, /* Dx */
+	C_E0, T3, T3, T3, T3,   T3, T3, T3, T3, T3, T3, T3, T3, C_ED, T3, T3, /* Ex */
+	C_F0, T4, T4, T4, C_F4, X,  X,  X,  X,  X,  X,  X,  X,  X,    X,  X,  /* Fx */
 };
+// clang-format on
 #undef A
 #undef L
 #undef M
 #undef H
 #undef X
+#undef T2
+#undef T3
+#undef T4
 
+/* next_state[state][class]. */
 #define R S_REJECT
+#define OK S_ACCEPT
+#define N1 S_NEED1
+#define N2 S_NEED2
+#define N3 S_NEED3
+// clang-format off
 static const uint8_t next_state[S_COUNT][C_COUNT] = {
-	/*            ASCII     CONT_LO   CONT_MID  CONT_HI   BAD LEAD2    E0    LEAD3    ED    F0    LEAD4    F4 */
-	[S_ACCEPT] = {S_ACCEPT, R, R, R, R, S_NEED1, S_E0, S_NEED2, S_ED, S_F0, S_NEED3, S_F4},
-	[S_REJECT] = {R, R, R, R, R, R, R, R, R, R, R, R},
-	[S_NEED1] = {R, S_ACCEPT, S_ACCEPT, S_ACCEPT, R, R, R, R, R, R, R, R},
-	[S_NEED2] = {R, S_NEED1, S_NEED1, S_NEED1, R, R, R, R, R, R, R, R},
-	[S_NEED3] = {R, S_NEED2, S_NEED2, S_NEED2, R, R, R, R, R, R, R, R},
-	[S_E0] = {R, R, R, S_NEED1, R, R, R, R, R, R, R, R},
-	[S_ED] = {R, S_NEED1, S_NEED1, R, R, R, R, R, R, R, R, R},
-	[S_F0] = {R, R, S_NEED2, S_NEED2, R, R, R, R, R, R, R, R},
-	[S_F4] = {R, S_NEED2, R, R, R, R, R, R, R, R, R, R},
+	/*             ASCII CONT_LO CONT_MID CONT_HI BAD LEAD2 E0    LEAD3 ED    F0    LEAD4 F4 */
+	[S_ACCEPT] = { OK,   R,      R,       R,      R,  N1,   S_E0, N2,   S_ED, S_F0, N3,   S_F4 },
+	[S_REJECT] = { R,    R,      R,       R,      R,  R,    R,    R,    R,    R,    R,    R },
+	[S_NEED1]  = { R,    OK,     OK,      OK,     R,  R,    R,    R,    R,    R,    R,    R },
+	[S_NEED2]  = { R,    N1,     N1,      N1,     R,  R,    R,    R,    R,    R,    R,    R },
+	[S_NEED3]  = { R,    N2,     N2,      N2,     R,  R,    R,    R,    R,    R,    R,    R },
+	[S_E0]     = { R,    R,      R,       N1,     R,  R,    R,    R,    R,    R,    R,    R },
+	[S_ED]     = { R,    N1,     N1,      R,      R,  R,    R,    R,    R,    R,    R,    R },
+	[S_F0]     = { R,    R,      N2,      N2,     R,  R,    R,    R,    R,    R,    R,    R },
+	[S_F4]     = { R,    N2,     R,       R,      R,  R,    R,    R,    R,    R,    R,    R },
 };
+// clang-format on
 #undef R
+#undef OK
+#undef N1
+#undef N2
+#undef N3
 
 #define HIGH_BITS UINT64_C(0x8080808080808080)
 

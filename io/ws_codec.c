@@ -22,7 +22,7 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 /* wolfSSL's options.h must come before any of its other headers: it fixes the build
@@ -44,6 +44,9 @@
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 #define WS_GUID_LEN (sizeof(ws_guid) - 1)
 #define WS_ACCEPT_KEY_MAX 64
+
+/* SSIZE_MAX is POSIX, not C11; ssize_t is the signed type of size_t's width. */
+#define WS_SSIZE_MAX (SIZE_MAX / 2)
 
 static bool opcode_is_control(unsigned op)
 {
@@ -75,7 +78,7 @@ bool tl_ws_close_code_valid(unsigned code)
 }
 
 int tl_ws_decoder_init(struct tl_ws_decoder *d, uint8_t *msg_buf, size_t max_msg_bytes,
-		       bool server_side)
+                       bool server_side)
 {
 	if (d == NULL || msg_buf == NULL || max_msg_bytes == 0)
 		return -EINVAL;
@@ -136,7 +139,7 @@ static int check_first_bytes(const struct tl_ws_decoder *d, uint8_t b0, uint8_t 
 }
 
 static ssize_t decode_close(const uint8_t *payload, size_t plen, struct tl_ws_event *ev,
-			    uint16_t *close_code)
+                            uint16_t *close_code)
 {
 	unsigned code;
 
@@ -167,7 +170,7 @@ static ssize_t decode_close(const uint8_t *payload, size_t plen, struct tl_ws_ev
  * max_msg_bytes with the header.
  */
 static ssize_t decode_fragment(struct tl_ws_decoder *d, const uint8_t *payload, size_t plen,
-			       bool fin, struct tl_ws_event *ev, uint16_t *close_code)
+                               bool fin, struct tl_ws_event *ev, uint16_t *close_code)
 {
 	assert(plen <= d->max_msg_bytes - d->msg_len);
 	if (plen > 0)
@@ -193,7 +196,7 @@ static ssize_t decode_fragment(struct tl_ws_decoder *d, const uint8_t *payload, 
 }
 
 ssize_t tl_ws_decode(struct tl_ws_decoder *d, uint8_t *in, size_t len, struct tl_ws_event *ev,
-		     uint16_t *close_code)
+                     uint16_t *close_code)
 {
 	unsigned op, len7;
 	bool fin, masked;
@@ -250,7 +253,7 @@ ssize_t tl_ws_decode(struct tl_ws_decoder *d, uint8_t *in, size_t len, struct tl
 	}
 	/* Either <= 125 (control) or <= room <= max_msg_bytes: fits a size_t. */
 	plen = (size_t)wire_len;
-	if (__builtin_add_overflow(hdr_len, plen, &frame_len) || frame_len > (size_t)SSIZE_MAX)
+	if (__builtin_add_overflow(hdr_len, plen, &frame_len) || frame_len > WS_SSIZE_MAX)
 		return fail(close_code, -EMSGSIZE, TL_WS_CLOSE_TOO_BIG);
 	if (len < frame_len)
 		return 0;
@@ -299,7 +302,7 @@ ssize_t tl_ws_decode(struct tl_ws_decoder *d, uint8_t *in, size_t len, struct tl
 }
 
 size_t tl_ws_header_write(uint8_t *out, uint8_t opcode, bool fin, uint64_t payload_len,
-			  const uint8_t *mask_key)
+                          const uint8_t *mask_key)
 {
 	uint8_t mask_bit = mask_key != NULL ? WS_MASK : 0;
 	size_t n;
@@ -329,7 +332,7 @@ size_t tl_ws_header_write(uint8_t *out, uint8_t opcode, bool fin, uint64_t paylo
 }
 
 void tl_ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask_key[4],
-		size_t offset)
+                size_t offset)
 {
 	uint8_t key[8];
 	uint64_t k64;
@@ -363,8 +366,8 @@ void tl_ws_mask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask
 		dst[i] = src[i] ^ key[i & 3];
 }
 
-ssize_t tl_ws_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, bool fin,
-			   const void *payload, size_t len, const uint8_t *mask_key)
+ssize_t tl_ws_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, bool fin, const void *payload,
+                           size_t len, const uint8_t *mask_key)
 {
 	size_t hdr_len, total;
 
@@ -375,7 +378,7 @@ ssize_t tl_ws_frame_encode(uint8_t *out, size_t cap, uint8_t opcode, bool fin,
 	if (payload == NULL && len > 0)
 		return -EINVAL;
 	/* Keeps the header's 64-bit length and the ssize_t result meaningful. */
-	if (len > (size_t)SSIZE_MAX - TL_WS_HEADER_MAX)
+	if (len > WS_SSIZE_MAX - TL_WS_HEADER_MAX)
 		return -EINVAL;
 
 	hdr_len = 2 + (len < WS_LEN16 ? 0 : len <= UINT16_MAX ? 2 : 8) + (mask_key ? 4 : 0);
@@ -408,8 +411,7 @@ size_t tl_ws_close_payload(uint8_t out[TL_WS_CONTROL_MAX], uint16_t code, const 
 		n = reason_max;
 		/* A continuation byte at the cut means the character before it would be split;
 		 * step back to its lead byte. At most 3 steps in valid UTF-8. */
-		for (int back = 0; back < 3 && n > 0 && ((uint8_t)reason[n] & 0xc0) == 0x80;
-		     back++)
+		for (int back = 0; back < 3 && n > 0 && ((uint8_t)reason[n] & 0xc0) == 0x80; back++)
 			n--;
 	}
 	memcpy(out + 2, reason, n);

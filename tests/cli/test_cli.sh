@@ -69,6 +69,22 @@ expect 2 "$tally" bench ledger --orders 5
 expect 0 "$tally" bench --help
 grep -q '^  ledger ' "$out" || fail "bench --help does not list ledger"
 
+# tally bench io: a short run of every client against the echo server, plain and TLS.
+expect 0 "$tally" bench io --json --reps 1 --msgs 200
+for key in uring_rtt_p50_us uring_rtt_p99_us blocking_rtt_p50_us tls_rtt_p50_us \
+	uring_vs_blocking_p50; do
+	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
+		fail "bench io --json lacks a positive $key: $(cat "$out")"
+done
+grep -q '"tls_overhead_p50_us":-\?[0-9]' "$out" || fail "bench io --json lacks tls_overhead_p50_us"
+grep -q "closing with" "$err" && fail "bench io: a client closed on a protocol error: $(cat "$err")"
+expect 0 "$tally" bench io --help
+grep -q '^Usage: tally bench io' "$out" || fail "bench io --help has no usage"
+expect 2 "$tally" bench io --msgs 5
+expect 2 "$tally" bench io --reps 0
+expect 0 "$tally" bench --help
+grep -q '^  io ' "$out" || fail "bench --help does not list io"
+
 if [ $fails -ne 0 ]; then
 	echo "$fails check(s) failed" >&2
 	exit 1

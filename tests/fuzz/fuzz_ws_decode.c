@@ -104,8 +104,8 @@ static void drive(bool server_side, uint8_t *msg_buf, uint8_t *in, size_t len)
 
 		if (r < 0) {
 			REQUIRE((r == -EPROTO && cc == TL_WS_CLOSE_PROTOCOL) ||
-				(r == -EMSGSIZE && cc == TL_WS_CLOSE_TOO_BIG) ||
-				(r == -EILSEQ && cc == TL_WS_CLOSE_INVALID_DATA));
+			        (r == -EMSGSIZE && cc == TL_WS_CLOSE_TOO_BIG) ||
+			        (r == -EILSEQ && cc == TL_WS_CLOSE_INVALID_DATA));
 			return;
 		}
 		if (r == 0) {
@@ -152,7 +152,8 @@ static void drive(bool server_side, uint8_t *msg_buf, uint8_t *in, size_t len)
 			break;
 		case TL_WS_EV_PING:
 		case TL_WS_EV_PONG:
-			REQUIRE(ev.opcode == (ev.kind == TL_WS_EV_PING ? TL_WS_OP_PING : TL_WS_OP_PONG));
+			REQUIRE(ev.opcode ==
+			        (ev.kind == TL_WS_EV_PING ? TL_WS_OP_PING : TL_WS_OP_PONG));
 			REQUIRE(ev.len <= TL_WS_CONTROL_MAX);
 			REQUIRE(!ev.copied);
 			REQUIRE(inside(ev.data, ev.len, frame, (size_t)r));
@@ -162,7 +163,7 @@ static void drive(bool server_side, uint8_t *msg_buf, uint8_t *in, size_t len)
 		case TL_WS_EV_CLOSE:
 			REQUIRE(ev.opcode == TL_WS_OP_CLOSE);
 			REQUIRE(tl_ws_close_code_valid(ev.close_code) ||
-				(ev.close_code == TL_WS_CLOSE_NO_STATUS && ev.len == 0));
+			        (ev.close_code == TL_WS_CLOSE_NO_STATUS && ev.len == 0));
 			REQUIRE(ev.len <= TL_WS_CONTROL_MAX - 2);
 			REQUIRE(inside(ev.data, ev.len, frame, (size_t)r));
 			REQUIRE(ref_utf8_valid(ev.data, ev.len));
@@ -187,8 +188,8 @@ static uint8_t take(struct reader *rd)
 	return rd->at < rd->len ? rd->p[rd->at++] : 0;
 }
 
-static const uint8_t opcodes[] = {TL_WS_OP_TEXT,  TL_WS_OP_BINARY, TL_WS_OP_CLOSE,
-				  TL_WS_OP_PING, TL_WS_OP_PONG};
+static const uint8_t opcodes[] = {TL_WS_OP_TEXT, TL_WS_OP_BINARY, TL_WS_OP_CLOSE, TL_WS_OP_PING,
+                                  TL_WS_OP_PONG};
 
 /*
  * Encodes a message from the fuzz bytes (in up to three fragments, with a ping between
@@ -241,16 +242,16 @@ static void round_trip(const uint8_t *data, size_t size)
 		REQUIRE(n > 0);
 		wire_len += (size_t)n;
 		n = tl_ws_frame_encode(wire + wire_len, sizeof(wire) - wire_len, TL_WS_OP_PING,
-				       true, "k", 1, mk);
+		                       true, "k", 1, mk);
 		REQUIRE(n > 0);
 		wire_len += (size_t)n;
 		n = tl_ws_frame_encode(wire + wire_len, sizeof(wire) - wire_len, TL_WS_OP_CONT,
-				       b == len, payload + a, b - a, mk);
+		                       b == len, payload + a, b - a, mk);
 		REQUIRE(n > 0);
 		wire_len += (size_t)n;
 		if (b < len) {
 			n = tl_ws_frame_encode(wire + wire_len, sizeof(wire) - wire_len,
-					       TL_WS_OP_CONT, true, payload + b, len - b, mk);
+			                       TL_WS_OP_CONT, true, payload + b, len - b, mk);
 			REQUIRE(n > 0);
 			wire_len += (size_t)n;
 		}

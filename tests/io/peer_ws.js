@@ -61,6 +61,7 @@
  *   GET /http/close/<n>             n bytes, Connection: close, no Content-Length and no
  *                                   chunking: the body ends where the connection does
  *   GET /http/status/<code>         that status and a short body (200..599; others get 400)
+ *   GET /http/early                 a 103 Early Hints head, then 200 "after hints\n"
  *   anything else                   404
  */
 
@@ -364,6 +365,11 @@ function onRequest(req, res) {
 			return res.end();
 		}
 		return reply(res, code, Buffer.from('status ' + code + '\n'), { 'Content-Type': 'text/plain' });
+	}
+	if (req.method === 'GET' && path === '/http/early') {
+		/* An interim 103 Early Hints head, then the real answer. */
+		res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+		return reply(res, 200, Buffer.from('after hints\n'), { 'Content-Type': 'text/plain' });
 	}
 	if (path === '/ws')
 		return reply(res, 426, Buffer.from('upgrade required\n'), { Upgrade: 'websocket' });

@@ -438,6 +438,12 @@ static void test_http(struct env *e)
 	CHECK_EQ(h.err, 0);
 	CHECK(strcmp(h.method, "DELETE") == 0);
 
+	/* An interim 1xx head is skipped; the final answer is what the caller gets. */
+	http_do(e, cl, &h, "GET", "/http/early", NULL, 0, NULL);
+	CHECK_EQ(h.err, 0);
+	CHECK_EQ(h.status, 200);
+	CHECK(h.body_len == 12 && memcmp(h.body, "after hints\n", 12) == 0);
+
 	http_do(e, cl, &h, "GET", "/http/status/404", NULL, 0, NULL);
 	CHECK_EQ(h.err, 0);
 	CHECK_EQ(h.status, 404);

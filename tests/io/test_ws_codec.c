@@ -85,45 +85,45 @@ static bool utf8_str_valid(const char *s)
 static void test_utf8_known(void)
 {
 	static const char *const good[] = {
-		"",
-		"hello, {\"px\":1}",
-		"\x7f",
-		"\xc2\x80",          /* U+0080, the first 2-byte scalar */
-		"\xdf\xbf",          /* U+07FF */
-		"\xe0\xa0\x80",      /* U+0800, the first 3-byte scalar */
-		"\xed\x9f\xbf",      /* U+D7FF, just below the surrogates */
-		"\xee\x80\x80",      /* U+E000, just above */
-		"\xef\xbf\xbf",      /* U+FFFF */
-		"\xf0\x90\x80\x80",  /* U+10000, the first 4-byte scalar */
-		"\xf0\x9f\x98\x80",  /* U+1F600 */
-		"\xf4\x8f\xbf\xbf",  /* U+10FFFF, the last scalar */
-		"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", /* "kosme" in Greek */
+	    "",
+	    "hello, {\"px\":1}",
+	    "\x7f",
+	    "\xc2\x80",                                     /* U+0080, the first 2-byte scalar */
+	    "\xdf\xbf",                                     /* U+07FF */
+	    "\xe0\xa0\x80",                                 /* U+0800, the first 3-byte scalar */
+	    "\xed\x9f\xbf",                                 /* U+D7FF, just below the surrogates */
+	    "\xee\x80\x80",                                 /* U+E000, just above */
+	    "\xef\xbf\xbf",                                 /* U+FFFF */
+	    "\xf0\x90\x80\x80",                             /* U+10000, the first 4-byte scalar */
+	    "\xf0\x9f\x98\x80",                             /* U+1F600 */
+	    "\xf4\x8f\xbf\xbf",                             /* U+10FFFF, the last scalar */
+	    "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", /* "kosme" in Greek */
 	};
 	static const char *const bad[] = {
-		"\x80",             /* a lone continuation */
-		"\xbf",
-		"\xc0\x80",         /* overlong NUL */
-		"\xc1\xbf",         /* overlong U+007F */
-		"\xe0\x80\x80",     /* overlong 3-byte */
-		"\xe0\x9f\xbf",     /* overlong U+07FF */
-		"\xed\xa0\x80",     /* U+D800 */
-		"\xed\xbf\xbf",     /* U+DFFF */
-		"\xf0\x80\x80\x80", /* overlong 4-byte */
-		"\xf0\x8f\xbf\xbf", /* overlong U+FFFF */
-		"\xf4\x90\x80\x80", /* U+110000 */
-		"\xf5\x80\x80\x80", /* beyond any plane */
-		"\xf8\x88\x80\x80\x80",
-		"\xfe",
-		"\xff",
-		"\xc2\x41",         /* a lead followed by ASCII */
-		"\xe1\x80\x41",
-		"\xf1\x80\x80\x41",
-		"\xc2\xc2\x80",     /* a lead followed by a lead */
-		"abc\x80xyz",
+	    "\x80", /* a lone continuation */
+	    "\xbf",
+	    "\xc0\x80",         /* overlong NUL */
+	    "\xc1\xbf",         /* overlong U+007F */
+	    "\xe0\x80\x80",     /* overlong 3-byte */
+	    "\xe0\x9f\xbf",     /* overlong U+07FF */
+	    "\xed\xa0\x80",     /* U+D800 */
+	    "\xed\xbf\xbf",     /* U+DFFF */
+	    "\xf0\x80\x80\x80", /* overlong 4-byte */
+	    "\xf0\x8f\xbf\xbf", /* overlong U+FFFF */
+	    "\xf4\x90\x80\x80", /* U+110000 */
+	    "\xf5\x80\x80\x80", /* beyond any plane */
+	    "\xf8\x88\x80\x80\x80",
+	    "\xfe",
+	    "\xff",
+	    "\xc2\x41", /* a lead followed by ASCII */
+	    "\xe1\x80\x41",
+	    "\xf1\x80\x80\x41",
+	    "\xc2\xc2\x80", /* a lead followed by a lead */
+	    "abc\x80xyz",
 	};
 	static const char *const truncated[] = {
-		"\xc2", "\xe1", "\xe1\x80", "\xe0\xa0", "\xed\x9f", "\xf0\x9f", "\xf0\x9f\x98",
-		"\xf4\x8f\xbf", "abc\xf1",
+	    "\xc2",     "\xe1",         "\xe1\x80",     "\xe0\xa0", "\xed\x9f",
+	    "\xf0\x9f", "\xf0\x9f\x98", "\xf4\x8f\xbf", "abc\xf1",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -229,9 +229,9 @@ static void test_utf8_exhaustive(void)
 /* Random texts drawn mostly from the interesting bytes, validated whole and in pieces. */
 static void test_utf8_random(void)
 {
-	static const uint8_t alphabet[] = {'a', '{', 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
-					   0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xe1, 0xed,
-					   0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+	static const uint8_t alphabet[] = {'a',  '{',  0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+	                                   0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xe1, 0xed,
+	                                   0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
 	uint8_t buf[64];
 
 	for (int iter = 0; iter < 300000; iter++) {
@@ -269,7 +269,7 @@ static void dec_init(struct tl_ws_decoder *d, bool server_side)
 
 /* Encodes a frame into out, masked when `masked`. Returns its length. */
 static size_t enc(uint8_t *out, size_t cap, uint8_t op, bool fin, const void *p, size_t len,
-		  bool masked)
+                  bool masked)
 {
 	ssize_t n = tl_ws_frame_encode(out, cap, op, fin, p, len, masked ? mask_key : NULL);
 
@@ -302,9 +302,9 @@ static void dec_fail(struct tl_ws_decoder *d, uint8_t *in, size_t len, int err, 
 static void test_close_code_valid(void)
 {
 	static const unsigned yes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
-				       1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
-	static const unsigned no[] = {0,    1,    999,  1004, 1005, 1006, 1015, 1016,
-				      1100, 2000, 2999, 5000, 5001, 65535, 100000};
+	                               1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+	static const unsigned no[] = {0,    1,    999,  1004, 1005, 1006,  1015,  1016,
+	                              1100, 2000, 2999, 5000, 5001, 65535, 100000};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		CHECK(tl_ws_close_code_valid(yes[i]));
@@ -408,7 +408,7 @@ static void test_frame_encode(void)
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_TEXT, true, "Hello", 5, NULL), 7);
 	CHECK(memcmp(out, "\x81\x05\x48\x65\x6c\x6c\x6f", 7) == 0);
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_TEXT, true, "Hello", 5, mask_key),
-		 11);
+	         11);
 	CHECK(memcmp(out, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11) == 0);
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PING, true, "Hello", 5, NULL), 7);
 	CHECK(memcmp(out, "\x89\x05Hello", 7) == 0);
@@ -417,25 +417,22 @@ static void test_frame_encode(void)
 	CHECK_EQ(tl_ws_frame_encode(out, 7, TL_WS_OP_TEXT, true, "Hello", 5, NULL), 7);
 	CHECK_EQ(tl_ws_frame_encode(out, 6, TL_WS_OP_TEXT, true, "Hello", 5, NULL), -ENOBUFS);
 	CHECK_EQ(tl_ws_frame_encode(out, 11, TL_WS_OP_TEXT, true, "Hello", 5, mask_key), 11);
-	CHECK_EQ(tl_ws_frame_encode(out, 10, TL_WS_OP_TEXT, true, "Hello", 5, mask_key),
-		 -ENOBUFS);
+	CHECK_EQ(tl_ws_frame_encode(out, 10, TL_WS_OP_TEXT, true, "Hello", 5, mask_key), -ENOBUFS);
 	CHECK_EQ(tl_ws_frame_encode(out, 0, TL_WS_OP_PONG, true, NULL, 0, NULL), -ENOBUFS);
 	CHECK_EQ(tl_ws_frame_encode(out, 2, TL_WS_OP_PONG, true, NULL, 0, NULL), 2);
 	fill_pattern(big, sizeof(big), 1);
 	CHECK_EQ(tl_ws_frame_encode(out, 4 + 200, TL_WS_OP_BINARY, true, big, 200, NULL), 204);
-	CHECK_EQ(tl_ws_frame_encode(out, 4 + 199, TL_WS_OP_BINARY, true, big, 200, NULL),
-		 -ENOBUFS);
+	CHECK_EQ(tl_ws_frame_encode(out, 4 + 199, TL_WS_OP_BINARY, true, big, 200, NULL), -ENOBUFS);
 
 	/* Control frames: at most 125 bytes, never fragmented. */
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PING, true, big, 125, NULL), 127);
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PING, true, big, 126, NULL),
-		 -EINVAL);
+	         -EINVAL);
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PONG, true, big, 126, NULL),
-		 -EINVAL);
+	         -EINVAL);
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_CLOSE, true, big, 126, NULL),
-		 -EINVAL);
-	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PING, false, big, 1, NULL),
-		 -EINVAL);
+	         -EINVAL);
+	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_PING, false, big, 1, NULL), -EINVAL);
 	/* Opcodes the RFC reserves. */
 	for (unsigned op = 0; op < 16; op++) {
 		bool known = op <= 2 || (op >= 8 && op <= 10);
@@ -444,8 +441,7 @@ static void test_frame_encode(void)
 		CHECK_EQ(n, known ? 3 : -EINVAL);
 	}
 	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), 0x11, true, "x", 1, NULL), -EINVAL);
-	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_TEXT, true, NULL, 1, NULL),
-		 -EINVAL);
+	CHECK_EQ(tl_ws_frame_encode(out, sizeof(out), TL_WS_OP_TEXT, true, NULL, 1, NULL), -EINVAL);
 }
 
 /*
@@ -485,7 +481,7 @@ static void test_lengths_round_trip(void)
 	for (int server = 0; server < 2; server++) {
 		uint8_t h[TL_WS_HEADER_MAX];
 		size_t n = tl_ws_header_write(h, TL_WS_OP_BINARY, true, MAX_MSG + 1,
-					      server ? mask_key : NULL);
+		                              server ? mask_key : NULL);
 
 		dec_init(&d, server);
 		dec_fail(&d, h, n, -EMSGSIZE, TL_WS_CLOSE_TOO_BIG);
@@ -766,14 +762,14 @@ static void test_fragmented_utf8(void)
 	for (size_t cut = 0; cut <= len; cut++) {
 		for (int server = 0; server < 2; server++) {
 			dec_init(&d, server);
-			size_t n = enc(frame, sizeof(frame), TL_WS_OP_TEXT, false, text, cut,
-				       server);
+			size_t n =
+			    enc(frame, sizeof(frame), TL_WS_OP_TEXT, false, text, cut, server);
 			dec_whole(&d, frame, n, &ev);
 			CHECK_EQ(ev.kind, TL_WS_EV_NONE);
 			n = enc(frame, sizeof(frame), TL_WS_OP_PING, true, NULL, 0, server);
 			dec_whole(&d, frame, n, &ev);
 			n = enc(frame, sizeof(frame), TL_WS_OP_CONT, true, text + cut, len - cut,
-				server);
+			        server);
 			dec_whole(&d, frame, n, &ev);
 			CHECK_EQ(ev.kind, TL_WS_EV_MESSAGE);
 			CHECK_EQ(ev.len, len);
@@ -785,7 +781,7 @@ static void test_fragmented_utf8(void)
 	dec_init(&d, false);
 	for (size_t i = 0; i < len; i++) {
 		size_t n = enc(frame, sizeof(frame), i == 0 ? TL_WS_OP_TEXT : TL_WS_OP_CONT,
-			       i + 1 == len, text + i, 1, false);
+		               i + 1 == len, text + i, 1, false);
 		dec_whole(&d, frame, n, &ev);
 		CHECK_EQ(ev.kind, i + 1 == len ? TL_WS_EV_MESSAGE : TL_WS_EV_NONE);
 	}
@@ -898,9 +894,11 @@ static void test_protocol_errors(void)
 		/* Close bodies: one byte, a code that may not be sent, a bad reason. */
 		dec_init(&d, server);
 		n = enc(f, sizeof(f), TL_WS_OP_CLOSE, true, "\x03", 1, server);
+		/* The byte after the frame would complete code 1000: it must not be read. */
+		f[n] = 0xe8;
 		dec_fail(&d, f, n, -EPROTO, TL_WS_CLOSE_PROTOCOL);
 		static const unsigned bad_codes[] = {0,    999,  1004, 1005, 1006,
-						     1015, 1016, 2999, 5000, 65535};
+		                                     1015, 1016, 2999, 5000, 65535};
 		for (size_t i = 0; i < sizeof(bad_codes) / sizeof(bad_codes[0]); i++) {
 			uint8_t body[2] = {(uint8_t)(bad_codes[i] >> 8), (uint8_t)bad_codes[i]};
 
@@ -955,7 +953,10 @@ static void test_close_payload(void)
 	CHECK_EQ(tl_ws_close_payload(out, 1000, ""), 2);
 	CHECK(memcmp(out, "\x03\xe8", 2) == 0);
 	CHECK_EQ(tl_ws_close_payload(out, 4999, "done"), 6);
-	CHECK(memcmp(out, "\x13\x87" "done", 6) == 0);
+	CHECK(memcmp(out,
+	             "\x13\x87"
+	             "done",
+	             6) == 0);
 
 	/* ASCII: 123 bytes fit exactly; more are cut to 123. */
 	memset(reason, 'r', sizeof(reason));
@@ -1009,7 +1010,7 @@ static void test_handshake(void)
 	tl_ws_key_make(key, (const uint8_t *)"the sample nonce");
 	CHECK(strcmp(key, rfc_key) == 0);
 	tl_ws_key_make(key, (const uint8_t *)"\x00\x00\x00\x00\x00\x00\x00\x00"
-					     "\x00\x00\x00\x00\x00\x00\x00\x00");
+	                                     "\x00\x00\x00\x00\x00\x00\x00\x00");
 	CHECK(strcmp(key, "AAAAAAAAAAAAAAAAAAAAAA==") == 0);
 
 	memset(accept, 'x', sizeof(accept));
