@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/memory.h>
 
 /*
@@ -53,7 +54,13 @@ static _Thread_local struct pool *thread_pool;
 
 static void pool_release(void *arg)
 {
+#ifdef FP_ECC
+	/* wolfSSL keeps a per-thread cache of fixed-point ECC tables; it must be freed on
+	 * the thread that built it, and this destructor runs there, at thread exit. */
+	wc_ecc_fp_free();
+#endif
 	struct pool *p = arg;
+	thread_pool = NULL;
 	for (unsigned c = 0; c < POOL_CLASSES; c++)
 		for (unsigned i = 0; i < p->count[c]; i++)
 			free(p->blocks[c][i]);

@@ -141,27 +141,25 @@ static int check_first_bytes(const struct tl_ws_decoder *d, uint8_t b0, uint8_t 
 static ssize_t decode_close(const uint8_t *payload, size_t plen, struct tl_ws_event *ev,
                             uint16_t *close_code)
 {
-	unsigned code;
+	unsigned code = TL_WS_CLOSE_NO_STATUS;
+	size_t reason_len = 0;
 
+	if (plen > 0) {
+		/* §5.5.1: a body, when there is one, starts with a 2-byte code. */
+		if (plen == 1)
+			return fail_proto(close_code);
+		code = ((unsigned)payload[0] << 8) | payload[1];
+		if (!tl_ws_close_code_valid(code))
+			return fail_proto(close_code);
+		reason_len = plen - 2;
+		if (!tl_utf8_valid(payload + 2, reason_len))
+			return fail(close_code, -EILSEQ, TL_WS_CLOSE_INVALID_DATA);
+	}
 	ev->kind = TL_WS_EV_CLOSE;
 	ev->opcode = TL_WS_OP_CLOSE;
-	if (plen == 0) {
-		ev->close_code = TL_WS_CLOSE_NO_STATUS;
-		ev->data = payload;
-		ev->len = 0;
-		return 0;
-	}
-	/* §5.5.1: a body, when there is one, starts with a 2-byte code. */
-	if (plen == 1)
-		return fail_proto(close_code);
-	code = ((unsigned)payload[0] << 8) | payload[1];
-	if (!tl_ws_close_code_valid(code))
-		return fail_proto(close_code);
-	if (!tl_utf8_valid(payload + 2, plen - 2))
-		return fail(close_code, -EILSEQ, TL_WS_CLOSE_INVALID_DATA);
 	ev->close_code = (uint16_t)code;
-	ev->data = payload + 2;
-	ev->len = plen - 2;
+	ev->data = payload + (plen > 0 ? 2 : 0);
+	ev->len = reason_len;
 	return 0;
 }
 
