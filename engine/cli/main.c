@@ -4,6 +4,7 @@
  */
 #include "tl_bench.h"
 #include "tl_ledger.h"
+#include "tl_md.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,8 @@ static const struct command {
 	const char *what;
 } commands[] = {
     {"ledger", tl_ledger_cli_main, tl_ledger_cli_usage, "apply, inspect and verify the ledger"},
+    {"replay", tl_md_replay_cli_main, tl_md_replay_cli_usage,
+     "run recorded market data through the parser, depth sync and book"},
     {"bench", tl_bench_main, tl_bench_usage, "run a benchmark and report its figures"},
 };
 
