@@ -559,7 +559,7 @@ struct tl_ws_client_config {
 void tl_ws_client_config_default(struct tl_ws_client_config *cfg);
 
 struct tl_ws_client_ops {
-	/* The upgrade succeeded; `reconnected` when an earlier connection had dropped. */
+	/* The upgrade succeeded (on_reconnect follows when an earlier connection dropped). */
 	void (*on_open)(tl_ws_client_t *ws, void *user);
 	/* A whole text or binary message; data valid only during the call. */
 	void (*on_message)(tl_ws_client_t *ws, void *user, uint8_t opcode, const uint8_t *data,

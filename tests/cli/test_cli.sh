@@ -85,6 +85,19 @@ expect 2 "$tally" bench io --reps 0
 expect 0 "$tally" bench --help
 grep -q '^  io ' "$out" || fail "bench --help does not list io"
 
+# tally bench book: one pass of each parser over the real capture (when it is there).
+data=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/data
+if [ -d "$data/binance-spot" ]; then
+	expect 0 "$tally" bench book --json --reps 1 --data "$data"
+	for key in mb_per_s levels_per_s ns_per_event_p50 alt_parser_mb_per_s; do
+		grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
+			fail "bench book --json lacks a positive $key: $(cat "$out")"
+	done
+	grep -q '"events":6495[,}]' "$out" || fail "bench book did not replay every depth event"
+fi
+expect 1 "$tally" bench book --data /nonexistent
+expect 2 "$tally" bench book --reps 0
+
 if [ $fails -ne 0 ]; then
 	echo "$fails check(s) failed" >&2
 	exit 1
