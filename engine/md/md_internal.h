@@ -74,10 +74,10 @@ enum md_jtype {
 enum md_event { MD_EV_OTHER = 0, MD_EV_DEPTH, MD_EV_TRADE };
 
 struct md_slot {
-	int64_t v;      /* INT: the id; STRING: the decimal, or enum md_event for "e";
-			   ARRAY: the level count; TRUE/FALSE: 1/0 */
-	int32_t err;    /* 0, or the error converting this value for its key */
-	uint8_t jtype;  /* enum md_jtype */
+	int64_t v;     /* INT: the id; STRING: the decimal, or enum md_event for "e";
+	                  ARRAY: the level count; TRUE/FALSE: 1/0 */
+	int32_t err;   /* 0, or the error converting this value for its key */
+	uint8_t jtype; /* enum md_jtype */
 };
 
 struct md_fields {
@@ -88,7 +88,7 @@ struct md_fields {
 
 /* Fills *msg from the fields, or returns the error of the first bad required field. */
 int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f,
-		     struct tl_md_msg *msg);
+                     struct tl_md_msg *msg);
 
 /* Bytes of jsmn token pool for n tokens (md_parse_jsmn.c knows the token's size), or 0
  * on overflow. */
@@ -242,8 +242,8 @@ static inline const char *md_string_end(const char *p, const char *end, bool *es
 			p += 2;
 			break;
 		case 'u':
-			if (end - p < 6 || !md_is_hex(p[2]) || !md_is_hex(p[3]) || !md_is_hex(p[4]) ||
-			    !md_is_hex(p[5]))
+			if (end - p < 6 || !md_is_hex(p[2]) || !md_is_hex(p[3]) ||
+			    !md_is_hex(p[4]) || !md_is_hex(p[5]))
 				return NULL;
 			p += 6;
 			break;
@@ -260,7 +260,7 @@ static inline const char *md_string_end(const char *p, const char *end, bool *es
  * *err is -ERANGE when it is negative (even -0: no id or time is) or above INT64_MAX.
  */
 static inline const char *md_number(const char *p, const char *end, uint8_t *jtype, int64_t *v,
-				    int32_t *err)
+                                    int32_t *err)
 {
 	bool neg = false, big = false;
 	uint64_t acc = 0;
@@ -355,8 +355,8 @@ static inline uint64_t md_swar_nondigits(uint64_t x)
 {
 	const uint64_t hi = 0x8080808080808080ull;
 	uint64_t lo = x & ~hi;
-	uint64_t above_9 = lo + 0x4646464646464646ull;  /* top bit set iff lo >= 0x3a */
-	uint64_t from_0 = lo + 0x5050505050505050ull;   /* top bit set iff lo >= 0x30 */
+	uint64_t above_9 = lo + 0x4646464646464646ull; /* top bit set iff lo >= 0x3a */
+	uint64_t from_0 = lo + 0x5050505050505050ull;  /* top bit set iff lo >= 0x30 */
 
 	return (x | above_9 | ~from_0) & hi;
 }
@@ -408,8 +408,8 @@ static inline uint64_t md_dec_push(uint64_t v, unsigned n, uint64_t add, bool *b
  * conversion gives its value, so "61737.63000000" costs two conversions and no
  * per-digit branch. Only the last bytes of the input go one at a time.
  */
-static inline const char *md_dec_scan(const char *p, const char *end, int decimals,
-				      int64_t *out, int32_t *err)
+static inline const char *md_dec_scan(const char *p, const char *end, int decimals, int64_t *out,
+                                      int32_t *err)
 {
 	const uint64_t zeros = 0x3030303030303030ull;
 	const char *s = p, *f;
@@ -507,7 +507,7 @@ static inline int md_scale_for(const struct tl_md_parser *p, int which)
  * speed, which must give the same slot (the fuzz target checks that it does).
  */
 static inline void md_slot_string(const struct tl_md_parser *p, struct md_fields *f, int key,
-				  const char *c, size_t n, bool esc)
+                                  const char *c, size_t n, bool esc)
 {
 	struct md_slot *s = &f->slot[key];
 	int which;

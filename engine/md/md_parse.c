@@ -18,26 +18,26 @@
 #include <stdlib.h>
 
 const uint64_t md_pow10[TL_MD_DEC_MAX_DECIMALS + 2] = {
-	1ull,
-	10ull,
-	100ull,
-	1000ull,
-	10000ull,
-	100000ull,
-	1000000ull,
-	10000000ull,
-	100000000ull,
-	1000000000ull,
-	10000000000ull,
-	100000000000ull,
-	1000000000000ull,
-	10000000000000ull,
-	100000000000000ull,
-	1000000000000000ull,
-	10000000000000000ull,
-	100000000000000000ull,
-	1000000000000000000ull,
-	10000000000000000000ull,
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
 };
 
 /* ======================================================================================
@@ -172,8 +172,7 @@ static int optional_int(const struct md_slot *s)
 	return s->jtype == MD_J_ABSENT ? 0 : need(s, MD_J_INT);
 }
 
-int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f,
-		     struct tl_md_msg *msg)
+int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f, struct tl_md_msg *msg)
 {
 	const struct md_slot *s = f->slot;
 	enum tl_md_kind kind;
@@ -181,11 +180,11 @@ int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f,
 
 	memset(msg, 0, sizeof(*msg));
 	if (s[MD_K_e].jtype != MD_J_ABSENT) {
-		if ((r = need(&s[MD_K_e], MD_J_STRING)) != 0)
+		if (need(&s[MD_K_e], MD_J_STRING) != 0)
 			return -EBADMSG;
 		kind = s[MD_K_e].v == MD_EV_DEPTH   ? TL_MD_DEPTH
 		       : s[MD_K_e].v == MD_EV_TRADE ? TL_MD_TRADE
-						    : TL_MD_OTHER;
+		                                    : TL_MD_OTHER;
 	} else if (s[MD_K_lastUpdateId].jtype != MD_J_ABSENT) {
 		kind = TL_MD_SNAPSHOT;
 	} else if (s[MD_K_u].jtype != MD_J_ABSENT) {
@@ -355,7 +354,7 @@ struct md_scan {
  * `depth`. Fills the slot; returns past the array, or NULL on bad JSON.
  */
 static const char *scan_levels(const struct md_scan *sc, const char *p, int side, int depth,
-			       struct md_slot *slot)
+                               struct md_slot *slot)
 {
 	const char *const arr = p, *const end = sc->end;
 	struct tl_md_level *lv = sc->p->levels[side];
@@ -430,14 +429,14 @@ slow:
 }
 
 static const char *scan_members(const struct md_scan *sc, const char *p, struct md_fields *f,
-				int depth, bool *combined);
+                                int depth, bool *combined);
 
 /*
  * The value at p (not whitespace) of `key`, in an object at `depth`. combined is NULL
  * inside the "data" object, else the top level's flag. Returns past the value or NULL.
  */
-static const char *scan_value(const struct md_scan *sc, const char *p, struct md_fields *f,
-			      int key, int depth, bool *combined)
+static const char *scan_value(const struct md_scan *sc, const char *p, struct md_fields *f, int key,
+                              int depth, bool *combined)
 {
 	const char *const end = sc->end;
 	struct md_slot *s;
@@ -513,7 +512,7 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
  * non-NULL at the top level only. Returns past the closing '}', or NULL on bad JSON.
  */
 static const char *scan_members(const struct md_scan *sc, const char *p, struct md_fields *f,
-				int depth, bool *combined)
+                                int depth, bool *combined)
 {
 	const char *const end = sc->end;
 

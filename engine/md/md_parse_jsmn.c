@@ -175,7 +175,7 @@ key:
 /* The level array at token a into the storage of `side`, as scan_levels() reads it:
  * levels in order, the first bad one decides. */
 static void walk_levels(const struct tl_md_parser *p, const char *js, const jsmntok_t *t, int a,
-			int side, struct md_slot *slot)
+                        int side, struct md_slot *slot)
 {
 	struct tl_md_level *lv = p->levels[side];
 	const int px_dec = p->cfg.scale.px_decimals, qty_dec = p->cfg.scale.qty_decimals;
@@ -233,7 +233,7 @@ static void walk_levels(const struct tl_md_parser *p, const char *js, const jsmn
 
 /* The value at token i for `key` (a known key, not "data") into its slot. */
 static void walk_value(const struct tl_md_parser *p, const char *js, const jsmntok_t *t, int i,
-		       struct md_fields *f, int key)
+                       struct md_fields *f, int key)
 {
 	struct md_slot *s = &f->slot[key];
 	const char *c = js + t[i].start;
@@ -279,7 +279,7 @@ static void walk_value(const struct tl_md_parser *p, const char *js, const jsmnt
 /* The members of the object at token o, in document order, into f. combined is non-NULL
  * at the top level only; the rules are scan_value()'s. */
 static void walk_object(const struct tl_md_parser *p, const char *js, const jsmntok_t *t, int o,
-			struct md_fields *f, bool *combined)
+                        struct md_fields *f, bool *combined)
 {
 	int k = o + 1;
 

@@ -27,6 +27,7 @@
 
 #include "tl_book.h"
 #include "tl_error.h"
+#include "tl_io.h"
 
 /* ======================================================================================
  * Parsing: exact decimals.
@@ -77,8 +78,9 @@ enum tl_md_kind {
 	TL_MD_TICKER,   /* bookTicker: no "e", has "u" */
 	TL_MD_TRADE,    /* "e":"trade" */
 	TL_MD_SNAPSHOT, /* REST /api/v3/depth: no "e", has "lastUpdateId" */
-	TL_MD_OTHER,    /* valid JSON object we do not use: subscription acks, serverShutdown,
-			   kline, aggTrade, error replies... */
+	/* A valid JSON object we do not use: subscription acks, serverShutdown, kline,
+	 * aggTrade, error replies... */
+	TL_MD_OTHER,
 };
 
 /* Digits after the point of the instrument's prices and quantities (from tickSize and
@@ -103,9 +105,9 @@ struct tl_md_level {
  */
 struct tl_md_msg {
 	enum tl_md_kind kind;
-	char symbol[TL_MD_SYMBOL_MAX + 1]; /* "BTCUSDT" from "s", NUL-terminated; empty for
-					      a snapshot */
-	int64_t event_ms;                  /* "E" when present, else 0 */
+	/* "BTCUSDT" from "s", NUL-terminated; empty for a snapshot */
+	char symbol[TL_MD_SYMBOL_MAX + 1];
+	int64_t event_ms; /* "E" when present, else 0 */
 	/* DEPTH: first_id = U, final_id = u. SNAPSHOT: final_id = lastUpdateId.
 	 * TICKER: final_id = u. TRADE: trade_id = t. */
 	uint64_t first_id, final_id, trade_id;
@@ -127,8 +129,9 @@ struct tl_md_msg {
 struct tl_md_parser_config {
 	struct tl_md_scale scale;
 	uint32_t max_levels; /* per side; 0 means TL_MD_DEFAULT_MAX_LEVELS; at most 1 << 20 */
-	uint32_t max_tokens; /* the jsmn token pool; 0 means enough for max_levels on both
-				sides of a snapshot plus 256; at most 1 << 23 */
+	/* The jsmn token pool; 0 means enough for max_levels on both sides of a snapshot
+	 * plus 256; at most 1 << 23. */
+	uint32_t max_tokens;
 };
 
 typedef struct tl_md_parser tl_md_parser_t;
@@ -188,8 +191,9 @@ void tl_md_parser_destroy(tl_md_parser_t *p);
  *     checked to be valid JSON. Fields are checked in the order listed; the first bad
  *     one gives the error.
  *   - Within a level array, levels are read in order and the first bad one gives the
- *     error: the (max_levels + 1)-th gives -E2BIG; then its shape, its price, its
- *     quantity.
+ *     error: the (max_levels + 1)-th level gives -E2BIG; otherwise whatever is wrong
+ *     first, left to right: not an array; the price (missing, not a string, or bad);
+ *     the quantity (likewise); an element after the quantity.
  *   - Update ids are not compared with each other (U <= u and the like): that belongs
  *     to the sync state machine.
  *
@@ -202,8 +206,8 @@ int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_ms
  * The same contract as tl_md_parse(), on jsmn's tokens: the same result and the same
  * *msg for every input, except that it also returns -E2BIG when the message needs more
  * than max_tokens tokens (jsmn then stops early, so this can hide another error). A
- * message of n bytes needs at most n tokens. About 5 to 10 times slower: it is the
- * cross-check for the scanner, not the hot path.
+ * message of n bytes needs at most n tokens. About 4 times slower than the scanner on
+ * depth updates: it is the cross-check, not the hot path.
  * Thread: as tl_md_parse(). Blocks: no.
  */
 int tl_md_parse_jsmn(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_msg *msg);
@@ -298,13 +302,13 @@ void tl_md_sync_last_gap(const tl_md_sync_t *s, uint64_t *book_id, uint64_t *fir
 
 /* One recorded message. The pointers stay valid until the next tl_md_reader_next. */
 struct tl_md_record {
-	int64_t ts_ns;           /* when it was recorded (local clock) */
-	const char *json;        /* the message, not NUL-terminated at len */
+	int64_t ts_ns;    /* when it was recorded (local clock) */
+	const char *json; /* the message, not NUL-terminated at len */
 	size_t len;
 	const char *symbol_hint; /* from a snapshot's URL (cryptofeed), else "" */
 	const char *source;      /* the file it came from */
 	uint64_t line_no;
-	size_t file_index;       /* its position in the paths given to open */
+	size_t file_index; /* its position in the paths given to open */
 };
 
 typedef struct tl_md_reader tl_md_reader_t;
@@ -347,12 +351,12 @@ struct tl_md_replay_stats {
 };
 
 struct tl_md_replay_opts {
-	const char *symbol;      /* only this one (case-insensitive), or NULL for all */
+	const char *symbol; /* only this one (case-insensitive), or NULL for all */
 	struct tl_md_scale scale;
-	bool progress;           /* a running count on stderr */
+	bool progress; /* a running count on stderr */
 	/* After each applied depth event (and each accepted snapshot): the book at update_id. */
 	void (*on_applied)(void *user, const char *symbol, uint64_t update_id,
-			   const tl_book_t *book);
+	                   const tl_book_t *book);
 	/* Each bookTicker message of a wanted symbol. */
 	void (*on_ticker)(void *user, const struct tl_md_msg *m);
 	void *user;
@@ -364,10 +368,64 @@ struct tl_md_replay_opts {
  * or the reader's error.
  */
 int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_opts *o,
-		     struct tl_md_replay_stats *st);
+                     struct tl_md_replay_stats *st);
 
 /* `tally replay ...`: argv[0] is "replay". Returns the exit status. */
 int tl_md_replay_cli_main(int argc, char **argv);
 void tl_md_replay_cli_usage(FILE *out);
+
+/* ======================================================================================
+ * The live feed: one symbol's book from the venue's diff-depth WebSocket stream and its
+ * REST snapshot, on an io loop (tl_io.h), through the parser and the sync above.
+ * Thread: the loop's (the md thread). Blocks: never, but tl_md_feed_start resolves the
+ * venue's name (DNS). Allocates: only in create.
+ * ====================================================================================== */
+
+typedef struct tl_md_feed tl_md_feed_t;
+
+struct tl_md_feed_config {
+	const char *symbol;                /* "BTCUSDT" */
+	struct tl_ws_client_config ws;     /* host, port, TLS; path defaults to
+	                                    * /ws/<symbol>@depth@100ms */
+	struct tl_http_client_config rest; /* the REST host for /api/v3/depth */
+	unsigned snapshot_limit;           /* levels asked for, 1..5000 (default 1000) */
+	struct tl_md_scale scale;          /* default 8 and 8 decimals */
+	struct tl_book_config book;
+	struct tl_md_sync_config sync;
+};
+
+struct tl_md_feed_counters {
+	uint64_t connects, disconnects;
+	uint64_t snapshot_requests, snapshot_failures;
+	uint64_t other; /* stream messages that are not this symbol's depth events */
+	uint64_t bad_json, bad_inexact, bad_range, bad_too_big; /* skipped, by kind */
+};
+
+/* After each applied event, and when a snapshot makes the book live. */
+typedef void (*tl_md_feed_book_fn)(tl_md_feed_t *feed, void *user, uint64_t update_id,
+                                   const tl_book_t *book);
+
+void tl_md_feed_config_default(struct tl_md_feed_config *cfg);
+
+/* Creates the feed and everything it needs on `loop`. cfg's strings are copied by the
+ * clients. Returns 0, -EINVAL, -ENOMEM, or a client's error. */
+int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md_feed_config *cfg,
+                      tl_md_feed_book_fn on_book, void *user);
+
+/* Opens the stream; the snapshot follows the first event. Returns 0 or the ws client's
+ * error. */
+int tl_md_feed_start(tl_md_feed_t *f);
+
+/* Closes the stream and the REST connection (no reconnect); poll the loop until they
+ * are closed before destroying. */
+void tl_md_feed_stop(tl_md_feed_t *f);
+
+/* Frees a stopped feed. Returns 0, or -EBUSY while its connections are still closing. */
+int tl_md_feed_destroy(tl_md_feed_t *f);
+
+enum tl_md_sync_state tl_md_feed_state(const tl_md_feed_t *f);
+const tl_book_t *tl_md_feed_book(const tl_md_feed_t *f);
+const struct tl_md_sync_counters *tl_md_feed_sync_counters(const tl_md_feed_t *f);
+const struct tl_md_feed_counters *tl_md_feed_counters(const tl_md_feed_t *f);
 
 #endif /* TL_MD_H */

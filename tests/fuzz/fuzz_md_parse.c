@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_md_parse: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "fuzz_md_parse: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -85,11 +85,11 @@ static void check_pair(struct pair *pr, const char *json, size_t len)
 	REQUIRE(memchr(a.symbol, '\0', sizeof(a.symbol)) != NULL);
 	REQUIRE(strcmp(a.symbol, b.symbol) == 0);
 	REQUIRE(a.event_ms == b.event_ms && a.first_id == b.first_id && a.final_id == b.final_id &&
-		a.trade_id == b.trade_id);
+	        a.trade_id == b.trade_id);
 	REQUIRE(a.bid.px == b.bid.px && a.bid.qty == b.bid.qty && a.ask.px == b.ask.px &&
-		a.ask.qty == b.ask.qty);
+	        a.ask.qty == b.ask.qty);
 	REQUIRE(a.px == b.px && a.qty == b.qty && a.trade_ms == b.trade_ms &&
-		a.buyer_maker == b.buyer_maker);
+	        a.buyer_maker == b.buyer_maker);
 	REQUIRE(a.n_bids == b.n_bids && a.n_asks == b.n_asks);
 	REQUIRE(a.n_bids <= pr->max_levels && a.n_asks <= pr->max_levels);
 	REQUIRE((a.bids == NULL) == (b.bids == NULL) && (a.asks == NULL) == (b.asks == NULL));
@@ -99,7 +99,7 @@ static void check_pair(struct pair *pr, const char *json, size_t len)
 		REQUIRE(levels_equal(a.asks, b.asks, a.n_asks));
 	/* Ids and prices never come out negative. */
 	REQUIRE(a.event_ms >= 0 && (int64_t)a.first_id >= 0 && (int64_t)a.final_id >= 0 &&
-		(int64_t)a.trade_id >= 0 && a.px >= 0 && a.qty >= 0);
+	        (int64_t)a.trade_id >= 0 && a.px >= 0 && a.qty >= 0);
 }
 
 static void check_decimal(const char *s, size_t len)

@@ -28,7 +28,7 @@ struct pair {
 };
 
 static struct pair pair_new(int px_decimals, int qty_decimals, uint32_t max_levels,
-			    uint32_t max_tokens)
+                            uint32_t max_tokens)
 {
 	struct tl_md_parser_config c;
 	struct pair pr;
@@ -52,13 +52,12 @@ static void pair_free(struct pair *pr)
 /* Every field, and every level through the pointers. */
 static bool msg_equal(const struct tl_md_msg *a, const struct tl_md_msg *b)
 {
-	if (a->kind != b->kind || strcmp(a->symbol, b->symbol) != 0 ||
-	    a->event_ms != b->event_ms || a->first_id != b->first_id ||
-	    a->final_id != b->final_id || a->trade_id != b->trade_id ||
-	    a->n_bids != b->n_bids || a->n_asks != b->n_asks || a->bid.px != b->bid.px ||
-	    a->bid.qty != b->bid.qty || a->ask.px != b->ask.px || a->ask.qty != b->ask.qty ||
-	    a->px != b->px || a->qty != b->qty || a->trade_ms != b->trade_ms ||
-	    a->buyer_maker != b->buyer_maker)
+	if (a->kind != b->kind || strcmp(a->symbol, b->symbol) != 0 || a->event_ms != b->event_ms ||
+	    a->first_id != b->first_id || a->final_id != b->final_id ||
+	    a->trade_id != b->trade_id || a->n_bids != b->n_bids || a->n_asks != b->n_asks ||
+	    a->bid.px != b->bid.px || a->bid.qty != b->bid.qty || a->ask.px != b->ask.px ||
+	    a->ask.qty != b->ask.qty || a->px != b->px || a->qty != b->qty ||
+	    a->trade_ms != b->trade_ms || a->buyer_maker != b->buyer_maker)
 		return false;
 	if ((a->bids == NULL) != (b->bids == NULL) || (a->asks == NULL) != (b->asks == NULL))
 		return false;
@@ -88,7 +87,7 @@ static int parse_len(struct pair *pr, const char *json, size_t len, struct tl_md
 	rj = tl_md_parse_jsmn(pr->jsmn, buf, len, &mj);
 	if (rs != rj || (rs == 0 && !msg_equal(m, &mj))) {
 		fprintf(stderr, "parsers disagree (scanner %d, jsmn %d) on: %.*s\n", rs, rj,
-			(int)(len > 400 ? 400 : len), json);
+		        (int)(len > 400 ? 400 : len), json);
 		exit(1);
 	}
 	if (rs != 0) {
@@ -111,7 +110,7 @@ static int parse(struct pair *pr, const char *json, struct tl_md_msg *m)
 		int expect_r_ = parse((pr), (json), &expect_m_);                                   \
 		if (expect_r_ != (rc)) {                                                           \
 			fprintf(stderr, "%s:%d: got %d (%s), want %d for: %s\n", __FILE__,         \
-				__LINE__, expect_r_, tl_strerror(expect_r_), (rc), (json));        \
+			        __LINE__, expect_r_, tl_strerror(expect_r_), (rc), (json));        \
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -231,7 +230,10 @@ static void test_dec_parse(void)
 	DEC_ERR("1", 19, -EINVAL);
 
 	/* A NUL inside the length is just a bad byte. */
-	CHECK_EQ(tl_md_dec_parse("1\0" "2", 3, 0, &v), -EINVAL);
+	CHECK_EQ(tl_md_dec_parse("1\0"
+	                         "2",
+	                         3, 0, &v),
+	         -EINVAL);
 	/* Only len bytes are read: "123" of "123456". */
 	CHECK_EQ(tl_md_dec_parse("123456", 3, 0, &v), 0);
 	CHECK_EQ(v, 123);
@@ -337,8 +339,8 @@ static void test_dec_random(void)
 		ra = tl_md_dec_parse(s, len, d, &a);
 		rb = dec_ref(s, len, d, &b);
 		if (ra != rb || (ra == 0 && a != b)) {
-			fprintf(stderr, "dec '%.*s' at %d: got %d/%lld, ref %d/%lld\n", (int)len, s, d,
-				ra, (long long)a, rb, (long long)b);
+			fprintf(stderr, "dec '%.*s' at %d: got %d/%lld, ref %d/%lld\n", (int)len, s,
+			        d, ra, (long long)a, rb, (long long)b);
 			exit(1);
 		}
 	}
@@ -397,19 +399,19 @@ static void test_dec_format(void)
  * ====================================================================================== */
 
 #define DEPTH_RAW                                                                                  \
-	"{\"e\":\"depthUpdate\",\"E\":1723161255208,\"s\":\"BTCUSDT\",\"U\":50093239189,"         \
-	"\"u\":50093239202,\"b\":[[\"61737.63000000\",\"0.00000000\"],[\"61730.17000000\","       \
-	"\"0.00000000\"],[\"56854.58000000\",\"0.00000000\"]],\"a\":[[\"61837.64000000\","        \
+	"{\"e\":\"depthUpdate\",\"E\":1723161255208,\"s\":\"BTCUSDT\",\"U\":50093239189,"          \
+	"\"u\":50093239202,\"b\":[[\"61737.63000000\",\"0.00000000\"],[\"61730.17000000\","        \
+	"\"0.00000000\"],[\"56854.58000000\",\"0.00000000\"]],\"a\":[[\"61837.64000000\","         \
 	"\"1.54698000\"],[\"61839.85000000\",\"0.00000000\"]]}"
 #define TICKER_RAW                                                                                 \
-	"{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","     \
+	"{\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\",\"B\":\"3.78826000\","      \
 	"\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}"
 #define TRADE_RAW                                                                                  \
-	"{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,"                \
-	"\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,"           \
+	"{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,"                 \
+	"\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true,"            \
 	"\"M\":true}"
 #define SNAPSHOT                                                                                   \
-	"{\"lastUpdateId\":50093239218,\"bids\":[[\"61837.63000000\",\"3.78826000\"],"            \
+	"{\"lastUpdateId\":50093239218,\"bids\":[[\"61837.63000000\",\"3.78826000\"],"             \
 	"[\"61837.62000000\",\"0.61700000\"]],\"asks\":[[\"61837.64000000\",\"1.54698000\"]]}"
 #define COMBINED(stream, raw) "{\"stream\":\"" stream "\",\"data\":" raw "}"
 
@@ -499,11 +501,11 @@ static void test_kinds(void)
 	CHECK_EQ(parse(&pr, COMBINED("btcusdt@trade", TRADE_RAW), &m), 0);
 	check_trade(&m, true);
 	CHECK_EQ(parse(&pr,
-		       "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,"
-		       "\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,"
-		       "\"m\":false,\"M\":true}",
-		       &m),
-		 0);
+	               "{\"e\":\"trade\",\"E\":1723161255343,\"s\":\"BTCUSDT\",\"t\":3735683259,"
+	               "\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,"
+	               "\"m\":false,\"M\":true}",
+	               &m),
+	         0);
 	check_trade(&m, false);
 	CHECK_EQ(parse(&pr, SNAPSHOT, &m), 0);
 	check_snapshot(&m);
@@ -522,12 +524,13 @@ static void test_kinds(void)
 	}
 
 	/* Empty sides, whitespace everywhere JSON allows it. */
-	CHECK_EQ(parse(&pr,
-		       " \t\r\n{ \"e\" : \"depthUpdate\" , \"E\" : 1 , \"s\" : \"BTCUSDT\" , \"U\" : "
-		       "5 , \"u\" : 6 , \"b\" : [ ] , \"a\" : [ [ \"1.5\" , \"2\" ] , [\"3\",\"0\"] ] "
-		       "}\n\n",
-		       &m),
-		 0);
+	CHECK_EQ(
+	    parse(&pr,
+	          " \t\r\n{ \"e\" : \"depthUpdate\" , \"E\" : 1 , \"s\" : \"BTCUSDT\" , \"U\" : "
+	          "5 , \"u\" : 6 , \"b\" : [ ] , \"a\" : [ [ \"1.5\" , \"2\" ] , [\"3\",\"0\"] ] "
+	          "}\n\n",
+	          &m),
+	    0);
 	CHECK_EQ(m.kind, TL_MD_DEPTH);
 	CHECK_EQ(m.n_bids, 0);
 	CHECK(m.bids != NULL);
@@ -538,25 +541,25 @@ static void test_kinds(void)
 
 	/* OTHER: valid JSON we do not use. Its values are not checked beyond the grammar. */
 	const char *other[] = {
-		"{}",
-		"{\"result\":null,\"id\":1}",
-		"{\"e\":\"serverShutdown\",\"E\":1723161255208}",
-		"{\"code\":-1121,\"msg\":\"Invalid symbol.\"}",
-		"{\"stream\":\"nknusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":1633998523963,"
-		"\"s\":\"NKNUSDT\",\"a\":15683430,\"p\":\"0.35280000\",\"q\":\"58.00000000\","
-		"\"f\":19862790,\"l\":19862790,\"T\":1633998523963,\"m\":false,\"M\":true}}",
-		"{\"stream\":\"nknusdt@kline_1m\",\"data\":{\"e\":\"kline\",\"E\":1633998523963,"
-		"\"s\":\"NKNUSDT\",\"k\":{\"t\":1633998480000,\"T\":1633998539999,\"s\":\"NKNUSDT\","
-		"\"i\":\"1m\",\"f\":19862761,\"L\":19862790,\"o\":\"0.35270000\",\"c\":\"0.35280000\","
-		"\"h\":\"0.35280000\",\"l\":\"0.35220000\",\"v\":\"25877.00000000\",\"n\":30,"
-		"\"x\":false,\"q\":\"9116.04600000\",\"V\":\"58.00000000\",\"Q\":\"20.46240000\","
-		"\"B\":\"0\"}}}",
-		/* An aggTrade whose fields would be bad for a trade: it is not a trade. */
-		"{\"e\":\"aggTrade\",\"s\":\"\",\"p\":\"1.123456789\",\"q\":\"x\",\"t\":-1,"
-		"\"b\":{},\"a\":[[1]]}",
-		/* The WS API's depth reply wraps the snapshot in "result": not ours. */
-		"{\"id\":\"1\",\"status\":200,\"result\":{\"lastUpdateId\":1,\"bids\":[],"
-		"\"asks\":[]}}",
+	    "{}",
+	    "{\"result\":null,\"id\":1}",
+	    "{\"e\":\"serverShutdown\",\"E\":1723161255208}",
+	    "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}",
+	    "{\"stream\":\"nknusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":1633998523963,"
+	    "\"s\":\"NKNUSDT\",\"a\":15683430,\"p\":\"0.35280000\",\"q\":\"58.00000000\","
+	    "\"f\":19862790,\"l\":19862790,\"T\":1633998523963,\"m\":false,\"M\":true}}",
+	    "{\"stream\":\"nknusdt@kline_1m\",\"data\":{\"e\":\"kline\",\"E\":1633998523963,"
+	    "\"s\":\"NKNUSDT\",\"k\":{\"t\":1633998480000,\"T\":1633998539999,\"s\":\"NKNUSDT\","
+	    "\"i\":\"1m\",\"f\":19862761,\"L\":19862790,\"o\":\"0.35270000\",\"c\":\"0.35280000\","
+	    "\"h\":\"0.35280000\",\"l\":\"0.35220000\",\"v\":\"25877.00000000\",\"n\":30,"
+	    "\"x\":false,\"q\":\"9116.04600000\",\"V\":\"58.00000000\",\"Q\":\"20.46240000\","
+	    "\"B\":\"0\"}}}",
+	    /* An aggTrade whose fields would be bad for a trade: it is not a trade. */
+	    "{\"e\":\"aggTrade\",\"s\":\"\",\"p\":\"1.123456789\",\"q\":\"x\",\"t\":-1,"
+	    "\"b\":{},\"a\":[[1]]}",
+	    /* The WS API's depth reply wraps the snapshot in "result": not ours. */
+	    "{\"id\":\"1\",\"status\":200,\"result\":{\"lastUpdateId\":1,\"bids\":[],"
+	    "\"asks\":[]}}",
 	};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		CHECK_EQ(parse(&pr, other[i], &m), 0);
@@ -602,7 +605,7 @@ static bool next_perm(int *idx, int n)
 }
 
 static size_t join(char *out, size_t cap, const char *const *members, const int *idx, int n,
-		   bool combined)
+                   bool combined)
 {
 	size_t o = 0;
 
@@ -616,7 +619,7 @@ static size_t join(char *out, size_t cap, const char *const *members, const int 
 
 /* Every order of the members, raw and wrapped, must give `check`'s message. */
 static void all_orders(struct pair *pr, const char *const *members, int n, size_t max_perms,
-		       void (*check)(const struct tl_md_msg *))
+                       void (*check)(const struct tl_md_msg *))
 {
 	int idx[16];
 	char buf[2048];
@@ -650,32 +653,38 @@ static void test_key_order(void)
 {
 	struct pair pr = pair_new(8, 8, 0, 0);
 	const char *depth[] = {
-		"\"e\":\"depthUpdate\"",
-		"\"E\":1723161255208",
-		"\"s\":\"BTCUSDT\"",
-		"\"U\":50093239189",
-		"\"u\":50093239202",
-		"\"b\":[[\"61737.63000000\",\"0.00000000\"],[\"61730.17000000\",\"0.00000000\"],"
-		"[\"56854.58000000\",\"0.00000000\"]]",
-		"\"a\":[[\"61837.64000000\",\"1.54698000\"],[\"61839.85000000\",\"0.00000000\"]]",
-		/* Unknown keys too, including ones shaped like ours. */
-		"\"x\":{\"e\":\"trade\",\"b\":\"1\",\"u\":-1}",
+	    "\"e\":\"depthUpdate\"",
+	    "\"E\":1723161255208",
+	    "\"s\":\"BTCUSDT\"",
+	    "\"U\":50093239189",
+	    "\"u\":50093239202",
+	    ("\"b\":[[\"61737.63000000\",\"0.00000000\"],[\"61730.17000000\",\"0.00000000\"],"
+	     "[\"56854.58000000\",\"0.00000000\"]]"),
+	    "\"a\":[[\"61837.64000000\",\"1.54698000\"],[\"61839.85000000\",\"0.00000000\"]]",
+	    /* Unknown keys too, including ones shaped like ours. */
+	    "\"x\":{\"e\":\"trade\",\"b\":\"1\",\"u\":-1}",
 	};
 	const char *ticker[] = {
-		"\"u\":50093239212",      "\"s\":\"BTCUSDT\"",     "\"b\":\"61837.63000000\"",
-		"\"B\":\"3.78826000\"",   "\"a\":\"61837.64000000\"", "\"A\":\"1.54698000\"",
-		"\"data\":[1,{\"u\":2}]", /* "data" that is no object is just unknown */
+	    "\"u\":50093239212",      "\"s\":\"BTCUSDT\"",        "\"b\":\"61837.63000000\"",
+	    "\"B\":\"3.78826000\"",   "\"a\":\"61837.64000000\"", "\"A\":\"1.54698000\"",
+	    "\"data\":[1,{\"u\":2}]", /* "data" that is no object is just unknown */
 	};
 	const char *trade[] = {
-		"\"e\":\"trade\"",        "\"E\":1723161255343", "\"s\":\"BTCUSDT\"",
-		"\"t\":3735683259",       "\"p\":\"61837.63000000\"", "\"q\":\"0.02000000\"",
-		"\"T\":1723161255342",    "\"m\":true",          "\"M\":true",
+	    "\"e\":\"trade\"",
+	    "\"E\":1723161255343",
+	    "\"s\":\"BTCUSDT\"",
+	    "\"t\":3735683259",
+	    "\"p\":\"61837.63000000\"",
+	    "\"q\":\"0.02000000\"",
+	    "\"T\":1723161255342",
+	    "\"m\":true",
+	    "\"M\":true",
 	};
 	const char *snap[] = {
-		"\"lastUpdateId\":50093239218",
-		"\"bids\":[[\"61837.63000000\",\"3.78826000\"],[\"61837.62000000\",\"0.61700000\"]]",
-		"\"asks\":[[\"61837.64000000\",\"1.54698000\"]]",
-		"\"b\":[[\"1\",\"1\"]]", /* the other level keys use their own storage */
+	    "\"lastUpdateId\":50093239218",
+	    "\"bids\":[[\"61837.63000000\",\"3.78826000\"],[\"61837.62000000\",\"0.61700000\"]]",
+	    "\"asks\":[[\"61837.64000000\",\"1.54698000\"]]",
+	    "\"b\":[[\"1\",\"1\"]]", /* the other level keys use their own storage */
 	};
 
 	all_orders(&pr, depth, 8, 0, check_depth);   /* 8! = 40320 orders */
@@ -691,31 +700,32 @@ static void test_unknown_and_wrapper(void)
 	struct tl_md_msg m;
 
 	/* Unknown values of every shape, nested, with escapes and brackets inside strings. */
-	CHECK_EQ(parse(&pr,
-		       "{\"x\":{\"a\":[1,2,{\"b\":\"c\\\"]}\"}],\"d\":null,\"e\":{\"e\":\"trade\"}},"
-		       "\"y\":[[[]],{},[{}]],\"z\":\"a\\\\\\\"b\\u00e9\\/\\b\\f\\n\\r\\t\","
-		       "\"n\":-1.5e+10,\"n2\":0,\"n3\":-0.0E-0,\"n4\":12345678901234567890123,"
-		       "\"l\":[true,false,null],\"\\u0062\":[[\"oops\"]],\"\":\"\","
-		       "\"high\":\"\xc3\xa9\xff\"," /* raw bytes >= 0x80 pass in strings */
-		       "\"e\":\"depthUpdate\",\"E\":1723161255208,\"s\":\"BTCUSDT\",\"U\":50093239189,"
-		       "\"u\":50093239202,\"b\":[[\"61737.63000000\",\"0.00000000\"],"
-		       "[\"61730.17000000\",\"0.00000000\"],[\"56854.58000000\",\"0.00000000\"]],"
-		       "\"a\":[[\"61837.64000000\",\"1.54698000\"],[\"61839.85000000\","
-		       "\"0.00000000\"]],\"stream\":[],\"k\":{\"data\":{\"e\":\"trade\"}}}",
-		       &m),
-		 0);
+	CHECK_EQ(
+	    parse(&pr,
+	          "{\"x\":{\"a\":[1,2,{\"b\":\"c\\\"]}\"}],\"d\":null,\"e\":{\"e\":\"trade\"}},"
+	          "\"y\":[[[]],{},[{}]],\"z\":\"a\\\\\\\"b\\u00e9\\/\\b\\f\\n\\r\\t\","
+	          "\"n\":-1.5e+10,\"n2\":0,\"n3\":-0.0E-0,\"n4\":12345678901234567890123,"
+	          "\"l\":[true,false,null],\"\\u0062\":[[\"oops\"]],\"\":\"\","
+	          "\"high\":\"\xc3\xa9\xff\"," /* raw bytes >= 0x80 pass in strings */
+	          "\"e\":\"depthUpdate\",\"E\":1723161255208,\"s\":\"BTCUSDT\",\"U\":50093239189,"
+	          "\"u\":50093239202,\"b\":[[\"61737.63000000\",\"0.00000000\"],"
+	          "[\"61730.17000000\",\"0.00000000\"],[\"56854.58000000\",\"0.00000000\"]],"
+	          "\"a\":[[\"61837.64000000\",\"1.54698000\"],[\"61839.85000000\","
+	          "\"0.00000000\"]],\"stream\":[],\"k\":{\"data\":{\"e\":\"trade\"}}}",
+	          &m),
+	    0);
 	check_depth(&m);
 
 	/* Top-level keys around the wrapper do not count, before or after it. */
 	CHECK_EQ(parse(&pr,
-		       "{\"e\":\"trade\",\"u\":1,\"b\":[[\"1\",\"1\"]],\"data\":" DEPTH_RAW
-		       ",\"e\":\"x\",\"a\":7,\"data\":{}}",
-		       &m),
-		 0);
+	               "{\"e\":\"trade\",\"u\":1,\"b\":[[\"1\",\"1\"]],\"data\":" DEPTH_RAW
+	               ",\"e\":\"x\",\"a\":7,\"data\":{}}",
+	               &m),
+	         0);
 	check_depth(&m);
 	/* The first "data" that is an object is the message. */
 	CHECK_EQ(parse(&pr, "{\"data\":1,\"data\":\"x\",\"data\":" TICKER_RAW ",\"data\":{}}", &m),
-		 0);
+	         0);
 	check_ticker(&m);
 	/* Without "stream" it is still the wrapper; "stream" alone is just a key. */
 	CHECK_EQ(parse(&pr, "{\"data\":" TRADE_RAW "}", &m), 0);
@@ -730,39 +740,43 @@ static void test_unknown_and_wrapper(void)
 
 	/* Repeated keys: the last one counts, for values and for level arrays. */
 	CHECK_EQ(parse(&pr,
-		       "{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\","
-		       "\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\","
-		       "\"B\":\"3.78826000\",\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
-		       &m),
-		 0);
+	               "{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"2\",\"a\":\"3\",\"A\":\"4\","
+	               "\"u\":50093239212,\"s\":\"BTCUSDT\",\"b\":\"61837.63000000\","
+	               "\"B\":\"3.78826000\",\"a\":\"61837.64000000\",\"A\":\"1.54698000\"}",
+	               &m),
+	         0);
 	check_ticker(&m);
-	CHECK_EQ(parse(&pr,
-		       "{\"lastUpdateId\":50093239218,\"bids\":[[\"9\",\"9\"],[\"9\",\"9\"],"
-		       "[\"9\",\"9\"]],\"asks\":\"x\",\"bids\":[[\"61837.63000000\",\"3.78826000\"],"
-		       "[\"61837.62000000\",\"0.61700000\"]],\"asks\":[[\"61837.64000000\","
-		       "\"1.54698000\"]]}",
-		       &m),
-		 0);
+	CHECK_EQ(
+	    parse(&pr,
+	          "{\"lastUpdateId\":50093239218,\"bids\":[[\"9\",\"9\"],[\"9\",\"9\"],"
+	          "[\"9\",\"9\"]],\"asks\":\"x\",\"bids\":[[\"61837.63000000\",\"3.78826000\"],"
+	          "[\"61837.62000000\",\"0.61700000\"]],\"asks\":[[\"61837.64000000\","
+	          "\"1.54698000\"]]}",
+	          &m),
+	    0);
 	check_snapshot(&m);
 	/* A bad value repeated by a good one is forgotten; the reverse is not. */
-	EXPECT(&pr, "{\"u\":-1,\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\",\"u\":1}",
-	       0);
-	EXPECT(&pr, "{\"u\":1,\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\",\"u\":-1}",
+	EXPECT(&pr,
+	       "{\"u\":-1,\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\",\"u\":1}", 0);
+	EXPECT(&pr,
+	       "{\"u\":1,\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\",\"u\":-1}",
 	       -ERANGE);
-	EXPECT(&pr, "{\"u\":1,\"s\":\"\",\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+	EXPECT(&pr,
+	       "{\"u\":1,\"s\":\"\",\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
 	       0);
-	EXPECT(&pr, "{\"u\":1,\"s\":\"A\",\"s\":\"\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+	EXPECT(&pr,
+	       "{\"u\":1,\"s\":\"A\",\"s\":\"\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
 	       -EBADMSG);
 	/* "e" decides the kind wherever it is; "E" is optional. */
 	CHECK_EQ(parse(&pr,
-		       "{\"u\":50093239202,\"U\":50093239189,\"lastUpdateId\":5,\"b\":[],\"a\":[],"
-		       "\"s\":\"BTCUSDT\",\"e\":\"depthUpdate\"}",
-		       &m),
-		 0);
+	               "{\"u\":50093239202,\"U\":50093239189,\"lastUpdateId\":5,\"b\":[],\"a\":[],"
+	               "\"s\":\"BTCUSDT\",\"e\":\"depthUpdate\"}",
+	               &m),
+	         0);
 	CHECK_EQ(m.kind, TL_MD_DEPTH);
 	CHECK_EQ(m.event_ms, 0);
 	CHECK_EQ(parse(&pr, "{\"lastUpdateId\":5,\"u\":1,\"bids\":[],\"asks\":[],\"E\":\"x\"}", &m),
-		 0);
+	         0);
 	CHECK_EQ(m.kind, TL_MD_SNAPSHOT); /* "E" is not a snapshot's */
 	pair_free(&pr);
 }
@@ -790,12 +804,12 @@ static void test_field_errors(void)
 	EXPECT(&pr, "{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\"}", -EBADMSG);
 	EXPECT(&pr, "{\"u\":1}", -EBADMSG);
 	const char *trade_missing[] = {
-		"{\"e\":\"trade\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":true}",
-		"{\"e\":\"trade\",\"s\":\"X\",\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":true}",
-		"{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"q\":\"1\",\"T\":1,\"m\":true}",
-		"{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"T\":1,\"m\":true}",
-		"{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"m\":true}",
-		"{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1}",
+	    "{\"e\":\"trade\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":true}",
+	    "{\"e\":\"trade\",\"s\":\"X\",\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":true}",
+	    "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"q\":\"1\",\"T\":1,\"m\":true}",
+	    "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"T\":1,\"m\":true}",
+	    "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"m\":true}",
+	    "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1}",
 	};
 	for (size_t i = 0; i < sizeof(trade_missing) / sizeof(trade_missing[0]); i++)
 		EXPECT(&pr, trade_missing[i], -EBADMSG);
@@ -822,9 +836,10 @@ static void test_field_errors(void)
 	EXPECT(&pr, "{\"u\":1,\"s\":\"X\",\"b\":1,\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}", -EBADMSG);
 	EXPECT(&pr, "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":1}",
 	       -EBADMSG);
-	EXPECT(&pr,
-	       "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":\"true\"}",
-	       -EBADMSG);
+	EXPECT(
+	    &pr,
+	    "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":\"true\"}",
+	    -EBADMSG);
 	EXPECT(&pr,
 	       "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1,\"m\":null}",
 	       -EBADMSG);
@@ -865,8 +880,8 @@ static void test_field_errors(void)
 	EXPECT(&pr, D_ "\"U\":1,\"u\":2,\"b\":[[\"92233720368.54775807\",\"1\"]],\"a\":[]}", 0);
 	EXPECT(&p2, "{\"u\":1,\"s\":\"X\",\"b\":\"1.001\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
 	       -EDOM);
-	EXPECT(&p2,
-	       "{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1e9\"}", -EBADMSG);
+	EXPECT(&p2, "{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1e9\"}",
+	       -EBADMSG);
 	EXPECT(&pr,
 	       "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"99999999999\",\"T\":1,"
 	       "\"m\":true}",
@@ -878,8 +893,7 @@ static void test_field_errors(void)
 	EXPECT(&pr, D_ "\"U\":0,\"u\":9223372036854775807,\"b\":[],\"a\":[]}", 0);
 	EXPECT(&pr, D_ "\"U\":0,\"u\":9223372036854775808,\"b\":[],\"a\":[]}", -ERANGE);
 	EXPECT(&pr, D_ "\"U\":0,\"u\":18446744073709551616,\"b\":[],\"a\":[]}", -ERANGE);
-	EXPECT(&pr, D_ "\"U\":0,\"u\":123456789012345678901234567890,\"b\":[],\"a\":[]}",
-	       -ERANGE);
+	EXPECT(&pr, D_ "\"U\":0,\"u\":123456789012345678901234567890,\"b\":[],\"a\":[]}", -ERANGE);
 	EXPECT(&pr, "{\"lastUpdateId\":-5,\"bids\":[],\"asks\":[]}", -ERANGE);
 
 	/* Level shapes. */
@@ -926,10 +940,10 @@ static void test_field_errors(void)
 		       -E2BIG);
 		/* A too-long level array in a message we do not use is no error. */
 		CHECK_EQ(parse(&p3,
-			       "{\"e\":\"x\",\"b\":[[\"1\",\"1\"],[\"2\",\"1\"],[\"3\",\"1\"],"
-			       "[\"4\",\"1\"]]}",
-			       &m),
-			 0);
+		               "{\"e\":\"x\",\"b\":[[\"1\",\"1\"],[\"2\",\"1\"],[\"3\",\"1\"],"
+		               "[\"4\",\"1\"]]}",
+		               &m),
+		         0);
 		CHECK_EQ(m.kind, TL_MD_OTHER);
 		pair_free(&p3);
 	}
@@ -941,76 +955,76 @@ static void test_bad_json(void)
 {
 	struct pair pr = pair_new(8, 8, 0, 0);
 	const char *bad[] = {
-		"",
-		" ",
-		"\n\t ",
-		"[]",
-		"[{}]",
-		"\"x\"",
-		"1",
-		"true",
-		"null",
-		"{",
-		"}",
-		"{}}",
-		"{} {}",
-		"{}x",
-		"x{}",
-		"{,}",
-		"{\"a\"}",
-		"{\"a\":}",
-		"{\"a\" 1}",
-		"{\"a\":1,}",
-		"{\"a\":1 \"b\":2}",
-		"{\"a\":1,,\"b\":2}",
-		"{a:1}",
-		"{'a':1}",
-		"{1:1}",
-		"{\"a\":[1,]}",
-		"{\"a\":[,1]}",
-		"{\"a\":[1 2]}",
-		"{\"a\":[1,,2]}",
-		"{\"a\":[}",
-		"{\"a\":{]}",
-		"{\"a\":[1}]",
-		"{\"a\":01}",
-		"{\"a\":1.}",
-		"{\"a\":.1}",
-		"{\"a\":-}",
-		"{\"a\":+1}",
-		"{\"a\":1e}",
-		"{\"a\":1e+}",
-		"{\"a\":1.2.3}",
-		"{\"a\":0x1}",
-		"{\"a\":Infinity}",
-		"{\"a\":NaN}",
-		"{\"a\":tru}",
-		"{\"a\":truee}",
-		"{\"a\":nul}",
-		"{\"a\":True}",
-		"{\"a\":\"\\x\"}",
-		"{\"a\":\"\\u12\"}",
-		"{\"a\":\"\\u12g4\"}",
-		"{\"a\":\"\\\"}",
-		"{\"a\":\"x}",
-		"{\"a\":\"\t\"}",
-		"{\"a\":\"\n\"}",
-		"{\"a\":\"\x1f\"}",
-		"{\"a\\q\":1}",
-		"{\"a\":1}\x0c",
-		"{\"a\":1}\xa0",
-		"\xef\xbb\xbf{}", /* a byte-order mark is not whitespace */
-		/* Bad JSON behind something the fast paths handle, or behind a bad level. */
-		"{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"],],\"a\":[]}",
-		"{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"]\"a\":[]}",
-		"{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\",]],\"a\":[]}",
-		"{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1.5x\",\"1\"}],\"a\":[]}",
-		"{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"] [\"1\","
-		"\"1\"]],\"a\":[]}",
-		"{\"b\":[[\"1\",\"1\"],[\"1\",\"\\z\"]]}",
-		"{\"p\":\"1.5\\\"}",
-		"{\"data\":{\"e\":\"trade\",}}",
-		"{\"data\":{}",
+	    "",
+	    " ",
+	    "\n\t ",
+	    "[]",
+	    "[{}]",
+	    "\"x\"",
+	    "1",
+	    "true",
+	    "null",
+	    "{",
+	    "}",
+	    "{}}",
+	    "{} {}",
+	    "{}x",
+	    "x{}",
+	    "{,}",
+	    "{\"a\"}",
+	    "{\"a\":}",
+	    "{\"a\" 1}",
+	    "{\"a\":1,}",
+	    "{\"a\":1 \"b\":2}",
+	    "{\"a\":1,,\"b\":2}",
+	    "{a:1}",
+	    "{'a':1}",
+	    "{1:1}",
+	    "{\"a\":[1,]}",
+	    "{\"a\":[,1]}",
+	    "{\"a\":[1 2]}",
+	    "{\"a\":[1,,2]}",
+	    "{\"a\":[}",
+	    "{\"a\":{]}",
+	    "{\"a\":[1}]",
+	    "{\"a\":01}",
+	    "{\"a\":1.}",
+	    "{\"a\":.1}",
+	    "{\"a\":-}",
+	    "{\"a\":+1}",
+	    "{\"a\":1e}",
+	    "{\"a\":1e+}",
+	    "{\"a\":1.2.3}",
+	    "{\"a\":0x1}",
+	    "{\"a\":Infinity}",
+	    "{\"a\":NaN}",
+	    "{\"a\":tru}",
+	    "{\"a\":truee}",
+	    "{\"a\":nul}",
+	    "{\"a\":True}",
+	    "{\"a\":\"\\x\"}",
+	    "{\"a\":\"\\u12\"}",
+	    "{\"a\":\"\\u12g4\"}",
+	    "{\"a\":\"\\\"}",
+	    "{\"a\":\"x}",
+	    "{\"a\":\"\t\"}",
+	    "{\"a\":\"\n\"}",
+	    "{\"a\":\"\x1f\"}",
+	    "{\"a\\q\":1}",
+	    "{\"a\":1}\x0c",
+	    "{\"a\":1}\xa0",
+	    "\xef\xbb\xbf{}", /* a byte-order mark is not whitespace */
+	    /* Bad JSON behind something the fast paths handle, or behind a bad level. */
+	    "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"],],\"a\":[]}",
+	    "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"]\"a\":[]}",
+	    "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\",]],\"a\":[]}",
+	    "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1.5x\",\"1\"}],\"a\":[]}",
+	    ("{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":2,\"b\":[[\"1\",\"1\"] [\"1\","
+	     "\"1\"]],\"a\":[]}"),
+	    "{\"b\":[[\"1\",\"1\"],[\"1\",\"\\z\"]]}",
+	    "{\"p\":\"1.5\\\"}",
+	    "{\"data\":{\"e\":\"trade\",}}",
+	    "{\"data\":{}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		EXPECT(&pr, bad[i], -EBADMSG);
@@ -1043,7 +1057,8 @@ static void test_bad_json(void)
 			for (int i = depth - 1; i >= 1; i--)
 				buf[o++] = i % 2 ? ']' : '}';
 			buf[o++] = '}';
-			CHECK_EQ(parse_len(&pr, buf, o, &m), depth <= TL_MD_MAX_DEPTH ? 0 : -EBADMSG);
+			CHECK_EQ(parse_len(&pr, buf, o, &m),
+			         depth <= TL_MD_MAX_DEPTH ? 0 : -EBADMSG);
 		}
 		/* Far deeper than the limit: no recursion to blow the stack in the scanner,
 		 * and no quadratic walk in jsmn (refused before it runs, even with a pool
@@ -1069,15 +1084,15 @@ static void test_truncation_and_mutation(void)
 	struct pair pr = pair_new(8, 8, 0, 0);
 	struct pair p2 = pair_new(2, 5, 4, 0);
 	const char *msgs[] = {
-		DEPTH_RAW,
-		COMBINED("btcusdt@depth@100ms", DEPTH_RAW),
-		TICKER_RAW,
-		COMBINED("btcusdt@bookTicker", TICKER_RAW),
-		TRADE_RAW,
-		COMBINED("btcusdt@trade", TRADE_RAW),
-		SNAPSHOT,
-		"{\"result\":null,\"id\":1}",
-		"{\"x\":{\"a\":[1,-2.5e3,{\"b\":\"c\\\"]}\\u00e9\"}],\"d\":null},\"y\":[true,false]}",
+	    DEPTH_RAW,
+	    COMBINED("btcusdt@depth@100ms", DEPTH_RAW),
+	    TICKER_RAW,
+	    COMBINED("btcusdt@bookTicker", TICKER_RAW),
+	    TRADE_RAW,
+	    COMBINED("btcusdt@trade", TRADE_RAW),
+	    SNAPSHOT,
+	    "{\"result\":null,\"id\":1}",
+	    "{\"x\":{\"a\":[1,-2.5e3,{\"b\":\"c\\\"]}\\u00e9\"}],\"d\":null},\"y\":[true,false]}",
 	};
 	static const char subst[] = "{}[]\":,.-+0159eEtfnu\\ \x01\x80";
 	struct tl_md_msg m;
@@ -1183,7 +1198,7 @@ static bool find_from(const char *line, size_t *at, const char *s)
 /* Formats each parsed level back at 8 decimals and finds it, in order, in the line:
  * Binance writes exactly 8, so this proves every value exact and every level in place. */
 static void check_levels_in_line(const char *line, size_t *at, const struct tl_md_level *lv,
-				 uint32_t n)
+                                 uint32_t n)
 {
 	char px[32], qty[32], want[80];
 
@@ -1213,7 +1228,7 @@ static void check_real_line(struct pair *pr, const char *json, size_t len, struc
 
 	if (r != 0) {
 		fprintf(stderr, "real line failed (%d, %s): %.*s\n", r, tl_strerror(r),
-			(int)(len > 300 ? 300 : len), json);
+		        (int)(len > 300 ? 300 : len), json);
 		exit(1);
 	}
 	c->lines++;
@@ -1293,7 +1308,7 @@ static int test_real(const char *dir)
 	struct pair pr = pair_new(8, 8, 0, 0);
 	struct real_counts spot = {0}, cf = {0};
 	const char *spot_files[] = {"binance-spot/btcusdt_20240808.gz",
-				    "binance-spot/btcusdt_20240809.gz"};
+	                            "binance-spot/btcusdt_20240809.gz"};
 	const char *cf_files[] = {"cryptofeed/BINANCE.ws.1.0", "cryptofeed/BINANCE.http.0.0"};
 	char path[4096];
 
