@@ -1,12 +1,16 @@
 /*
- * tl_md.h: market data. Turns the venue's market-data messages into fixed-point records,
- * and (sections to come) keeps the L2 book in sync and replays captures.
+ * tl_md.h: market data, the md thread's job. Turns the venue's market-data messages into
+ * fixed-point records, keeps an L2 book in sync with the stream, replays captures, and
+ * runs the live feed over io/.
  *
  * Sections:
  *   parsing     exact decimals, and one JSON message (diff depth, bookTicker, trade, REST
  *               depth snapshot) into a struct tl_md_msg. Two implementations with one
  *               contract: a hand-written scanner (tl_md_parse, the hot path) and a jsmn
  *               tokenizer (tl_md_parse_jsmn, the cross-check).
+ *   depth sync  the venue's buffer-snapshot-drop-apply algorithm over one book
+ *   replay      capture files (binance-spot, cryptofeed; gzip or not) through the above
+ *   feed        the live stream and REST snapshot over io/, through the same sync
  *
  * Untrusted input: every byte here comes from the network or a file. Nothing in this
  * module asserts on it; a bad message is an error result, and the parser stays usable.
