@@ -12,6 +12,7 @@
  *     io/utf8.c io/ws_codec.c rings/error.c tests/fuzz/fuzz_ws_decode.c -lwolfssl
  */
 #include "tl_io.h"
+#include "../io/utf8_ref.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -33,48 +34,6 @@ static uint8_t server_msg[MAX_MSG];
 		if (!(cond))                                                                       \
 			__builtin_trap();                                                          \
 	} while (0)
-
-/* RFC 3629 read literally, independent of the automaton in utf8.c. */
-static bool ref_utf8_valid(const uint8_t *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t b = p[i];
-		uint32_t cp, min;
-		size_t more;
-
-		if (b < 0x80) {
-			i++;
-			continue;
-		} else if ((b & 0xe0) == 0xc0) {
-			cp = b & 0x1f;
-			more = 1;
-			min = 0x80;
-		} else if ((b & 0xf0) == 0xe0) {
-			cp = b & 0x0f;
-			more = 2;
-			min = 0x800;
-		} else if ((b & 0xf8) == 0xf0) {
-			cp = b & 0x07;
-			more = 3;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < more)
-			return false;
-		for (size_t j = 1; j <= more; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += more + 1;
-	}
-	return true;
-}
 
 /* Compared as integers: ordering pointers into different objects is undefined. */
 static bool inside(const uint8_t *p, size_t len, const uint8_t *lo, size_t lo_len)

@@ -69,25 +69,7 @@ const fs = require('fs');
 const http = require('http');
 const https = require('https');
 
-function requireWs() {
-	try {
-		return require('ws');
-	} catch (e) {
-		if (e.code !== 'MODULE_NOT_FOUND')
-			throw e;
-	}
-	for (const dir of ['/usr/share/nodejs', '/usr/lib/nodejs']) {
-		try {
-			return require(dir + '/ws');
-		} catch (e) {
-			if (e.code !== 'MODULE_NOT_FOUND')
-				throw e;
-		}
-	}
-	process.stderr.write('peer_ws: cannot find the ws module; apt-get install node-ws\n');
-	process.exit(1);
-}
-const { WebSocketServer } = requireWs();
+const { WebSocketServer } = require('./require_ws.js')('peer_ws');
 
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 const MAX_BODY = 64 * 1024 * 1024;

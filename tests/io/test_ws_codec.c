@@ -7,6 +7,7 @@
  */
 #include "tl_io.h"
 #include "tl_test.h"
+#include "utf8_ref.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,48 +35,6 @@ static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
 /* ------------------------------------------------------------------------------------
  * UTF-8
  * ------------------------------------------------------------------------------------ */
-
-/* RFC 3629 read literally: decode each scalar, then refuse what the RFC forbids. */
-static bool ref_utf8_valid(const uint8_t *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t b = p[i];
-		uint32_t cp, min;
-		size_t more;
-
-		if (b < 0x80) {
-			i++;
-			continue;
-		} else if ((b & 0xe0) == 0xc0) {
-			cp = b & 0x1f;
-			more = 1;
-			min = 0x80;
-		} else if ((b & 0xf0) == 0xe0) {
-			cp = b & 0x0f;
-			more = 2;
-			min = 0x800;
-		} else if ((b & 0xf8) == 0xf0) {
-			cp = b & 0x07;
-			more = 3;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < more)
-			return false;
-		for (size_t j = 1; j <= more; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += more + 1;
-	}
-	return true;
-}
 
 static bool utf8_str_valid(const char *s)
 {

@@ -23,14 +23,7 @@ const fs = require('fs');
 const http = require('http');
 const zlib = require('zlib');
 
-function requireWs() {
-	try {
-		return require('ws');
-	} catch (e) {
-		return require('/usr/share/nodejs/ws');
-	}
-}
-const WebSocket = requireWs();
+const WebSocket = require('../io/require_ws.js')('md_venue');
 
 function event(line) {
 	process.stdout.write(line + '\n');
