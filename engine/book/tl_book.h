@@ -15,8 +15,17 @@
  * Memory
  * ------
  * tl_book_create() makes the only allocation: room for max_levels_per_side levels on each
- * side, touched once so that its pages are mapped before the hot path runs. After that no
- * call allocates, locks, or enters the kernel.
+ * side, and each side's ladder (below), touched once so that its pages are mapped before
+ * the hot path runs. After that no call allocates, locks, or enters the kernel.
+ *
+ * Speed
+ * -----
+ * Each side indexes a window of ladder_ticks prices at its best directly: an update there
+ * costs no search. The book finds the instrument's price step itself (the gcd of the prices
+ * it has seen since the last clear), so prices need not come in whole ticks: the md
+ * layer's prices at 8 decimals work as they are. The window follows the best as it moves.
+ * A level outside it costs a search in a B-tree. book.c's DESIGN comment has the details
+ * and the measurements.
  *
  * Threads
  * -------
@@ -63,15 +72,25 @@ struct tl_book_level {
 #define TL_BOOK_LEVELS_DEFAULT 10000u
 #define TL_BOOK_LEVELS_MAX (1u << 20)
 
+/* The ladder: the width, in price steps, of the window each side indexes directly (see
+ * Speed above). 0 turns the ladder off; otherwise a power of two in
+ * [TL_BOOK_LADDER_TICKS_MIN, TL_BOOK_LADDER_TICKS_MAX]. The default takes 94% of the updates
+ * of the BTCUSDT capture, which land up to tens of thousands of steps from the best. Each
+ * step costs 8.1 bytes a side. */
+#define TL_BOOK_LADDER_TICKS_DEFAULT 32768u
+#define TL_BOOK_LADDER_TICKS_MIN 64u
+#define TL_BOOK_LADDER_TICKS_MAX (1u << 20)
+
 struct tl_book_config {
 	uint32_t max_levels_per_side; /* 1..TL_BOOK_LEVELS_MAX */
+	uint32_t ladder_ticks;        /* 0, or a power of two in the range above */
 };
 
 typedef struct tl_book tl_book_t;
 
 /*
  * tl_book_config_default() fills *cfg with the defaults (TL_BOOK_LEVELS_DEFAULT levels a
- * side). Thread: any. Blocks: no.
+ * side, a ladder of TL_BOOK_LADDER_TICKS_DEFAULT). Thread: any. Blocks: no.
  */
 void tl_book_config_default(struct tl_book_config *cfg);
 
@@ -82,7 +101,9 @@ void tl_book_config_default(struct tl_book_config *cfg);
  * stores it in *out.
  *
  * Returns 0, or:
- *   -EINVAL  out is NULL, or max_levels_per_side is 0 or above TL_BOOK_LEVELS_MAX;
+ *   -EINVAL  out is NULL, max_levels_per_side is 0 or above TL_BOOK_LEVELS_MAX, or
+ *            ladder_ticks is neither 0 nor a power of two in [TL_BOOK_LADDER_TICKS_MIN,
+ *            TL_BOOK_LADDER_TICKS_MAX];
  *   -ENOMEM  the allocation failed.
  * On error *out is left untouched. The book does not keep cfg.
  *
@@ -91,14 +112,16 @@ void tl_book_config_default(struct tl_book_config *cfg);
  *
  * Thread: any; the book then belongs to the calling thread until it hands it over.
  * Blocks: no, but it allocates and touches the whole book, about 130 bytes per level of
- * max_levels_per_side (1.3 MB for the default; room for the worst case, where the
- * book's internal blocks are a quarter full), so call it at start-up, not on the hot path.
+ * max_levels_per_side (room for the worst case, where the book's internal blocks are a
+ * quarter full) and 16.3 bytes per step of ladder_ticks: 1.8 MB for the defaults. Call it
+ * at start-up, not on the hot path.
  */
 int tl_book_create(tl_book_t **out, const struct tl_book_config *cfg);
 void tl_book_destroy(tl_book_t *b);
 
 /*
- * tl_book_clear() empties both sides, keeping the memory: the first step of a resync.
+ * tl_book_clear() empties both sides, keeping the memory: the first step of a resync. The
+ * book also forgets the price step it had found, and finds it again from the next prices.
  * Thread: the owner only. Blocks: never.
  */
 void tl_book_clear(tl_book_t *b);
@@ -117,9 +140,19 @@ void tl_book_clear(tl_book_t *b);
  * On error the book is unchanged. -ENOSPC means this book can no longer mirror the venue:
  * the caller should resync it (or recreate it larger), not carry on without the level.
  *
- * Cost: O(log n) to find the level, then it moves at most 64 levels. Now and then the
- * block of levels it lands in splits or merges, which also moves up to n / 16 directory
- * entries of 16 bytes. The cost does not grow with how deep the level is. Allocates nothing.
+ * Cost: O(1) for a price in the side's ladder window: most updates, about 12 ns each on the
+ * BTCUSDT replay. Elsewhere O(log n) to find the level, then it moves at most 64 levels,
+ * and now and then a block of levels splits or merges, which also moves up to n / 16
+ * directory entries of 16 bytes. Two rarer costs, both bounded:
+ *   - the window moves when a new best lands above it, when deletes of the best leave the
+ *     best in its lower half, or when a level comes to a side whose window is empty: a
+ *     move by d ticks costs O(min(d, ladder_ticks) / 64), plus O(log n) for each level it
+ *     moves between the window and the B-tree (16 moves in all on the BTCUSDT replay);
+ *   - a new level whose price is not a multiple of the price step found so far makes the
+ *     book take a finer step, which moves every level in the windows to the B-tree,
+ *     O(n log n); at most 63 times between clears, and on venue data only among the first
+ *     levels after a clear.
+ * Allocates nothing.
  *
  * The book does not check that the sides do not cross: a diff may cross them for a moment
  * while it is half applied. Check tl_book_crossed() once a whole diff is in.
@@ -139,7 +172,8 @@ int tl_book_set(tl_book_t *b, tl_book_side_t side, tl_px_t px, tl_qty_t qty);
  *
  * tl_book_top() copies up to n of a side's best levels into out[0..n), best first (bids
  * by descending price, asks by ascending price), and returns how many it copied: the
- * smaller of n and the side's level count. out may be NULL when n is 0. O(returned count).
+ * smaller of n and the side's level count. out may be NULL when n is 0. O(returned count),
+ * each level of the window costing up to ladder_ticks / 4096 words of a bitmap.
  *
  * tl_book_levels() returns how many levels a side holds. O(1).
  *
@@ -148,7 +182,8 @@ int tl_book_set(tl_book_t *b, tl_book_side_t side, tl_px_t px, tl_qty_t qty);
  * missed an update and must be resynced. O(1).
  *
  * tl_book_qty_at() returns the quantity at one price of one side, or 0 when no level is
- * there (or px <= 0). O(log n). For tests and the snapshot check, not the hot path.
+ * there (or px <= 0). O(1) in the ladder window, O(log n) elsewhere. For tests and the
+ * snapshot check, not the hot path.
  *
  * Thread: the owner only. Blocks: never.
  */

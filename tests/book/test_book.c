@@ -3,6 +3,13 @@
  * middle and bottom of each side, absent deletes, a full side, crossing, clear, top-N,
  * thousands of levels in adversarial orders, and long randomized runs against a reference
  * model that is too simple to be wrong.
+ *
+ * The book keeps the levels near the best in a ladder (a window of directly indexed ticks
+ * of a price grid it learns) and the rest in a tree. Everything above runs three times: with
+ * the default window, with the smallest one (64 ticks, so that the window moves all the
+ * time and most levels live in the tree) and with no ladder. Then tests of the ladder's own
+ * cases: its configuration, the grid (prices at 8 decimals, as the md layer passes them,
+ * and prices off the grid), and the window following the best up, down and across jumps.
  */
 #include "tl_book.h"
 #include "tl_test.h"
@@ -13,16 +20,28 @@
 #define PX(x) ((tl_px_t){(x)})
 #define QTY(x) ((tl_qty_t){(x)})
 
-static tl_book_t *book_new(uint32_t max_levels)
+/* The ladder window of the books book_new() makes: each pass of main() sets it. */
+static uint32_t ladder_ticks = TL_BOOK_LADDER_TICKS_DEFAULT;
+
+/* A price tick of BTCUSDT (0.01) at the 8 decimals the md layer parses prices with. */
+#define UNIT_8DP INT64_C(1000000)
+
+static tl_book_t *book_new_ladder(uint32_t max_levels, uint32_t ticks)
 {
 	struct tl_book_config cfg;
 	tl_book_t *b = NULL;
 
 	tl_book_config_default(&cfg);
 	cfg.max_levels_per_side = max_levels;
+	cfg.ladder_ticks = ticks;
 	CHECK_EQ(tl_book_create(&b, &cfg), 0);
 	CHECK(b != NULL);
 	return b;
+}
+
+static tl_book_t *book_new(uint32_t max_levels)
+{
+	return book_new_ladder(max_levels, ladder_ticks);
 }
 
 /*
@@ -75,6 +94,7 @@ static void test_create(void)
 
 	tl_book_config_default(&cfg);
 	CHECK_EQ(cfg.max_levels_per_side, TL_BOOK_LEVELS_DEFAULT);
+	CHECK_EQ(cfg.ladder_ticks, TL_BOOK_LADDER_TICKS_DEFAULT);
 
 	cfg.max_levels_per_side = 0;
 	CHECK_EQ(tl_book_create(&b, &cfg), -EINVAL);
@@ -529,12 +549,14 @@ static int ref_set(struct ref_side *r, int64_t px, int64_t qty)
 /* Index of the best level (highest bid, lowest ask); r->n must be > 0. */
 static uint32_t ref_best(const struct ref_side *r, tl_book_side_t side)
 {
+	/* Asks compare negated prices, so that one loop serves both sides. */
+	int64_t sign = side == TL_BOOK_BID ? 1 : -1, best_key = sign * r->lv[0].px.v;
 	uint32_t best = 0;
 	for (uint32_t i = 1; i < r->n; i++) {
-		bool better = side == TL_BOOK_BID ? r->lv[i].px.v > r->lv[best].px.v
-		                                  : r->lv[i].px.v < r->lv[best].px.v;
-		if (better)
+		if (sign * r->lv[i].px.v > best_key) {
 			best = i;
+			best_key = sign * r->lv[i].px.v;
+		}
 	}
 	return best;
 }
@@ -571,8 +593,11 @@ static void compare_full(const tl_book_t *b, tl_book_side_t side, const struct r
  * data, 80% of updates land within 20 ticks of it and 20% anywhere within depth_ticks of
  * it; half are deletes. When cap is small against depth_ticks, sides fill up and -ENOSPC is
  * exercised. The drift leaves stale levels behind, so the book is crossed at times too.
+ *
+ * A tick is `unit` price units. When unit > 1, halfway through one level a side lands
+ * between two ticks, off the grid the book has learned, with the book full of levels.
  */
-static void random_run(uint32_t cap, int64_t depth_ticks, long ops)
+static void random_run(uint32_t cap, int64_t depth_ticks, int64_t unit, long ops)
 {
 	tl_book_t *b = book_new(cap);
 	struct ref_side ref[2];
@@ -593,10 +618,10 @@ static void random_run(uint32_t cap, int64_t depth_ticks, long ops)
 	/* The snapshot: every other tick, best first, as a REST depth reply lists them. */
 	for (int64_t off = 0; off < depth_ticks; off += 2) {
 		int64_t qty = 1 + (int64_t)rng_below(1000);
-		int want = ref_set(&ref[0], mid - off, qty);
-		CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(mid - off), QTY(qty)), want);
-		want = ref_set(&ref[1], mid + 1 + off, qty);
-		CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(mid + 1 + off), QTY(qty)), want);
+		int want = ref_set(&ref[0], (mid - off) * unit, qty);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX((mid - off) * unit), QTY(qty)), want);
+		want = ref_set(&ref[1], (mid + 1 + off) * unit, qty);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX((mid + 1 + off) * unit), QTY(qty)), want);
 	}
 	compare_full(b, TL_BOOK_BID, &ref[0], sorted, got);
 	compare_full(b, TL_BOOK_ASK, &ref[1], sorted, got);
@@ -613,9 +638,13 @@ static void random_run(uint32_t cap, int64_t depth_ticks, long ops)
 		}
 		off = rng_below(5) != 0 ? (int64_t)rng_below(20)
 		                        : (int64_t)rng_below((uint64_t)depth_ticks);
-		px = side == TL_BOOK_BID ? mid - off : mid + 1 + off;
+		px = (side == TL_BOOK_BID ? mid - off : mid + 1 + off) * unit;
 		/* Half deletes; the rest often small, so that replaces repeat values. */
 		qty = rng_below(2) ? 0 : 1 + (int64_t)rng_below(rng_below(2) ? 5 : 1000000);
+		if (op == ops / 2 && unit > 1) { /* off the grid, near the top */
+			px += side == TL_BOOK_BID ? -unit / 2 : unit / 2;
+			qty = 7;
+		}
 
 		int want = ref_set(&ref[side], px, qty);
 		CHECK_EQ(tl_book_set(b, side, PX(px), QTY(qty)), want);
@@ -666,12 +695,293 @@ static void random_run(uint32_t cap, int64_t depth_ticks, long ops)
 	tl_book_destroy(b);
 }
 
-int main(void)
-{
-	/* Sanitizers make the reference's linear scans several times slower; a tenth of the
-	 * operations still covers every path many times over. */
-	long scale = TL_TEST_UNDER_ASAN ? 10 : 1;
+/* ---- the ladder ---------------------------------------------------------------------- */
 
+static void test_ladder_config(void)
+{
+	struct tl_book_config cfg;
+	tl_book_t *b = (tl_book_t *)0x1;
+
+	tl_book_config_default(&cfg);
+	static const uint32_t bad[] = {1,
+	                               63,
+	                               100,
+	                               TL_BOOK_LADDER_TICKS_MIN / 2,
+	                               TL_BOOK_LADDER_TICKS_MIN * 3,
+	                               TL_BOOK_LADDER_TICKS_MAX * 2,
+	                               TL_BOOK_LADDER_TICKS_MAX - 1,
+	                               UINT32_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.ladder_ticks = bad[i];
+		CHECK_EQ(tl_book_create(&b, &cfg), -EINVAL);
+		CHECK(b == (tl_book_t *)0x1);
+	}
+
+	/* 0 (no ladder), the smallest and the largest window all make working books. */
+	static const uint32_t good[] = {0, TL_BOOK_LADDER_TICKS_MIN, TL_BOOK_LADDER_TICKS_MAX};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		b = book_new_ladder(4, good[i]);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(100), QTY(1)), 0);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(99), QTY(2)), 0);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(101), QTY(3)), 0);
+		EXPECT(b, TL_BOOK_BID, {100, 1}, {99, 2});
+		EXPECT(b, TL_BOOK_ASK, {101, 3});
+		tl_book_destroy(b);
+	}
+}
+
+/*
+ * Prices as the md layer gives them for BTCUSDT: 8 decimals, so a tick is 1,000,000 units.
+ * The book learns that grid from the prices; a price between ticks makes it learn a finer
+ * one, while the book is full of levels, and the levels that were there stay correct.
+ */
+static void test_grid(void)
+{
+	const int64_t u = UNIT_8DP;
+	tl_book_t *b = book_new_ladder(64, TL_BOOK_LADDER_TICKS_MIN);
+
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173763 * u), QTY(1)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173760 * u), QTY(2)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173700 * u), QTY(3)),
+	         0); /* below a 64-tick window */
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173764 * u), QTY(4)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173900 * u), QTY(5)), 0);
+	EXPECT(b, TL_BOOK_BID, {6173763 * u, 1}, {6173760 * u, 2}, {6173700 * u, 3});
+	EXPECT(b, TL_BOOK_ASK, {6173764 * u, 4}, {6173900 * u, 5});
+
+	/* Prices between the ticks are not in the book: reads see nothing, deletes do nothing. */
+	CHECK_EQ(tl_book_qty_at(b, TL_BOOK_BID, PX(6173763 * u + 1)).v, 0);
+	CHECK_EQ(tl_book_qty_at(b, TL_BOOK_BID, PX(6173763 * u - u / 2)).v, 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173762 * u + 1), QTY(0)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173764 * u + u / 2), QTY(0)), 0);
+	EXPECT(b, TL_BOOK_BID, {6173763 * u, 1}, {6173760 * u, 2}, {6173700 * u, 3});
+
+	/* Half a tick: the grid halves. Then one unit: the grid becomes 1. */
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173761 * u + u / 2), QTY(6)), 0);
+	EXPECT(b, TL_BOOK_BID, {6173763 * u, 1}, {6173761 * u + u / 2, 6}, {6173760 * u, 2},
+	       {6173700 * u, 3});
+	EXPECT(b, TL_BOOK_ASK, {6173764 * u, 4}, {6173900 * u, 5});
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173764 * u + 1), QTY(7)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173764 * u - 1), QTY(8)), 0); /* new best */
+	EXPECT(b, TL_BOOK_ASK, {6173764 * u - 1, 8}, {6173764 * u, 4}, {6173764 * u + 1, 7},
+	       {6173900 * u, 5});
+	EXPECT(b, TL_BOOK_BID, {6173763 * u, 1}, {6173761 * u + u / 2, 6}, {6173760 * u, 2},
+	       {6173700 * u, 3});
+	CHECK(!tl_book_crossed(b));
+
+	/* Every old level can still be replaced and deleted. */
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173700 * u), QTY(30)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173763 * u), QTY(0)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173900 * u), QTY(0)), 0);
+	CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX(6173764 * u - 1), QTY(0)), 0);
+	EXPECT(b, TL_BOOK_BID, {6173761 * u + u / 2, 6}, {6173760 * u, 2}, {6173700 * u, 30});
+	EXPECT(b, TL_BOOK_ASK, {6173764 * u, 4}, {6173764 * u + 1, 7});
+
+	/* After a clear the grid is learned again, coarse this time: ten ticks. */
+	tl_book_clear(b);
+	for (int64_t k = 0; k < 20; k++) {
+		CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX((6173760 - 10 * k) * u), QTY(k + 1)), 0);
+		CHECK_EQ(tl_book_set(b, TL_BOOK_ASK, PX((6173770 + 10 * k) * u), QTY(k + 1)), 0);
+	}
+	CHECK_EQ(tl_book_set(b, TL_BOOK_BID, PX(6173765 * u), QTY(9)), 0); /* five ticks */
+	CHECK_EQ(tl_book_levels(b, TL_BOOK_BID), 21);
+	CHECK_EQ(tl_book_qty_at(b, TL_BOOK_BID, PX(6173765 * u)).v, 9);
+	for (int64_t k = 0; k < 20; k++) {
+		CHECK_EQ(tl_book_qty_at(b, TL_BOOK_BID, PX((6173760 - 10 * k) * u)).v, k + 1);
+		CHECK_EQ(tl_book_qty_at(b, TL_BOOK_ASK, PX((6173770 + 10 * k) * u)).v, k + 1);
+	}
+	CHECK(!tl_book_crossed(b));
+	tl_book_destroy(b);
+}
+
+/* Checks a whole side: levels at base + dir * k * step for the k in [k0, k1] where keep(k),
+ * best first, each with qty k + 1; dir is +1 for bids and -1 for asks. */
+static void expect_run(const tl_book_t *b, tl_book_side_t side, int64_t base, int64_t step,
+                       int64_t k0, int64_t k1, bool (*keep)(int64_t))
+{
+	static struct tl_book_level got[4096];
+	int64_t dir = side == TL_BOOK_BID ? 1 : -1;
+	size_t n = 0;
+
+	CHECK_EQ(tl_book_top(b, side, got, 4096), tl_book_levels(b, side));
+	for (int64_t k = k1; k >= k0; k--) {
+		if (keep != NULL && !keep(k))
+			continue;
+		CHECK(n < tl_book_levels(b, side));
+		CHECK_EQ(got[n].px.v, base + dir * k * step);
+		CHECK_EQ(got[n].qty.v, k + 1);
+		CHECK_EQ(tl_book_qty_at(b, side, got[n].px).v, k + 1);
+		n++;
+	}
+	CHECK_EQ(n, tl_book_levels(b, side));
+}
+
+static bool k_odd(int64_t k)
+{
+	return k % 2 != 0;
+}
+
+/*
+ * The window follows the best. With 64 ticks, on each side: a trend of new best levels
+ * moves it up many times (the levels it leaves go to the tree); deleting the best level by
+ * level moves it down through them again (they come back out of the tree); a best far
+ * above it (a jump of more than a window) moves it wholesale, and deleting that best sends
+ * it back down just as far. Updates deep in the tree, and a full side, in between.
+ */
+static void test_window_moves(void)
+{
+	const int64_t u = UNIT_8DP, n = 600;
+	tl_book_t *b = book_new_ladder(1000, TL_BOOK_LADDER_TICKS_MIN);
+
+	for (int sd = 0; sd < 2; sd++) {
+		tl_book_side_t side = (tl_book_side_t)sd;
+		int64_t dir = side == TL_BOOK_BID ? 1 : -1;
+		int64_t base = 200000 * u;
+		struct tl_book_level best;
+
+		/* The trend: each level a new best, one tick above the last. */
+		for (int64_t k = 0; k < n; k++) {
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(k + 1)), 0);
+			CHECK(tl_book_best(b, side, &best));
+			CHECK_EQ(best.px.v, base + dir * k * u);
+		}
+		expect_run(b, side, base, u, 0, n - 1, NULL);
+
+		/* Deep updates: replace and delete in the tree, far below the window. */
+		for (int64_t k = 1; k < n / 2; k += 2)
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(0)), 0);
+		for (int64_t k = 1; k < n / 2; k += 2)
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(k + 1)), 0);
+		expect_run(b, side, base, u, 0, n - 1, NULL);
+
+		/* The fall: delete the best, down to the middle of the side. */
+		for (int64_t k = n - 1; k > n / 2; k--) {
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(0)), 0);
+			CHECK(tl_book_best(b, side, &best));
+			CHECK_EQ(best.px.v, base + dir * (k - 1) * u);
+			CHECK_EQ(best.qty.v, k);
+		}
+		expect_run(b, side, base, u, 0, n / 2, NULL);
+
+		/* The jump: a best 100000 ticks away, then levels around it. */
+		int64_t far = base + dir * 100000 * u;
+		CHECK_EQ(tl_book_set(b, side, PX(far), QTY(1)), 0);
+		CHECK_EQ(tl_book_set(b, side, PX(far - dir * 3 * u), QTY(2)), 0);
+		CHECK_EQ(tl_book_set(b, side, PX(far - dir * 500 * u), QTY(3)), 0);
+		CHECK(tl_book_best(b, side, &best));
+		CHECK_EQ(best.px.v, far);
+		CHECK_EQ(tl_book_levels(b, side), n / 2 + 4);
+		CHECK_EQ(tl_book_qty_at(b, side, PX(base + dir * (n / 2) * u)).v, n / 2 + 1);
+		/* And back: the best falls one level at a time, 100000 ticks overall. */
+		CHECK_EQ(tl_book_set(b, side, PX(far), QTY(0)), 0);
+		CHECK(tl_book_best(b, side, &best));
+		CHECK_EQ(best.px.v, far - dir * 3 * u);
+		CHECK_EQ(tl_book_set(b, side, PX(far - dir * 3 * u), QTY(0)), 0);
+		CHECK_EQ(tl_book_set(b, side, PX(far - dir * 500 * u), QTY(0)), 0);
+		CHECK(tl_book_best(b, side, &best));
+		CHECK_EQ(best.px.v, base + dir * (n / 2) * u);
+		expect_run(b, side, base, u, 0, n / 2, NULL);
+
+		/* The side filled to capacity, the last level deep below the window: -ENOSPC
+		 * in the window and in the tree alike. */
+		for (int64_t k = n / 2 + 1; k < 999; k++)
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(k + 1)), 0);
+		CHECK_EQ(tl_book_set(b, side, PX(base - dir * 5 * u), QTY(6)), 0);
+		CHECK_EQ(tl_book_levels(b, side), 1000);
+		CHECK_EQ(tl_book_set(b, side, PX(base + dir * 999 * u), QTY(1)), -ENOSPC);
+		CHECK_EQ(tl_book_set(b, side, PX(base + dir * 997 * u + dir * u / 2), QTY(1)),
+		         -ENOSPC); /* between ticks: refused before the grid changes */
+		CHECK_EQ(tl_book_set(b, side, PX(base - dir * 6 * u), QTY(1)), -ENOSPC);
+		CHECK_EQ(tl_book_set(b, side, PX(base + dir * 998 * u), QTY(999)), 0);
+		CHECK_EQ(tl_book_set(b, side, PX(base - dir * 5 * u), QTY(0)), 0);
+		expect_run(b, side, base, u, 0, 998, NULL);
+
+		/* Every other level goes, best first, then the rest from the bottom up. */
+		for (int64_t k = 998; k >= 0; k -= 2)
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(0)), 0);
+		expect_run(b, side, base, u, 0, 998, k_odd);
+		for (int64_t k = 1; k < 999; k += 2)
+			CHECK_EQ(tl_book_set(b, side, PX(base + dir * k * u), QTY(0)), 0);
+		CHECK_EQ(tl_book_levels(b, side), 0);
+		CHECK(!tl_book_best(b, side, &best));
+	}
+	tl_book_destroy(b);
+}
+
+/*
+ * Levels far apart within one window of the default size: finding the next best after a
+ * delete crosses empty words of the ladder's bitmap, and its wrap-around (the window's first
+ * tick is not at its first slot). The side is rebuilt at several offsets.
+ */
+static void test_window_sparse(void)
+{
+	const int64_t w = TL_BOOK_LADDER_TICKS_DEFAULT, gap = w / 40 + 1;
+	tl_book_t *b = book_new_ladder(64, TL_BOOK_LADDER_TICKS_DEFAULT);
+
+	for (int64_t origin = 5 * w; origin < 7 * w; origin += w / 3 + 17) {
+		for (int sd = 0; sd < 2; sd++) {
+			tl_book_side_t side = (tl_book_side_t)sd;
+			int64_t dir = side == TL_BOOK_BID ? 1 : -1;
+			struct tl_book_level best;
+
+			/* Best first, as a snapshot lists them: the window stays where the first
+			 * level put it. */
+			for (int64_t k = 39; k >= 0; k--)
+				CHECK_EQ(
+				    tl_book_set(b, side, PX(origin + dir * k * gap), QTY(k + 1)),
+				    0);
+			expect_run(b, side, origin, gap, 0, 39, NULL);
+			for (int64_t k = 39; k >= 0; k--) {
+				CHECK(tl_book_best(b, side, &best));
+				CHECK_EQ(best.px.v, origin + dir * k * gap);
+				CHECK_EQ(tl_book_set(b, side, PX(origin + dir * k * gap), QTY(0)),
+				         0);
+			}
+			CHECK(!tl_book_best(b, side, &best));
+		}
+		tl_book_clear(b);
+	}
+	tl_book_destroy(b);
+}
+
+/*
+ * Windows at the ends of the price range, where they cannot be centred on the best: near
+ * INT64_MAX (a bid window cannot reach above it, an ask window below -INT64_MAX in its
+ * keys) and near 1. Each side is built worst level first, every level a new best, then
+ * deleted best first.
+ */
+static void test_window_edges(void)
+{
+	tl_book_t *b = book_new_ladder(256, TL_BOOK_LADDER_TICKS_MIN);
+	/* {bid base, ask base}: bids are base + k, asks base - k, for k in [0, 100). */
+	static const int64_t bases[][2] = {{INT64_MAX - 99, INT64_MAX}, {1, 100}};
+
+	for (size_t e = 0; e < 2; e++) {
+		for (int sd = 0; sd < 2; sd++) {
+			tl_book_side_t side = (tl_book_side_t)sd;
+			int64_t dir = side == TL_BOOK_BID ? 1 : -1, base = bases[e][sd];
+			struct tl_book_level best;
+
+			for (int64_t k = 0; k < 100; k++)
+				CHECK_EQ(tl_book_set(b, side, PX(base + dir * k), QTY(k + 1)), 0);
+			expect_run(b, side, base, 1, 0, 99, NULL);
+			for (int64_t k = 99; k >= 0; k--) {
+				CHECK(tl_book_best(b, side, &best));
+				CHECK_EQ(best.px.v, base + dir * k);
+				CHECK_EQ(tl_book_set(b, side, PX(base + dir * k), QTY(0)), 0);
+			}
+			CHECK_EQ(tl_book_levels(b, side), 0);
+		}
+		tl_book_clear(b);
+	}
+	tl_book_destroy(b);
+}
+
+/* All the tests above that do not pick their own window, with the books' window set to
+ * `ticks`. */
+static void run_all(uint32_t ticks, long scale)
+{
+	ladder_ticks = ticks;
 	test_create();
 	test_bad_input();
 	test_bids();
@@ -686,8 +996,30 @@ int main(void)
 	test_trend_debris();
 
 	/* A small book that is often full; then a Binance-sized one (~2000 levels a side) that
-	 * never is, with fewer operations because the reference scans every level. */
-	random_run(256, 2000, 1000000 / scale);
-	random_run(TL_BOOK_LEVELS_DEFAULT, 4000, 300000 / scale);
+	 * never is, with fewer operations because the reference scans every level; then that
+	 * one with prices at 8 decimals, as the md layer gives them. */
+	random_run(256, 2000, 1, 1000000 / scale);
+	random_run(TL_BOOK_LEVELS_DEFAULT, 4000, 1, 300000 / scale);
+	if (ticks != 0) /* without a ladder the grid plays no part */
+		random_run(TL_BOOK_LEVELS_DEFAULT, 4000, UNIT_8DP, 300000 / scale);
+}
+
+int main(void)
+{
+	/* Sanitizers make the reference's linear scans several times slower; a tenth of the
+	 * operations still covers every path many times over. */
+	long scale = TL_TEST_UNDER_ASAN ? 10 : 1;
+
+	/* The default window in full; the others with half the random operations, which
+	 * still move the smallest window thousands of times. */
+	run_all(TL_BOOK_LADDER_TICKS_DEFAULT, scale);
+	run_all(TL_BOOK_LADDER_TICKS_MIN, 2 * scale);
+	run_all(0, 2 * scale);
+
+	test_ladder_config();
+	test_grid();
+	test_window_moves();
+	test_window_sparse();
+	test_window_edges();
 	return 0;
 }
