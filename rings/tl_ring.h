@@ -26,6 +26,10 @@
  * tail, then the slot), and a streaming consumer never touches a line of the producer's
  * other than the slots it consumes.
  *
+ * Words are stored in position order, each with release semantics, so a published word
+ * vouches for every slot before it too: that is what lets a batch read check one word for
+ * a whole burst.
+ *
  * In the other direction the consumer publishes its head after each release, on a line of
  * its own; the producer keeps a cached copy and reads the published head only when that
  * cache says the ring is full. The fields each thread writes sit on their own 128-byte
@@ -148,8 +152,9 @@ static inline bool tl_ring_try_pop(tl_ring_t *ring, void *msg);
  * -------------------------------------------------------
  * These let a thread write or drain a burst in place, with no copy. Commit stores the
  * burst's sequence words in position order (a release store each: a plain store on x86).
- * Peek reads the words up to the first unpublished one, which sit on the lines it is
- * about to read anyway.
+ * Peek first loads the word of the last slot it could return: when the producer is that
+ * far ahead, that one load covers the burst; otherwise it reads the words up to the first
+ * unpublished one, which sit on the lines it is about to read anyway.
  *
  * tl_ring_reserve() returns how many slots, at most `want`, are free for writing now
  * (0 when full). The producer then fills slot i (0 <= i < returned count) through the

@@ -188,9 +188,9 @@ static inline void tl_ring_commit(tl_ring_t *ring, uint32_t count)
 	if (count == 0)
 		return;
 	/*
-	 * In position order, as pushes publish: the consumer reads words in that order and
-	 * stops at the first unpublished one. A run stops at the end of the slot array, so
-	 * that the inner loop is a bare store and add.
+	 * In position order: peek relies on it, since a published word then implies that the
+	 * data of every slot before it was written before it. A run stops at the end of the
+	 * slot array, so that the inner loop is a bare store and add.
 	 */
 	uint64_t pos = tail, end = tail + count, capacity = ring->conf.capacity;
 	size_t stride = ring->conf.stride;
@@ -244,7 +244,16 @@ static inline uint32_t tl_ring_peek(tl_ring_t *ring, uint32_t want)
 	/* Slots below `end` were seen published by an earlier peek: their words are not
 	 * loaded again. */
 	if (end - head < n) {
-		end += tl_ring_scan(ring, end, (uint32_t)(n - (end - head)));
+		/*
+		 * Words are published in position order, each with a release store, so if the
+		 * window's last word is published every slot before it is visible too: one load
+		 * instead of one per slot when the producer is ahead. Otherwise scan up to the
+		 * first unpublished word. C1.
+		 */
+		if (n - (end - head) > 1 && tl_ring_published(ring, head + n - 1))
+			end = head + n;
+		else
+			end += tl_ring_scan(ring, end, (uint32_t)(n - (end - head)));
 		ring->cons.tail_cache = end;
 	}
 	return end - head < want ? (uint32_t)(end - head) : want;
