@@ -28,7 +28,9 @@
  *
  * Words are stored in position order, each with release semantics, so a published word
  * vouches for every slot before it too: that is what lets a batch read check one word for
- * a whole burst.
+ * a whole burst. A slot that spans more than one line (a 64-byte event sits on the line
+ * after its word) would cost a second miss after the word's; tl_ring_try_pop() asks for
+ * the second line while it polls the word, so that the two misses overlap.
  *
  * In the other direction the consumer publishes its head after each release, on a line of
  * its own; the producer keeps a cached copy and reads the published head only when that
