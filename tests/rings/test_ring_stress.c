@@ -49,12 +49,18 @@ static void pin(int cpu)
 
 /*
  * The producer pauses now and then, long enough for a blocking consumer to go to sleep, so
- * the sleep and wake path runs hundreds of times per run, not just at the end.
+ * the sleep and wake path runs hundreds of times per run, not just at the end. It pauses
+ * each time it passes a multiple of 2^18: a batch rarely ends exactly on one.
  */
-static void maybe_pause(struct run *run, uint64_t seq)
+static void maybe_pause(struct run *run, uint64_t seq_before, uint64_t seq)
 {
-	if (run->idle_kind != TL_IDLE_BLOCK || (seq & ((1u << 18) - 1)) != 0)
+	if (run->idle_kind != TL_IDLE_BLOCK || seq_before >> 18 == seq >> 18)
 		return;
+	/* Wait for the consumer to drain the ring first: a slow one (popping singly under
+	 * TSan) could otherwise still be busy when the pause ends, and never sleep at all. */
+	uint32_t capacity = tl_ring_capacity(run->ring);
+	while (tl_ring_reserve(run->ring, capacity) < capacity)
+		tl_cpu_relax();
 	struct timespec ts = {0, 100000};
 	nanosleep(&ts, NULL);
 	run->producer_pauses++;
@@ -68,6 +74,8 @@ static void *producer(void *arg)
 
 	pin(run->cpu_producer);
 	while (seq < run->count) {
+		uint64_t seq_before = seq;
+
 		if (run->api == API_SINGLE) {
 			msg_t m = {seq, MSG_CHECK(seq)};
 			if (!tl_ring_try_push(run->ring, &m)) {
@@ -95,7 +103,7 @@ static void *producer(void *arg)
 			tl_ring_commit(run->ring, commit);
 			seq += commit;
 		}
-		maybe_pause(run, seq);
+		maybe_pause(run, seq_before, seq);
 	}
 	return NULL;
 }
