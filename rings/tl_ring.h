@@ -17,9 +17,24 @@
  * that run freely: they never wrap in practice (2^64 messages at 10^9/s is 584 years), so
  * `tail - head` is always the number of readable slots and no slot is wasted.
  *
- * Each side keeps its own position privately and a cached copy of the other side's. It
- * reads the other side's published position only when its cache says the ring is full
- * (producer) or empty (consumer). The fields each thread writes sit on their own 128-byte
+ * Each slot carries a sequence word next to its data, on the same cache line when the slot
+ * is smaller than a line. The producer writes the data, then stores the slot's position
+ * plus one into that word; the consumer polls the word of the slot it reads next and takes
+ * the slot when it holds head + 1. The stored position tells laps apart, so a slot left
+ * over from the previous lap never reads as new. A waiting consumer thus pays one cache
+ * miss per message (the slot's line, data included) instead of two in series (a published
+ * tail, then the slot), and a streaming consumer never touches a line of the producer's
+ * other than the slots it consumes.
+ *
+ * Words are stored in position order, each with release semantics, so a published word
+ * vouches for every slot before it too: that is what lets a batch read check one word for
+ * a whole burst. A slot that spans more than one line (a 64-byte event sits on the line
+ * after its word) would cost a second miss after the word's; tl_ring_try_pop() asks for
+ * the second line while it polls the word, so that the two misses overlap.
+ *
+ * In the other direction the consumer publishes its head after each release, on a line of
+ * its own; the producer keeps a cached copy and reads the published head only when that
+ * cache says the ring is full. The fields each thread writes sit on their own 128-byte
  * lines (two 64-byte lines, because the adjacent-line prefetcher pulls pairs).
  *
  * Results, not errors
@@ -61,31 +76,29 @@ typedef struct tl_wait tl_wait_t;
  * callers never touch its fields.
  */
 typedef struct tl_ring {
-	/* Written by the producer only, read by the consumer when its cache runs dry. */
-	alignas(TL_CACHE_PAIR) _Atomic uint64_t tail_pub;
-
 	/* The producer's private line: its own position and its cache of the head. */
 	alignas(TL_CACHE_PAIR) struct {
-		uint64_t tail;       /* next slot to write; ahead of tail_pub while reserved */
+		uint64_t tail;       /* next slot to write; its sequence word is not stored yet */
 		uint64_t head_cache; /* last head_pub seen; a lower bound of the true head */
 	} prod;
 
 	/* Written by the consumer only, read by the producer when its cache says full. */
 	alignas(TL_CACHE_PAIR) _Atomic uint64_t head_pub;
 
-	/* The consumer's private line: its own position and its cache of the tail. */
+	/* The consumer's private line: its own position and how far it has seen published. */
 	alignas(TL_CACHE_PAIR) struct {
-		uint64_t head;        /* next slot to read */
-		uint64_t tail_cache;  /* last tail_pub seen; a lower bound of the true tail */
-		uint32_t empty_polls; /* refreshes in a row that found the ring empty */
+		uint64_t head;       /* next slot to read */
+		uint64_t tail_cache; /* end of the run peek last saw published; may lag head */
 	} cons;
 
 	/* Set at creation, read-only afterwards: shared by both sides without traffic. */
 	alignas(TL_CACHE_PAIR) struct {
-		uint8_t *slots;
+		uint8_t *slots; /* slot i's sequence word is at slots + i * stride */
 		uint64_t mask;
 		uint32_t capacity;
-		uint32_t slot_size;
+		uint32_t slot_size; /* the caller's bytes per slot */
+		uint32_t stride;    /* bytes per slot in memory: sequence word, data, padding */
+		uint32_t data_off;  /* from a slot's sequence word to its data: 8, or 64 */
 		tl_wait_t *waiter;  /* consumer's waiter, or NULL; set before the threads start */
 		bool publish_fence; /* no membarrier(2): the producer fences after publishing */
 	} conf;
@@ -94,8 +107,11 @@ typedef struct tl_ring {
 /*
  * Ring lifecycle
  * --------------
- * tl_ring_create() allocates a ring of `capacity` slots of `slot_size` bytes each, the
- * slots aligned to 64 bytes and zeroed, and stores it in *out.
+ * tl_ring_create() allocates a ring of `capacity` slots of `slot_size` bytes each, zeroed,
+ * and stores it in *out. Each slot also holds its 8-byte sequence word: a slot takes
+ * slot_size + 8 bytes rounded up to 16, 32 or 64 (so that it never straddles two lines),
+ * or to a multiple of 64 when larger; a slot_size that is a multiple of 64 gets a line of
+ * its own for the word, so that the data stays line-aligned (a 64-byte event takes 128).
  *
  * Returns 0, or:
  *   -EINVAL  capacity is zero, is not a power of two, or exceeds TL_RING_CAPACITY_MAX;
@@ -136,8 +152,11 @@ static inline bool tl_ring_try_pop(tl_ring_t *ring, void *msg);
 /*
  * Batch calls: reserve N then commit; peek N then release
  * -------------------------------------------------------
- * These let a thread write or drain a burst in place, with no copy, and publish its
- * position once for the whole burst.
+ * These let a thread write or drain a burst in place, with no copy. Commit stores the
+ * burst's sequence words in position order (a release store each: a plain store on x86).
+ * Peek first loads the word of the last slot it could return: when the producer is that
+ * far ahead, that one load covers the burst; otherwise it reads the words up to the first
+ * unpublished one, which sit on the lines it is about to read anyway.
  *
  * tl_ring_reserve() returns how many slots, at most `want`, are free for writing now
  * (0 when full). The producer then fills slot i (0 <= i < returned count) through the
@@ -164,8 +183,8 @@ static inline const void *tl_ring_peeked_slot(tl_ring_t *ring, uint32_t i);
 static inline void tl_ring_release(tl_ring_t *ring, uint32_t count);
 
 /*
- * tl_ring_readable() tells the consumer whether at least one slot is readable, refreshing
- * its cache of the tail if needed. Thread: the consumer only. Blocks: never.
+ * tl_ring_readable() tells the consumer whether at least one slot is readable: it reads
+ * the sequence word of the next slot. Thread: the consumer only. Blocks: never.
  */
 static inline bool tl_ring_readable(tl_ring_t *ring);
 

@@ -4,7 +4,7 @@
  * DESIGN: why a wake-up cannot be lost
  * ------------------------------------
  * Consumer (tl_wait_sleep)                 Producer (publish, then tl_ring_notify)
- *   s1  seq = wake_seq                       p1  tail_pub = t        (release)
+ *   s1  seq = wake_seq                       p1  slot t's word = t + 1 (release)
  *   s2  sleeping = 1                         p2  compiler barrier
  *   s3  membarrier(PRIVATE_EXPEDITED)        p3  if (sleeping)       (relaxed)
  *   s4  if any ring readable: return               wake: sleeping = 0, wake_seq++,
@@ -17,6 +17,10 @@
  * the word atomically) or is woken by futex_wake. The cost sits on the side that is about
  * to sleep anyway; the producer's p3 is a load from a line that stays in its cache while
  * the consumer is awake.
+ *
+ * p1 is the store of a slot's sequence word (tl_ring_inline.h), and s4 loads the word of
+ * the slot at the consumer's head. A commit stores several words, the head's among them,
+ * all before its single p3 in program order, so the argument covers each of them.
  *
  * When membarrier is unavailable, producers use a seq_cst fence at p2 and the consumer a
  * seq_cst fence at s3: the classic Dekker pairing.

@@ -1,7 +1,9 @@
 /*
  * Two-thread stress of the SPSC ring: a pinned producer sends sequenced messages, a pinned
  * consumer checks that each arrives exactly once, whole and in order. It runs for the
- * single-slot and the batch calls, under every idle strategy on the consumer side.
+ * single-slot and the batch calls, and for each side using a different kind (the ledger's
+ * ports do: single pushes drained in batches, batched acks popped singly), under every
+ * idle strategy on the consumer side.
  *
  * usage: test_ring_stress [messages-per-run]
  * The default is 10^8 per run in an optimised build, fewer under the sanitizers.
@@ -27,7 +29,7 @@ enum api { API_SINGLE, API_BATCH };
 struct run {
 	tl_ring_t *ring;
 	tl_wait_t wait;
-	enum api api;
+	enum api prod_api, cons_api;
 	tl_idle_kind_t idle_kind;
 	uint64_t count;
 	int cpu_producer, cpu_consumer;
@@ -49,12 +51,18 @@ static void pin(int cpu)
 
 /*
  * The producer pauses now and then, long enough for a blocking consumer to go to sleep, so
- * the sleep and wake path runs hundreds of times per run, not just at the end.
+ * the sleep and wake path runs hundreds of times per run, not just at the end. It pauses
+ * each time it passes a multiple of 2^18: a batch rarely ends exactly on one.
  */
-static void maybe_pause(struct run *run, uint64_t seq)
+static void maybe_pause(struct run *run, uint64_t seq_before, uint64_t seq)
 {
-	if (run->idle_kind != TL_IDLE_BLOCK || (seq & ((1u << 18) - 1)) != 0)
+	if (run->idle_kind != TL_IDLE_BLOCK || seq_before >> 18 == seq >> 18)
 		return;
+	/* Wait for the consumer to drain the ring first: a slow one (popping singly under
+	 * TSan) could otherwise still be busy when the pause ends, and never sleep at all. */
+	uint32_t capacity = tl_ring_capacity(run->ring);
+	while (tl_ring_reserve(run->ring, capacity) < capacity)
+		tl_cpu_relax();
 	struct timespec ts = {0, 100000};
 	nanosleep(&ts, NULL);
 	run->producer_pauses++;
@@ -68,7 +76,9 @@ static void *producer(void *arg)
 
 	pin(run->cpu_producer);
 	while (seq < run->count) {
-		if (run->api == API_SINGLE) {
+		uint64_t seq_before = seq;
+
+		if (run->prod_api == API_SINGLE) {
 			msg_t m = {seq, MSG_CHECK(seq)};
 			if (!tl_ring_try_push(run->ring, &m)) {
 				tl_cpu_relax();
@@ -95,7 +105,7 @@ static void *producer(void *arg)
 			tl_ring_commit(run->ring, commit);
 			seq += commit;
 		}
-		maybe_pause(run, seq);
+		maybe_pause(run, seq_before, seq);
 	}
 	return NULL;
 }
@@ -111,7 +121,7 @@ static void *consumer(void *arg)
 	CHECK_EQ(tl_idle_init(&idle, run->idle_kind, &run->wait), 0);
 	while (expect < run->count) {
 		int work = 0;
-		if (run->api == API_SINGLE) {
+		if (run->cons_api == API_SINGLE) {
 			msg_t m;
 			while (tl_ring_try_pop(run->ring, &m)) {
 				if (m.seq != expect || m.check != MSG_CHECK(expect)) {
@@ -148,7 +158,13 @@ static void *consumer(void *arg)
 	return NULL;
 }
 
-static void run_one(enum api api, tl_idle_kind_t kind, uint64_t count, const int *cpus)
+static const char *api_name(enum api api)
+{
+	return api == API_SINGLE ? "single" : "batch";
+}
+
+static void run_one(enum api prod_api, enum api cons_api, tl_idle_kind_t kind, uint64_t count,
+                    const int *cpus)
 {
 	struct run run;
 	pthread_t p, c;
@@ -157,7 +173,8 @@ static void run_one(enum api api, tl_idle_kind_t kind, uint64_t count, const int
 	CHECK_EQ(tl_ring_create(&run.ring, 1024, sizeof(msg_t)), 0);
 	tl_wait_init(&run.wait);
 	CHECK_EQ(tl_ring_set_waiter(run.ring, &run.wait), 0);
-	run.api = api;
+	run.prod_api = prod_api;
+	run.cons_api = cons_api;
 	run.idle_kind = kind;
 	run.count = count;
 	run.cpu_producer = cpus[0];
@@ -176,8 +193,9 @@ static void run_one(enum api api, tl_idle_kind_t kind, uint64_t count, const int
 	uint64_t sleeps = atomic_load(&run.wait.sleeps);
 	if (kind == TL_IDLE_BLOCK)
 		CHECK(sleeps > 0); /* the pauses must have put the consumer to sleep */
-	printf("%-6s %-5s %12" PRIu64 " msgs  %7.2f s  %8.1f M msgs/s  sleeps %" PRIu64 "\n",
-	       api == API_SINGLE ? "single" : "batch", tl_idle_kind_name(kind), count, secs,
+	printf("%-6s -> %-6s %-5s %12" PRIu64 " msgs  %7.2f s  %8.1f M msgs/s  sleeps %" PRIu64
+	       "\n",
+	       api_name(prod_api), api_name(cons_api), tl_idle_kind_name(kind), count, secs,
 	       (double)count / secs / 1e6, sleeps);
 	fflush(stdout);
 	tl_ring_destroy(run.ring);
@@ -205,9 +223,11 @@ int main(int argc, char **argv)
 	}
 	static const tl_idle_kind_t kinds[] = {TL_IDLE_SPIN, TL_IDLE_YIELD, TL_IDLE_BLOCK};
 	for (int k = 0; k < 3; k++) {
-		run_one(API_SINGLE, kinds[k], count, cpus);
-		run_one(API_BATCH, kinds[k], count, cpus);
+		run_one(API_SINGLE, API_SINGLE, kinds[k], count, cpus);
+		run_one(API_BATCH, API_BATCH, kinds[k], count, cpus);
+		run_one(API_SINGLE, API_BATCH, kinds[k], count, cpus);
+		run_one(API_BATCH, API_SINGLE, kinds[k], count, cpus);
 	}
-	printf("ring stress: ok, %" PRIu64 " messages in each of 6 runs\n", count);
+	printf("ring stress: ok, %" PRIu64 " messages in each of 12 runs\n", count);
 	return 0;
 }

@@ -178,6 +178,95 @@ static void test_event_slots(void)
 	tl_ring_destroy(r);
 }
 
+/*
+ * Every slot size keeps its data apart from the sequence words and from its neighbours,
+ * and aligned as tl_ring.h promises: fill every slot with a pattern through the batch
+ * calls, lap after lap, and read each back whole through the single-slot calls.
+ */
+static void test_slot_sizes(void)
+{
+	static const uint32_t sizes[] = {
+	    8, 16, 24, 32, 40, 48, 56, 64, 72, 120, 128, 160, 192, 336, TL_RING_SLOT_MAX};
+	static uint8_t out[TL_RING_SLOT_MAX];
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		uint32_t size = sizes[s];
+		tl_ring_t *r;
+
+		CHECK_EQ(tl_ring_create(&r, 4, size), 0);
+		CHECK_EQ(tl_ring_slot_size(r), size);
+		for (uint32_t lap = 0; lap < 3; lap++) {
+			CHECK_EQ(tl_ring_reserve(r, 4), 4);
+			for (uint32_t i = 0; i < 4; i++) {
+				uint8_t *slot = tl_ring_reserved_slot(r, i);
+				CHECK(((uintptr_t)slot) % (size % 64 == 0 ? 64 : 8) == 0);
+				memset(slot, (int)(lap * 4 + i + 1), size);
+			}
+			tl_ring_commit(r, 4);
+			for (uint32_t i = 0; i < 4; i++) {
+				CHECK(tl_ring_try_pop(r, out));
+				for (uint32_t b = 0; b < size; b++)
+					CHECK_EQ(out[b], lap * 4 + i + 1);
+			}
+			CHECK(!tl_ring_readable(r));
+		}
+		tl_ring_destroy(r);
+	}
+}
+
+/* The single-slot and batch calls mix on one ring, on either side, in any order. */
+static void test_mixed_calls(void)
+{
+	tl_ring_t *r;
+	uint64_t v, out;
+
+	CHECK_EQ(tl_ring_create(&r, 8, 8), 0);
+	/* Pushed one at a time, drained by peek: all of them, then part. Asking for one more
+	 * than is published finds the window's edge. */
+	for (v = 0; v < 4; v++)
+		CHECK(tl_ring_try_push(r, &v));
+	CHECK_EQ(tl_ring_peek(r, 5), 4);
+	CHECK(tl_ring_try_push(r, &v));
+	CHECK_EQ(tl_ring_peek(r, 100), 5);
+	CHECK_EQ(tl_ring_peek(r, 2), 2);
+	tl_ring_release(r, 2);
+	/* A pop after a peek takes the next slot; a peek after pops starts from the head. */
+	CHECK(tl_ring_try_pop(r, &out));
+	CHECK_EQ(out, 2);
+	CHECK(tl_ring_try_pop(r, &out));
+	CHECK_EQ(out, 3);
+	CHECK_EQ(tl_ring_peek(r, 8), 1);
+	CHECK_EQ(*(const uint64_t *)tl_ring_peeked_slot(r, 0), 4);
+	tl_ring_release(r, 0); /* releasing nothing is allowed even after pops */
+	CHECK(tl_ring_try_pop(r, &out));
+	CHECK_EQ(out, 4);
+	CHECK_EQ(tl_ring_peek(r, 8), 0);
+	tl_ring_release(r, 0);
+
+	/* Committed in a batch, then pushed singly behind it, popped singly across both. */
+	CHECK_EQ(tl_ring_reserve(r, 6), 6);
+	for (uint32_t i = 0; i < 6; i++)
+		*(uint64_t *)tl_ring_reserved_slot(r, i) = 10 + i;
+	tl_ring_commit(r, 6);
+	v = 16;
+	CHECK(tl_ring_try_push(r, &v));
+	v = 17;
+	CHECK(tl_ring_try_push(r, &v));
+	CHECK(!tl_ring_try_push(r, &v));
+	CHECK_EQ(tl_ring_peek(r, 3), 3);
+	CHECK_EQ(tl_ring_peek(r, 8), 8); /* the whole ring, across the wrap */
+	for (uint32_t i = 0; i < 8; i++)
+		CHECK_EQ(*(const uint64_t *)tl_ring_peeked_slot(r, i), 10 + i);
+	tl_ring_release(r, 3);
+	for (v = 13; v < 18; v++) {
+		CHECK(tl_ring_try_pop(r, &out));
+		CHECK_EQ(out, v);
+	}
+	CHECK(!tl_ring_try_pop(r, &out));
+	CHECK_EQ(tl_ring_peek(r, 1), 0);
+	tl_ring_destroy(r);
+}
+
 static void test_waiter_setup(void)
 {
 	tl_wait_t w;
@@ -225,6 +314,8 @@ int main(void)
 	test_wrap_around();
 	test_batch_edges();
 	test_event_slots();
+	test_slot_sizes();
+	test_mixed_calls();
 	test_waiter_setup();
 	printf("ring unit: ok\n");
 	return 0;
