@@ -19,6 +19,7 @@
 #ifndef MD_INTERNAL_H
 #define MD_INTERNAL_H
 
+#include "md_json.h"
 #include "tl_md.h"
 
 #include <errno.h>
@@ -190,68 +191,9 @@ static inline bool md_key_is_int(int key)
 }
 
 /* --------------------------------------------------------------------------------------
- * Lexical checks on one value. Each takes [p, end) and never reads at or past end.
+ * Lexical checks on one value beyond md_json.h's. Each takes [p, end) and never reads at
+ * or past end.
  * -------------------------------------------------------------------------------------- */
-
-static inline bool md_is_ws(char c)
-{
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-static inline const char *md_ws(const char *p, const char *end)
-{
-	while (p < end && md_is_ws(*p))
-		p++;
-	return p;
-}
-
-static inline bool md_is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/*
- * p is just past an opening quote. Returns the pointer past the closing quote, or NULL
- * when the string is not valid JSON (a control byte, a bad escape, no closing quote).
- * *esc is set when the string holds an escape. Bytes >= 0x80 pass unchecked: UTF-8 is
- * not validated (the WebSocket layer already did that for text frames).
- */
-static inline const char *md_string_end(const char *p, const char *end, bool *esc)
-{
-	*esc = false;
-	for (;;) {
-		/* The common case, a run of plain bytes, in a tight loop. */
-		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			p++;
-		if (p >= end || (unsigned char)*p < 0x20)
-			return NULL;
-		if (*p == '"')
-			return p + 1;
-		*esc = true;
-		if (end - p < 2)
-			return NULL;
-		switch (p[1]) {
-		case '"':
-		case '\\':
-		case '/':
-		case 'b':
-		case 'f':
-		case 'n':
-		case 'r':
-		case 't':
-			p += 2;
-			break;
-		case 'u':
-			if (end - p < 6 || !md_is_hex(p[2]) || !md_is_hex(p[3]) ||
-			    !md_is_hex(p[4]) || !md_is_hex(p[5]))
-				return NULL;
-			p += 6;
-			break;
-		default:
-			return NULL;
-		}
-	}
-}
 
 /*
  * p is at '-' or a digit. Scans a JSON number (-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)
@@ -320,21 +262,11 @@ static inline const char *md_number(const char *p, const char *end, uint8_t *jty
 /* p is at 't', 'f' or 'n'. Returns the pointer past the literal, or NULL. */
 static inline const char *md_literal(const char *p, const char *end, uint8_t *jtype)
 {
-	size_t left = (size_t)(end - p);
+	uint8_t lit = 0;
 
-	if (*p == 't' && left >= 4 && memcmp(p, "true", 4) == 0) {
-		*jtype = MD_J_TRUE;
-		return p + 4;
-	}
-	if (*p == 'f' && left >= 5 && memcmp(p, "false", 5) == 0) {
-		*jtype = MD_J_FALSE;
-		return p + 5;
-	}
-	if (*p == 'n' && left >= 4 && memcmp(p, "null", 4) == 0) {
-		*jtype = MD_J_NULL;
-		return p + 4;
-	}
-	return NULL;
+	p = tl_json_literal_end(p, end, &lit);
+	*jtype = lit == TL_JSON_TRUE ? MD_J_TRUE : lit == TL_JSON_FALSE ? MD_J_FALSE : MD_J_NULL;
+	return p;
 }
 
 /* --------------------------------------------------------------------------------------

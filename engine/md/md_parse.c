@@ -5,10 +5,10 @@
  * DESIGN. One forward pass over the bytes, no tokens, no recursion beyond the one
  * "data" wrapper. The scanner knows the few shapes it converts (an id, a decimal string,
  * an array of ["px","qty"]) and walks them in straight-line code; everything else goes
- * through md_skip_value(), a validating skipper with an explicit bit stack instead of
- * recursion, so no input can exhaust the C stack. When a fast path meets something it
+ * through tl_json_skip_value(, TL_MD_MAX_DEPTH), a validating skipper with an explicit bit stack
+ * instead of recursion, so no input can exhaust the C stack. When a fast path meets something it
  * did not expect (a level with three elements, a decimal with an escape), it records the
- * error in the field's slot and hands the whole value back to md_skip_value() from its
+ * error in the field's slot and hands the whole value back to tl_json_skip_value() from its
  * start: that keeps the fast paths short and still rejects bad JSON behind the surprise.
  * Every read is bounded by `end`; the input is never copied.
  */
@@ -260,90 +260,6 @@ int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f, st
  * The scanner.
  * ====================================================================================== */
 
-/*
- * Skips one value that starts at p (not whitespace), checking its grammar. `depth` is
- * the depth of the container holding it (the top-level object is depth 1). Returns the
- * pointer past the value, or NULL when it is not valid JSON or nests deeper than
- * TL_MD_MAX_DEPTH.
- */
-static const char *md_skip_value(const char *p, const char *end, int depth)
-{
-	uint64_t is_obj = 0; /* bit i: the container open at level i is an object */
-	int lvl = 0;         /* containers open inside this value */
-	bool esc;
-	uint8_t jt;
-	int64_t v;
-	int32_t err;
-
-	assert(depth >= 1 && depth <= TL_MD_MAX_DEPTH);
-value:
-	if (p >= end)
-		return NULL;
-	switch (*p) {
-	case '{':
-	case '[':
-		if (depth + lvl + 1 > TL_MD_MAX_DEPTH)
-			return NULL;
-		if (*p == '{')
-			is_obj |= 1ull << lvl;
-		else
-			is_obj &= ~(1ull << lvl);
-		lvl++;
-		p = md_ws(p + 1, end);
-		if (p < end && *p == (is_obj >> (lvl - 1) & 1 ? '}' : ']')) {
-			p++;
-			lvl--;
-			goto after;
-		}
-		if (is_obj >> (lvl - 1) & 1)
-			goto key;
-		goto value;
-	case '"':
-		p = md_string_end(p + 1, end, &esc);
-		break;
-	case 't':
-	case 'f':
-	case 'n':
-		p = md_literal(p, end, &jt);
-		break;
-	default:
-		if (*p != '-' && (unsigned)(*p - '0') > 9)
-			return NULL;
-		p = md_number(p, end, &jt, &v, &err);
-		break;
-	}
-	if (p == NULL)
-		return NULL;
-after:
-	if (lvl == 0)
-		return p;
-	p = md_ws(p, end);
-	if (p >= end)
-		return NULL;
-	if (*p == ',') {
-		p = md_ws(p + 1, end);
-		if (is_obj >> (lvl - 1) & 1)
-			goto key;
-		goto value;
-	}
-	if (*p != (is_obj >> (lvl - 1) & 1 ? '}' : ']'))
-		return NULL;
-	p++;
-	lvl--;
-	goto after;
-key:
-	if (p >= end || *p != '"')
-		return NULL;
-	p = md_string_end(p + 1, end, &esc);
-	if (p == NULL)
-		return NULL;
-	p = md_ws(p, end);
-	if (p >= end || *p != ':')
-		return NULL;
-	p = md_ws(p + 1, end);
-	goto value;
-}
-
 struct md_scan {
 	struct tl_md_parser *p;
 	const char *end;
@@ -364,12 +280,12 @@ static const char *scan_levels(const struct md_scan *sc, const char *p, int side
 	int32_t err = -EBADMSG, e;
 
 	slot->jtype = MD_J_ARRAY;
-	p = md_ws(p + 1, end);
+	p = tl_json_ws(p + 1, end);
 	if (p < end && *p == ']') {
 		p++;
 		goto done;
 	}
-	/* Binance writes [["61737.63000000","0.00000000"],...] with no whitespace; md_ws()
+	/* Binance writes [["61737.63000000","0.00000000"],...] with no whitespace; tl_json_ws()
 	 * returns at once then. */
 	for (;;) {
 		if (n == max) {
@@ -378,7 +294,7 @@ static const char *scan_levels(const struct md_scan *sc, const char *p, int side
 		}
 		if (p >= end || *p != '[')
 			goto slow;
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != '"')
 			goto slow;
 		p = md_dec_scan(p + 1, end, px_dec, &lv[n].px, &e);
@@ -388,10 +304,10 @@ static const char *scan_levels(const struct md_scan *sc, const char *p, int side
 			err = e == -EINVAL ? -EBADMSG : e;
 			goto slow;
 		}
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != ',')
 			goto slow;
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != '"')
 			goto slow;
 		p = md_dec_scan(p + 1, end, qty_dec, &lv[n].qty, &e);
@@ -401,13 +317,13 @@ static const char *scan_levels(const struct md_scan *sc, const char *p, int side
 			err = e == -EINVAL ? -EBADMSG : e;
 			goto slow;
 		}
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != ']')
 			goto slow;
 		n++;
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p < end && *p == ',') {
-			p = md_ws(p + 1, end);
+			p = tl_json_ws(p + 1, end);
 			continue;
 		}
 		if (p < end && *p == ']') {
@@ -425,7 +341,7 @@ slow:
 	 * still checked, from its start, so bad JSON wins over a bad level. */
 	slot->err = err;
 	slot->v = 0;
-	return md_skip_value(arr, end, depth);
+	return tl_json_skip_value(arr, end, depth, TL_MD_MAX_DEPTH);
 }
 
 static const char *scan_members(const struct md_scan *sc, const char *p, struct md_fields *f,
@@ -446,7 +362,7 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 
 	if (key == MD_K_data) {
 		if (combined == NULL || *combined || *p != '{')
-			return md_skip_value(p, end, depth);
+			return tl_json_skip_value(p, end, depth, TL_MD_MAX_DEPTH);
 		/* The combined-stream wrapper: the message is this object; whatever the
 		 * top level held so far does not count, and what follows is skipped. */
 		*combined = true;
@@ -454,7 +370,7 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 		return scan_members(sc, p + 1, f, depth + 1, NULL);
 	}
 	if (key == MD_K_UNKNOWN || (combined != NULL && *combined))
-		return md_skip_value(p, end, depth);
+		return tl_json_skip_value(p, end, depth, TL_MD_MAX_DEPTH);
 
 	s = &f->slot[key];
 	switch (*p) {
@@ -475,7 +391,7 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 				return q + 1;
 			}
 		}
-		q = md_string_end(p + 1, end, &esc);
+		q = tl_json_string_end(p + 1, end, &esc);
 		if (q == NULL)
 			return NULL;
 		md_slot_string(sc->p, f, key, p + 1, (size_t)(q - 1 - (p + 1)), esc);
@@ -487,12 +403,12 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 		s->jtype = MD_J_ARRAY;
 		s->err = 0;
 		s->v = 0;
-		return md_skip_value(p, end, depth);
+		return tl_json_skip_value(p, end, depth, TL_MD_MAX_DEPTH);
 	case '{':
 		s->jtype = MD_J_OBJECT;
 		s->err = 0;
 		s->v = 0;
-		return md_skip_value(p, end, depth);
+		return tl_json_skip_value(p, end, depth, TL_MD_MAX_DEPTH);
 	case 't':
 	case 'f':
 	case 'n':
@@ -516,7 +432,7 @@ static const char *scan_members(const struct md_scan *sc, const char *p, struct 
 {
 	const char *const end = sc->end;
 
-	p = md_ws(p, end);
+	p = tl_json_ws(p, end);
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
@@ -537,25 +453,25 @@ static const char *scan_members(const struct md_scan *sc, const char *p, struct 
 			bool esc;
 
 			/* An escaped key is not one of ours; it must still be a good string. */
-			p = md_string_end(k, end, &esc);
+			p = tl_json_string_end(k, end, &esc);
 			if (p == NULL)
 				return NULL;
 			key = MD_K_UNKNOWN;
 		}
-		p = md_ws(p, end);
+		p = tl_json_ws(p, end);
 		if (p >= end || *p != ':')
 			return NULL;
-		p = md_ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end)
 			return NULL;
 		p = scan_value(sc, p, f, key, depth, combined);
 		if (p == NULL)
 			return NULL;
-		p = md_ws(p, end);
+		p = tl_json_ws(p, end);
 		if (p >= end)
 			return NULL;
 		if (*p == ',') {
-			p = md_ws(p + 1, end);
+			p = tl_json_ws(p + 1, end);
 			continue;
 		}
 		if (*p == '}')
@@ -577,14 +493,14 @@ int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_ms
 	if (len == 0)
 		return -EBADMSG;
 	end = json + len;
-	q = md_ws(json, end);
+	q = tl_json_ws(json, end);
 	if (q >= end || *q != '{')
 		return -EBADMSG;
 	sc.p = p;
 	sc.end = end;
 	memset(&f, 0, sizeof(f));
 	q = scan_members(&sc, q + 1, &f, 1, &combined);
-	if (q == NULL || md_ws(q, end) != end)
+	if (q == NULL || tl_json_ws(q, end) != end)
 		return -EBADMSG;
 	return md_fields_finish(p, &f, msg);
 }

@@ -97,12 +97,12 @@ static int validate(const char *js, size_t len, const jsmntok_t *t, int n)
 	int32_t err;
 
 value:
-	p = md_ws(p, end);
+	p = tl_json_ws(p, end);
 	if (i >= n || p != js + tok_ostart(&t[i]))
 		return -1;
 	switch (t[i].type) {
 	case JSMN_STRING:
-		q = md_string_end(p + 1, end, &esc);
+		q = tl_json_string_end(p + 1, end, &esc);
 		if (q == NULL || q != js + t[i].end + 1)
 			return -1;
 		break;
@@ -139,10 +139,10 @@ value:
 after:
 	if (sp == 0) {
 		/* One value, then only whitespace, and no token left over. */
-		return md_ws(p, end) == end && i == n ? 0 : -1;
+		return tl_json_ws(p, end) == end && i == n ? 0 : -1;
 	}
 	if (--st[sp - 1].left > 0) {
-		p = md_ws(p, end);
+		p = tl_json_ws(p, end);
 		if (p >= end || *p != ',')
 			return -1;
 		p++;
@@ -151,20 +151,20 @@ after:
 		goto value;
 	}
 close:
-	p = md_ws(p, end);
+	p = tl_json_ws(p, end);
 	if (p >= end || *p != (st[sp - 1].obj ? '}' : ']') || p + 1 != js + st[sp - 1].end)
 		return -1;
 	p++;
 	sp--;
 	goto after;
 key:
-	p = md_ws(p, end);
+	p = tl_json_ws(p, end);
 	if (i >= n || t[i].type != JSMN_STRING || p != js + t[i].start - 1)
 		return -1;
-	q = md_string_end(p + 1, end, &esc);
+	q = tl_json_string_end(p + 1, end, &esc);
 	if (q == NULL || q != js + t[i].end + 1)
 		return -1;
-	p = md_ws(q, end);
+	p = tl_json_ws(q, end);
 	if (p >= end || *p != ':')
 		return -1;
 	p++;

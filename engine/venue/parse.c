@@ -12,7 +12,8 @@
  * "result" objects, "error", "rateLimits", the arrays of trades or orders) are walked in
  * place as they come, into their own slots; the balances of an account position are the
  * one array walked a second time, from its recorded span. Everything else is skipped by
- * skip_value(), a validating skipper with a bit stack instead of recursion, so that the
+ * tl_json_skip_value() (md_json.h, shared with the market-data scanner), a validating
+ * skipper with a bit stack instead of recursion, so that the
  * whole input is checked to be JSON and no input can exhaust the C stack: recursion depth
  * is bounded by the handful of shapes we know.
  *
@@ -20,6 +21,7 @@
  * wins) because a grammar error anywhere must still win over them: bad JSON is -EBADMSG
  * whatever else is wrong.
  */
+#include "md_json.h"
 #include "tl_venue.h"
 
 #include <assert.h>
@@ -30,7 +32,17 @@
  * Lexical helpers. Each takes [p, end) and never reads at or past end.
  * ====================================================================================== */
 
-enum jt { J_ABSENT = 0, J_STRING, J_NUMBER, J_ARRAY, J_OBJECT, J_TRUE, J_FALSE, J_NULL };
+/* The literals take md_json.h's values, so tl_json_literal_end() can fill a slot directly. */
+enum jt {
+	J_ABSENT = 0,
+	J_TRUE = TL_JSON_TRUE,
+	J_FALSE = TL_JSON_FALSE,
+	J_NULL = TL_JSON_NULL,
+	J_STRING,
+	J_NUMBER,
+	J_ARRAY,
+	J_OBJECT,
+};
 
 /* One value as scanned. STRING: p..p+n is the content between the quotes. NUMBER, ARRAY,
  * OBJECT: p..p+n is the value as written. */
@@ -42,227 +54,6 @@ struct jv {
 	uint8_t is_int; /* NUMBER with no fraction and no exponent */
 };
 
-static inline bool is_ws(char c)
-{
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-static inline const char *ws(const char *p, const char *end)
-{
-	while (p < end && is_ws(*p))
-		p++;
-	return p;
-}
-
-static inline bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/*
- * The high bit of the first byte of x (loaded little-endian: the first byte is the
- * lowest) that is a quote, a backslash or a control byte, and maybe of later bytes; 0
- * when none of the 8 is. Each term is the classic "has a byte below n" test: its borrow
- * can only mark bytes above a byte it rightly marks, so the lowest bit set is exact.
- */
-static inline uint64_t string_stops(uint64_t x)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-
-	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-}
-
-/* p is just past an opening quote. Returns past the closing quote, or NULL when the
- * string is not valid JSON. UTF-8 is not validated: the WebSocket layer did that. */
-static const char *string_end(const char *p, const char *end, bool *esc)
-{
-	*esc = false;
-	for (;;) {
-		/* Plain bytes, 8 at a time while 8 remain (strings are most of a message). */
-		while (end - p >= 8) {
-			uint64_t x, m;
-
-			memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			x = __builtin_bswap64(x);
-#endif
-			m = string_stops(x);
-			if (m != 0) {
-				p += __builtin_ctzll(m) >> 3;
-				break;
-			}
-			p += 8;
-		}
-		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			p++;
-		if (p >= end || (unsigned char)*p < 0x20)
-			return NULL;
-		if (*p == '"')
-			return p + 1;
-		*esc = true;
-		if (end - p < 2)
-			return NULL;
-		switch (p[1]) {
-		case '"':
-		case '\\':
-		case '/':
-		case 'b':
-		case 'f':
-		case 'n':
-		case 'r':
-		case 't':
-			p += 2;
-			break;
-		case 'u':
-			if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) ||
-			    !is_hex(p[5]))
-				return NULL;
-			p += 6;
-			break;
-		default:
-			return NULL;
-		}
-	}
-}
-
-/* p is at '-' or a digit. Returns past the number, or NULL when the grammar is broken. */
-static const char *number_end(const char *p, const char *end, bool *is_int)
-{
-	*is_int = true;
-	if (*p == '-')
-		p++;
-	if (p >= end)
-		return NULL;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9')
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	else
-		return NULL;
-	if (p < end && *p == '.') {
-		const char *f = ++p;
-
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-		if (p == f)
-			return NULL;
-		*is_int = false;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		const char *x = p;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-		if (p == x)
-			return NULL;
-		*is_int = false;
-	}
-	return p;
-}
-
-static const char *literal_end(const char *p, const char *end, uint8_t *t)
-{
-	size_t left = (size_t)(end - p);
-
-	if (left >= 4 && memcmp(p, "true", 4) == 0) {
-		*t = J_TRUE;
-		return p + 4;
-	}
-	if (left >= 5 && memcmp(p, "false", 5) == 0) {
-		*t = J_FALSE;
-		return p + 5;
-	}
-	if (left >= 4 && memcmp(p, "null", 4) == 0) {
-		*t = J_NULL;
-		return p + 4;
-	}
-	return NULL;
-}
-
-/*
- * Skips the value at p (not whitespace), checking its grammar. `depth` is the depth of
- * the container holding it (the top-level value is depth 1 once opened). Returns past the
- * value, or NULL when it is not JSON or nests deeper than TL_VENUE_MAX_DEPTH.
- */
-static const char *skip_value(const char *p, const char *end, int depth)
-{
-	uint64_t is_obj = 0; /* bit i: the container open at level i is an object */
-	int lvl = 0;
-	bool esc, isint;
-	uint8_t t;
-
-value:
-	if (p >= end)
-		return NULL;
-	switch (*p) {
-	case '{':
-	case '[':
-		if (depth + lvl + 1 > TL_VENUE_MAX_DEPTH)
-			return NULL;
-		if (*p == '{')
-			is_obj |= 1ull << lvl;
-		else
-			is_obj &= ~(1ull << lvl);
-		lvl++;
-		p = ws(p + 1, end);
-		if (p < end && *p == ((is_obj >> (lvl - 1)) & 1 ? '}' : ']')) {
-			p++;
-			lvl--;
-			goto after;
-		}
-		if ((is_obj >> (lvl - 1)) & 1)
-			goto key;
-		goto value;
-	case '"':
-		p = string_end(p + 1, end, &esc);
-		break;
-	case 't':
-	case 'f':
-	case 'n':
-		p = literal_end(p, end, &t);
-		break;
-	default:
-		if (*p != '-' && (*p < '0' || *p > '9'))
-			return NULL;
-		p = number_end(p, end, &isint);
-		break;
-	}
-	if (p == NULL)
-		return NULL;
-after:
-	if (lvl == 0)
-		return p;
-	p = ws(p, end);
-	if (p >= end)
-		return NULL;
-	if (*p == ',') {
-		p = ws(p + 1, end);
-		if ((is_obj >> (lvl - 1)) & 1)
-			goto key;
-		goto value;
-	}
-	if (*p != ((is_obj >> (lvl - 1)) & 1 ? '}' : ']'))
-		return NULL;
-	p++;
-	lvl--;
-	goto after;
-key:
-	if (p >= end || *p != '"')
-		return NULL;
-	p = string_end(p + 1, end, &esc);
-	if (p == NULL)
-		return NULL;
-	p = ws(p, end);
-	if (p >= end || *p != ':')
-		return NULL;
-	p = ws(p + 1, end);
-	goto value;
-}
-
 /* Scans the value at p (not whitespace) held by a container at `depth` into *v. */
 static const char *scan_jv(const char *p, const char *end, int depth, struct jv *v)
 {
@@ -273,7 +64,7 @@ static const char *scan_jv(const char *p, const char *end, int depth, struct jv 
 	v->is_int = 0;
 	switch (*p) {
 	case '"':
-		q = string_end(p + 1, end, &esc);
+		q = tl_json_string_end(p + 1, end, &esc);
 		if (q == NULL)
 			return NULL;
 		v->t = J_STRING;
@@ -283,7 +74,7 @@ static const char *scan_jv(const char *p, const char *end, int depth, struct jv 
 		return q;
 	case '{':
 	case '[':
-		q = skip_value(p, end, depth);
+		q = tl_json_skip_value(p, end, depth, TL_VENUE_MAX_DEPTH);
 		if (q == NULL)
 			return NULL;
 		v->t = *p == '{' ? J_OBJECT : J_ARRAY;
@@ -291,14 +82,14 @@ static const char *scan_jv(const char *p, const char *end, int depth, struct jv 
 	case 't':
 	case 'f':
 	case 'n':
-		q = literal_end(p, end, &v->t);
+		q = tl_json_literal_end(p, end, &v->t);
 		if (q == NULL)
 			return NULL;
 		break;
 	default:
 		if (*p != '-' && (*p < '0' || *p > '9'))
 			return NULL;
-		q = number_end(p, end, &isint);
+		q = tl_json_number_end(p, end, &isint);
 		if (q == NULL)
 			return NULL;
 		v->t = J_NUMBER;
@@ -489,30 +280,30 @@ static const char *walk_object(struct ps *ps, const char *p, int depth, member_f
 
 	if (depth > TL_VENUE_MAX_DEPTH)
 		return NULL;
-	p = ws(p + 1, end);
+	p = tl_json_ws(p + 1, end);
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
 		if (p >= end || *p != '"')
 			return NULL;
 		k = p + 1;
-		q = string_end(k, end, &kesc);
+		q = tl_json_string_end(k, end, &kesc);
 		if (q == NULL)
 			return NULL;
-		p = ws(q, end);
+		p = tl_json_ws(q, end);
 		if (p >= end || *p != ':')
 			return NULL;
-		p = ws(p + 1, end);
+		p = tl_json_ws(p + 1, end);
 		if (p >= end)
 			return NULL;
 		p = fn(ps, ctx, k, (size_t)(q - 1 - k), kesc, p, depth);
 		if (p == NULL)
 			return NULL;
-		p = ws(p, end);
+		p = tl_json_ws(p, end);
 		if (p >= end)
 			return NULL;
 		if (*p == ',') {
-			p = ws(p + 1, end);
+			p = tl_json_ws(p + 1, end);
 			continue;
 		}
 		return *p == '}' ? p + 1 : NULL;
@@ -527,7 +318,7 @@ static const char *walk_array(struct ps *ps, const char *p, int depth, element_f
 
 	if (depth > TL_VENUE_MAX_DEPTH)
 		return NULL;
-	p = ws(p + 1, end);
+	p = tl_json_ws(p + 1, end);
 	if (p < end && *p == ']')
 		return p + 1;
 	for (;; i++) {
@@ -536,11 +327,11 @@ static const char *walk_array(struct ps *ps, const char *p, int depth, element_f
 		p = fn(ps, ctx, i, p, depth);
 		if (p == NULL)
 			return NULL;
-		p = ws(p, end);
+		p = tl_json_ws(p, end);
 		if (p >= end)
 			return NULL;
 		if (*p == ',') {
-			p = ws(p + 1, end);
+			p = tl_json_ws(p + 1, end);
 			continue;
 		}
 		return *p == ']' ? p + 1 : NULL;
@@ -555,7 +346,7 @@ static const char *word_member(struct ps *ps, void *ctx, const char *k, size_t k
 	int w = kesc ? W_UNKNOWN : word_lookup(k, kn);
 
 	if (w == W_UNKNOWN)
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	return scan_jv(v, ps->end, depth, &slots[w]);
 }
 
@@ -567,7 +358,7 @@ static const char *letter_member(struct ps *ps, void *ctx, const char *k, size_t
 	int l = kesc ? -1 : letter_index(k, kn);
 
 	if (l < 0)
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	return scan_jv(v, ps->end, depth, &slots[l]);
 }
 
@@ -851,7 +642,7 @@ static const char *limit_element(struct ps *ps, void *ctx, size_t index, const c
 	(void)index;
 	if (*v != '{') {
 		defer(ps, -EBADMSG);
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	}
 	memset(s, 0, sizeof(s));
 	q = walk_object(ps, v, depth + 1, word_member, s);
@@ -955,7 +746,7 @@ static const char *item_element(struct ps *ps, void *ctx, size_t index, const ch
 	(void)index;
 	if (*v != '{') {
 		defer(ps, -EBADMSG);
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	}
 	memset(s, 0, sizeof(s));
 	q = walk_object(ps, v, depth + 1, word_member, s);
@@ -985,7 +776,7 @@ static const char *count_element(struct ps *ps, void *ctx, size_t index, const c
 {
 	(void)ctx;
 	ps->res_n = (uint32_t)(index + 1);
-	return skip_value(v, ps->end, depth);
+	return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 }
 
 /* ======================================================================================
@@ -1018,7 +809,7 @@ static const char *exinfo_result_member(struct ps *ps, void *ctx, const char *k,
 			defer(ps, -EBADMSG);
 		return q;
 	}
-	return skip_value(v, ps->end, depth);
+	return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 }
 
 static const char *top_member(struct ps *ps, void *ctx, const char *k, size_t kn, bool kesc,
@@ -1028,10 +819,10 @@ static const char *top_member(struct ps *ps, void *ctx, const char *k, size_t kn
 
 	(void)ctx;
 	if (kesc)
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	if ((l = letter_index(k, kn)) >= 0) {
 		if (ps->wrapped || ps->mode != MODE_MSG)
-			return skip_value(v, ps->end, depth);
+			return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 		return scan_jv(v, ps->end, depth, &ps->ev[l]);
 	}
 	w = word_lookup(k, kn);
@@ -1077,7 +868,7 @@ static const char *top_member(struct ps *ps, void *ctx, const char *k, size_t kn
 	case W_rateLimits:
 		return limits_value(ps, &ps->limits, &ps->top[W_rateLimits], v, depth);
 	case W_UNKNOWN:
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	default:
 		break;
 	}
@@ -1153,10 +944,10 @@ static const char *balance_element(struct ps *ps, void *ctx, size_t index, const
 
 	(void)index;
 	if (bc->err != 0)
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	if (*v != '{') {
 		bc->err = -EBADMSG;
-		return skip_value(v, ps->end, depth);
+		return tl_json_skip_value(v, ps->end, depth, TL_VENUE_MAX_DEPTH);
 	}
 	memset(s, 0, sizeof(s));
 	q = walk_object(ps, v, depth + 1, letter_member, s);
@@ -1379,7 +1170,7 @@ static int scan_top(struct ps *ps, const char *json, size_t len, bool arrays_ok,
 		return -EBADMSG;
 	end = json + len;
 	ps->end = end;
-	p = ws(json, end);
+	p = tl_json_ws(json, end);
 	if (p >= end)
 		return -EBADMSG;
 	if (*p == '{') {
@@ -1390,7 +1181,7 @@ static int scan_top(struct ps *ps, const char *json, size_t len, bool arrays_ok,
 	} else {
 		return -EBADMSG;
 	}
-	if (p == NULL || ws(p, end) != end)
+	if (p == NULL || tl_json_ws(p, end) != end)
 		return -EBADMSG;
 	return 0;
 }
