@@ -6,6 +6,7 @@
  */
 #include "bench_internal.h"
 #include "tl_bench.h"
+#include "tl_event.h"
 #include "tl_hist.h"
 #include "tl_md.h"
 #include "tl_ring.h"
@@ -39,13 +40,6 @@ struct book_opts {
 	int reps;
 	const char *data;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int corpus_load(struct corpus *c, const char *data)
 {
@@ -138,7 +132,7 @@ static int run_pass(const struct corpus *c, parse_fn parse, tl_hist_t *h, struct
 		const char *json = c->text + c->offsets[i];
 		size_t len = c->offsets[i + 1] - c->offsets[i];
 		struct tl_md_msg m;
-		int64_t t0 = mono_ns();
+		int64_t t0 = tl_mono_ns();
 		if (parse(p, json, len, &m) < 0) {
 			out->bad++;
 			continue;
@@ -147,7 +141,7 @@ static int run_pass(const struct corpus *c, parse_fn parse, tl_hist_t *h, struct
 			tl_md_sync_depth(sync, &m);
 		else if (m.kind == TL_MD_SNAPSHOT)
 			tl_md_sync_snapshot(sync, &m);
-		int64_t dt = mono_ns() - t0;
+		int64_t dt = tl_mono_ns() - t0;
 		if (c->is_depth[i]) {
 			depth_ns += dt;
 			tl_hist_record(h, (uint64_t)dt);

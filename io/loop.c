@@ -12,6 +12,7 @@
  * tail is advanced once per poll, not once per buffer, so the kernel sees one store.
  */
 #include "io_internal.h"
+#include "tl_event.h"
 #include "tl_log.h"
 
 #include <errno.h>
@@ -31,9 +32,7 @@ void tl_io_loop_config_default(struct tl_io_loop_config *cfg)
 
 uint64_t tl_io_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)tl_mono_ns(); /* the clock every latency stamp uses (tl_event.h) */
 }
 
 static bool is_pow2(unsigned v)

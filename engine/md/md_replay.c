@@ -16,6 +16,7 @@
  * symbol its file was streaming.
  */
 #include "tl_md.h"
+#include "tl_event.h"
 #include "tl_log.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <zlib.h>
 
 #define LINE_MAX_BYTES (8u << 20) /* a 5000-level snapshot is about 350 KB */
@@ -424,8 +424,7 @@ int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_op
 	}
 	rp->o = o;
 	rp->st = st;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = tl_mono_ns();
 	struct tl_md_record rec;
 	uint64_t records = 0;
 	while ((rc = tl_md_reader_next(reader, &rec)) == 1) {
@@ -435,9 +434,7 @@ int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_op
 	}
 	if (o->progress && records > 0xffff)
 		fputc('\n', stderr);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	st->elapsed_ns =
-	    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
+	st->elapsed_ns = (uint64_t)(tl_mono_ns() - t0);
 	st->json_bytes = tl_md_reader_json_bytes(reader);
 	st->bad_lines = tl_md_reader_bad_lines(reader);
 	st->n_symbols = rp->n_syms;
