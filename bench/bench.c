@@ -12,6 +12,7 @@ static const struct bench {
     {"ring", tl_bench_ring, "SPSC ring vs ck_ring; round trip vs two bare atomics"},
     {"ledger", tl_bench_ledger, "ledger group commit vs one commit per mutation; ack latency"},
     {"book", tl_bench_book, "market data: parse + apply of the real BTCUSDT capture; jsmn"},
+    {"venue", tl_bench_venue, "order.place round trip against tally sim; signing; sim capacity"},
     {"io", tl_bench_io, "WebSocket echo: io_uring client vs blocking sockets; TLS cost"},
 };
 

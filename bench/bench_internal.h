@@ -7,5 +7,6 @@ int tl_bench_ring(int argc, char **argv);
 int tl_bench_ledger(int argc, char **argv);
 int tl_bench_io(int argc, char **argv);
 int tl_bench_book(int argc, char **argv);
+int tl_bench_venue(int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ struct tl_http_client {
 	bool req_unsent;       /* ...and is still in req_buf, waiting for the conn to open */
 	bool connect_on_close; /* ...and the old connection must finish closing first */
 	bool head_request;     /* ...and it is a HEAD: no body will follow the head */
+	bool may_resend;       /* ...and it is a GET or HEAD sent on a reused connection */
 
 	struct tl_http_response resp;
 	char *head_buf;
@@ -126,6 +127,23 @@ static void conn_closed(tl_io_conn_t *conn, void *user, int err)
 			finish(cl, rc);
 		return;
 	}
+	if (cl->may_resend && cl->resp.head_len == 0 && !cl->resp.head_done) {
+		/* The kept-alive connection died before a byte of the answer: the server
+		 * closed it while the request was on its way. Safe to send again, once. */
+		cl->may_resend = false;
+		int rc = tl_io_conn_connect(cl->conn, cl->host, cl->cfg.port);
+		if (rc == 0) {
+			cl->connects++;
+			cl->req_unsent = true;
+			tl_log(TL_LOG_INFO, "http",
+			       "%s:%u closed a kept-alive connection under a request; "
+			       "sending it again on a new one",
+			       cl->host, (unsigned)cl->cfg.port);
+		} else {
+			finish(cl, rc);
+		}
+		return;
+	}
 	if (err == 0) {
 		/* A body delimited by the close is complete now; anything else was cut. */
 		int rc = tl_http_response_eof(&cl->resp);
@@ -208,8 +226,10 @@ int tl_http_client_request(tl_http_client_t *cl, const char *method, const char 
 		return (int)n;
 	cl->req_len = (size_t)n;
 	cl->head_request = strcmp(method, "HEAD") == 0;
+	cl->may_resend = false;
 	tl_http_response_reset(&cl->resp, cl->head_request);
 	if (tl_io_conn_is_open(cl->conn)) {
+		cl->may_resend = cl->head_request || strcmp(method, "GET") == 0;
 		int rc = tl_io_conn_send(cl->conn, cl->req_buf, cl->req_len);
 		if (rc < 0)
 			return rc;

@@ -643,6 +643,11 @@ int tl_http_client_create(tl_http_client_t **out, tl_io_loop_t *loop,
  * Sends a request, connecting first when there is no open connection (keep-alive reuses
  * one). Returns 0 (on_response follows), -EBUSY when a request is in flight, -ENOBUFS when
  * the request does not fit the send buffer, or -EINVAL as tl_http_request_write.
+ *
+ * A server may close an idle kept-alive connection without saying so (libwebsockets does,
+ * after its own error pages), racing the next request. A GET or HEAD sent on a reused
+ * connection that closes before one byte of the answer arrived is sent once more on a new
+ * connection (RFC 9112 §9.3.1); any other method is never repeated: its error is final.
  */
 int tl_http_client_request(tl_http_client_t *cl, const char *method, const char *target,
                            const struct tl_http_header *headers, size_t n_headers, const void *body,

@@ -429,6 +429,11 @@ int tl_sim_asset_find(const tl_sim_t *sim, const char *name, size_t len)
 	return -ENOENT;
 }
 
+const struct tl_sim_config *tl_sim_config_get(const tl_sim_t *sim)
+{
+	return sim ? &sim->cfg : NULL;
+}
+
 const struct tl_sim_market_config *tl_sim_market_config(const tl_sim_t *sim, uint32_t market)
 {
 	return sim && market < sim->n_markets ? &sim->mkt[market].cfg : NULL;

@@ -490,6 +490,9 @@ void tl_sim_destroy(tl_sim_t *sim);
 int tl_sim_market_find(const tl_sim_t *sim, const char *symbol, size_t len);
 int tl_sim_asset_find(const tl_sim_t *sim, const char *name, size_t len);
 const struct tl_sim_market_config *tl_sim_market_config(const tl_sim_t *sim, uint32_t market);
+/* The whole config as created (assets' names and decimals, markets, limits), owned by the
+ * sim and valid until tl_sim_destroy; NULL for a NULL sim. */
+const struct tl_sim_config *tl_sim_config_get(const tl_sim_t *sim);
 
 /* ======================================================================================
  * Accounts

@@ -5,6 +5,7 @@
 #include "tl_bench.h"
 #include "tl_ledger.h"
 #include "tl_md.h"
+#include "tl_sim_server.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,8 @@ static const struct command {
     {"ledger", tl_ledger_cli_main, tl_ledger_cli_usage, "apply, inspect and verify the ledger"},
     {"replay", tl_md_replay_cli_main, tl_md_replay_cli_usage,
      "run recorded market data through the parser, depth sync and book"},
+    {"sim", tl_sim_cli_main, tl_sim_cli_usage,
+     "run the venue simulator (Binance Spot protocol on loopback)"},
     {"bench", tl_bench_main, tl_bench_usage, "run a benchmark and report its figures"},
 };
 

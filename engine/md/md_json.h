@@ -27,9 +27,21 @@ static inline const char *tl_json_ws(const char *p, const char *end)
 	return p;
 }
 
+/* The value of a hex digit (either case), or -1 for any other character. */
+static inline int tl_json_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static inline bool tl_json_is_hex(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return tl_json_hex_value(c) >= 0;
 }
 
 /*

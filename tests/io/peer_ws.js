@@ -62,6 +62,10 @@
  *                                   chunking: the body ends where the connection does
  *   GET /http/status/<code>         that status and a short body (200..599; others get 400)
  *   GET /http/early                 a 103 Early Hints head, then 200 "after hints\n"
+ *   GET /http/hangup/<n>            n bytes with Content-Length and no "Connection: close";
+ *                                   then any request on that connection goes unanswered and
+ *                                   the connection is cut 150 ms later (a server closing an
+ *                                   idle keep-alive under a request it never read)
  *   anything else                   404
  */
 
@@ -285,9 +289,22 @@ async function sendChunked(res, body, chunk) {
 }
 
 function onRequest(req, res) {
+	/* After /http/hangup: the server "has already decided" to close; it reads no more. */
+	if (req.socket.hangingUp)
+		return;
 	res.setHeader('X-Conn-Id', String(req.socket.connId));
 	const path = req.url.split('?')[0];
 	let m;
+	if (req.method === 'GET' && (m = /^\/http\/hangup\/([0-9]+)$/.exec(path))) {
+		const n = uint(m[1], MAX_BODY);
+		if (n < 0)
+			return reply(res, 400, Buffer.from('bad length\n'));
+		const sock = req.socket;
+		sock.hangingUp = true;
+		reply(res, 200, alphaBody(n), { 'Content-Type': 'application/octet-stream' });
+		setTimeout(() => sock.destroy(), 150);
+		return;
+	}
 	if (req.method === 'GET' && (m = /^\/http\/len\/([0-9]+)$/.exec(path))) {
 		const n = uint(m[1], MAX_BODY);
 		if (n < 0)

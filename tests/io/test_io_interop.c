@@ -465,6 +465,23 @@ static void test_http(struct env *e)
 	CHECK_EQ(h.err, 0);
 	CHECK_EQ(tl_http_client_connects(cl), 2);
 
+	/* The server closes a kept-alive connection under the next request without reading
+	 * it: a GET is sent again on a new connection, once, and succeeds... */
+	uint64_t connects = tl_http_client_connects(cl);
+	http_do(e, cl, &h, "GET", "/http/hangup/7", NULL, 0, NULL);
+	CHECK_EQ(h.err, 0);
+	CHECK_EQ(h.body_len, 7);
+	http_do(e, cl, &h, "GET", "/http/len/10", NULL, 0, NULL);
+	CHECK_EQ(h.err, 0);
+	CHECK_EQ(h.body_len, 10);
+	CHECK_EQ(tl_http_client_connects(cl), connects + 1);
+	/* ...while a POST, which may have taken effect, is never repeated: it fails. */
+	http_do(e, cl, &h, "GET", "/http/hangup/7", NULL, 0, NULL);
+	CHECK_EQ(h.err, 0);
+	http_do(e, cl, &h, "POST", "/http/echo", NULL, 0, "{}");
+	CHECK(h.err == -EPIPE || h.err == -ECONNRESET);
+	CHECK_EQ(tl_http_client_connects(cl), connects + 1);
+
 	/* Over the response limit: an error, never a truncated body. */
 	http_do(e, cl, &h, "GET", "/http/len/150001", NULL, 0, NULL);
 	CHECK_EQ(h.err, -EMSGSIZE);

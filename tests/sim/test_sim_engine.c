@@ -11,6 +11,7 @@
  */
 #include "tl_book.h"
 #include "tl_sim_engine.h"
+#include "sim_event_log.h"
 #include "tl_test.h"
 
 #include <errno.h>
@@ -32,52 +33,6 @@ static int64_t g_now = 1700000000000ll;
 /* ======================================================================================
  * Helpers
  * ====================================================================================== */
-
-/* An event log: copies of every event, depth levels included. */
-struct log {
-	struct tl_sim_event *ev;
-	size_t n, cap;
-};
-
-static void log_fn(void *ctx, const struct tl_sim_event *ev)
-{
-	struct log *l = ctx;
-	struct tl_sim_event *c;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 256;
-		l->ev = realloc(l->ev, l->cap * sizeof(*l->ev));
-		CHECK(l->ev != NULL);
-	}
-	c = &l->ev[l->n++];
-	*c = *ev;
-	if (ev->kind == TL_SIM_EV_DEPTH) {
-		uint32_t nb = ev->u.depth.n_bids, na = ev->u.depth.n_asks;
-		struct tl_sim_level *b = malloc((nb + na + 1) * sizeof(*b));
-
-		CHECK(b != NULL);
-		memcpy(b, ev->u.depth.bids, nb * sizeof(*b));
-		memcpy(b + nb, ev->u.depth.asks, na * sizeof(*b));
-		c->u.depth.bids = b;
-		c->u.depth.asks = b + nb;
-	}
-}
-
-static void log_reset(struct log *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->ev[i].kind == TL_SIM_EV_DEPTH)
-			free((void *)l->ev[i].u.depth.bids);
-	l->n = 0;
-}
-
-static void log_free(struct log *l)
-{
-	log_reset(l);
-	free(l->ev);
-	l->ev = NULL;
-	l->cap = 0;
-}
 
 static size_t log_count(const struct log *l, int kind)
 {
