@@ -604,6 +604,15 @@ int tl_ws_client_send(tl_ws_client_t *ws, uint8_t opcode, const void *data, size
  */
 int tl_ws_client_close(tl_ws_client_t *ws, uint16_t code, const char *reason);
 
+/*
+ * Drops this connection because the application no longer trusts what it carries (a
+ * message it could not parse, say): closes with `code` and `reason`, discards whatever
+ * still arrives, and reconnects as after any drop (unless reconnect is off), with
+ * on_disconnect (err -ECONNABORTED), then on_open and on_reconnect. Returns 0, or
+ * -ENOTCONN when not open.
+ */
+int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason);
+
 /* True while the WebSocket is open (after on_open, before the close starts). */
 bool tl_ws_client_is_open(const tl_ws_client_t *ws);
 

@@ -501,6 +501,21 @@ int tl_ws_client_close(tl_ws_client_t *ws, uint16_t code, const char *reason)
 	}
 }
 
+int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason)
+{
+	if (ws->state != WS_OPEN)
+		return -ENOTCONN;
+	/* As after the peer's protocol violation: our close frame, then input is
+	 * discarded until the peer hangs up; the reconnect follows as after any drop. */
+	send_close(ws, code, reason ? reason : "");
+	ws->failed = true;
+	ws->close_code = code;
+	ws->err = -ECONNABORTED;
+	ws->state = WS_CLOSING;
+	tl_io_conn_timer_set(ws->conn, ws->cfg.close_timeout_ns);
+	return 0;
+}
+
 bool tl_ws_client_is_open(const tl_ws_client_t *ws)
 {
 	return ws->state == WS_OPEN;

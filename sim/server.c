@@ -209,7 +209,7 @@ struct tl_sim_server {
 	int64_t ordersday_window[TL_SIM_ACCOUNTS_MAX], ordersday_used[TL_SIM_ACCOUNTS_MAX];
 
 	/* Fault generators: one per fault, so enabling one does not shift another's draws. */
-	uint64_t rng_dup, rng_reorder, rng_drop_fill, rng_unknown, rng_limit;
+	uint64_t rng_dup, rng_reorder, rng_drop_fill, rng_unknown, rng_limit, rng_garble;
 	uint32_t unknown_flip, drops;
 
 	/* The request being served: its events are staged (see the top). */
@@ -314,6 +314,11 @@ static void conn_send_user(struct sim_conn *c, const char *p, size_t len, int64_
 	struct tl_sim_server *s = c->srv;
 	const struct tl_sim_faults *f = &s->cfg.faults;
 	int copies = 1 + chance(&s->rng_dup, f->dup_events_pct);
+
+	if (chance(&s->rng_garble, f->garble_events_pct)) {
+		s->stats.faults_injected++;
+		len /= 2;
+	}
 
 	if (copies > 1)
 		s->stats.faults_injected++;
@@ -1582,7 +1587,7 @@ static int check_config(const struct tl_sim_server_config *cfg)
 
 		if (f->dup_events_pct > 100 || f->reorder_events_pct > 100 ||
 		    f->drop_fills_pct > 100 || f->unknown_outcome_pct > 100 ||
-		    f->rate_limit_pct > 100) {
+		    f->rate_limit_pct > 100 || f->garble_events_pct > 100) {
 			tl_log(LOG_ERR, "sim", "fault percentages must be 0..100");
 			return -EINVAL;
 		}
@@ -1641,6 +1646,7 @@ int tl_sim_server_create(tl_sim_server_t **out, const struct tl_sim_server_confi
 	s->rng_dup = cfg->faults.seed ^ 0x1111;
 	s->rng_reorder = cfg->faults.seed ^ 0x2222;
 	s->rng_drop_fill = cfg->faults.seed ^ 0x3333;
+	s->rng_garble = cfg->faults.seed ^ 0x6666;
 	s->rng_unknown = cfg->faults.seed ^ 0x4444;
 	s->rng_limit = cfg->faults.seed ^ 0x5555;
 	sim_buf_init(&s->stage_bytes, 0);

@@ -77,6 +77,7 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --reorder-events PCT     hold a user event back until after the next one\n"
 	    "  --delay-events-ms N      send user events N ms late\n"
 	    "  --drop-fills PCT         do not send a fill's executionReport (myTrades has it)\n"
+	    "  --garble-events PCT      cut a user event to half its length (unparsable)\n"
 	    "  --unknown-outcome PCT    place the order, but answer 503/-1000 or 408/-1007\n"
 	    "  --rate-limit PCT         refuse a signed request with 429 (-1003, -1015)\n"
 	    "  --clock-skew-ms N        the server's clock runs N ms ahead (negative: behind)\n"
@@ -262,6 +263,7 @@ enum {
 	OPT_REORDER,
 	OPT_DELAY,
 	OPT_DROP_FILLS,
+	OPT_GARBLE,
 	OPT_UNKNOWN,
 	OPT_RATE_LIMIT,
 	OPT_SKEW,
@@ -292,6 +294,7 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"reorder-events", required_argument, NULL, OPT_REORDER},
 	    {"delay-events-ms", required_argument, NULL, OPT_DELAY},
 	    {"drop-fills", required_argument, NULL, OPT_DROP_FILLS},
+	    {"garble-events", required_argument, NULL, OPT_GARBLE},
 	    {"unknown-outcome", required_argument, NULL, OPT_UNKNOWN},
 	    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	    {"clock-skew-ms", required_argument, NULL, OPT_SKEW},
@@ -397,6 +400,9 @@ int tl_sim_cli_main(int argc, char **argv)
 			break;
 		case OPT_DROP_FILLS:
 			pct = &cfg.faults.drop_fills_pct;
+			break;
+		case OPT_GARBLE:
+			pct = &cfg.faults.garble_events_pct;
 			break;
 		case OPT_UNKNOWN:
 			pct = &cfg.faults.unknown_outcome_pct;

@@ -75,6 +75,9 @@ struct tl_sim_faults {
 	uint32_t rate_limit_pct;
 	int32_t clock_skew_ms; /* the server's clock = wall clock + this (-1021 for clients
 	                          that do not measure the offset) */
+	/* A user event is cut to half its length: a message no client can parse, as a
+	 * corrupting proxy or a venue bug would send. Binance itself never does. */
+	uint32_t garble_events_pct;
 	uint64_t seed;
 };
 

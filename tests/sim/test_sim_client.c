@@ -25,6 +25,8 @@
  *                a bare cut, 1006); the client reconnects each time
  *   tls          the same protocol over TLS with the sim's generated certificate
  *   malformed    garbage on every endpoint: error answers, and the sim keeps serving
+ *   garble       every user event cut short: tl_venue_session counts each, resyncs the
+ *                connection and asks for a back-fill, which finds every fill
  *
  * Usage: test_sim_client TALLY_BINARY [scenario...]   (default: all)
  */
@@ -44,6 +46,7 @@
 #include "tl_sim_server.h" /* the demo key pair */
 #include "tl_test.h"
 #include "tl_venue.h"
+#include "tl_venue_session.h"
 
 #define SYMBOL "BTCUSDT"
 #define PX_DEC 2
@@ -1258,6 +1261,130 @@ static void scenario_malformed(void)
 	sim_stop(&sp, NULL, 0);
 }
 
+/* ======================================================================================
+ * The venue session (tl_venue_session.h) as the user-data consumer
+ * ====================================================================================== */
+
+struct session_probe {
+	uint32_t ready, ready_backfill, downs;
+	uint64_t events;
+};
+
+static void probe_ready(void *user, bool backfill)
+{
+	struct session_probe *p = user;
+
+	p->ready++;
+	p->ready_backfill += backfill;
+}
+
+static void probe_message(void *user, const struct tl_venue_msg *m)
+{
+	struct session_probe *p = user;
+
+	p->events +=
+	    m->kind == TL_VENUE_MSG_EXEC_REPORT || m->kind == TL_VENUE_MSG_ACCOUNT_POSITION;
+}
+
+static void probe_down(void *user, int err)
+{
+	(void)err;
+	((struct session_probe *)user)->downs++;
+}
+
+struct session_wait {
+	struct session_probe *p;
+	uint32_t ready;
+};
+
+static bool session_ready_n(struct client *c, void *arg)
+{
+	struct session_wait *w = arg;
+
+	(void)c;
+	return w->p->ready >= w->ready;
+}
+
+static tl_venue_session_t *session_open(struct client *c, struct session_probe *p)
+{
+	static const struct tl_venue_session_ops ops = {probe_ready, probe_message, probe_down};
+	struct tl_venue_session_config sc;
+	struct session_wait w = {p, 1};
+	tl_venue_session_t *s;
+
+	tl_venue_session_config_default(&sc);
+	sc.ws.host = "127.0.0.1";
+	sc.ws.port = c->port;
+	sc.ws.backoff_base_ns = 20000000;
+	sc.ws.backoff_cap_ns = 100000000;
+	sc.api_key = TL_SIM_DEMO_API_KEY;
+	sc.signer = c->signer;
+	sc.parse = c->pc;
+	CHECK_EQ(tl_venue_session_create(&s, c->loop, &sc, &ops, p), 0);
+	CHECK_EQ(tl_venue_session_start(s), 0);
+	pump_until(c, session_ready_n, &w, 5000, "the session's subscription");
+	CHECK_EQ(p->ready_backfill, 0); /* the first time, nothing to back-fill */
+	return s;
+}
+
+static void session_done(struct client *c, tl_venue_session_t *s)
+{
+	tl_venue_session_close(s);
+	pump_for(c, 100);
+	CHECK_EQ(tl_venue_session_destroy(s), 0);
+}
+
+/*
+ * Every user event cut short: the session counts each malformed message, drops the
+ * connection and subscribes again on a new one, asking for a back-fill; the back-fill
+ * (myTrades from trade id 0) finds every fill, and they add up to the venue's balances.
+ */
+static void scenario_garble(void)
+{
+	static const char *const args[] = {
+	    "--garble-events", "100", "--weight-per-min", "0", "--orders-per-10s", "0", NULL};
+	struct simproc sp;
+	struct client c;
+	struct session_probe p = {0};
+	struct tl_venue_session_counters n;
+	tl_venue_session_t *s;
+	struct fill_sums rest;
+	int64_t bid, ask, btc, usdt;
+	const int orders = 4;
+
+	sim_start(&sp, args);
+	client_open(&c, sp.port, false, NULL, false);
+	s = session_open(&c, &p);
+	for (int i = 0; i < orders; i++) {
+		struct session_wait w = {&p, (uint32_t)i + 2};
+		char cid[32];
+
+		top_of_book(&c, &bid, &ask, NULL);
+		snprintf(cid, sizeof(cid), "garble-%d", i);
+		/* orders go on the client's own connection; the session only listens */
+		CHECK_EQ(place(&c, cid, TL_VENUE_BUY, TL_VENUE_LIMIT, ask + 1000, 1000)->status,
+		         200);
+		pump_until(&c, session_ready_n, &w, 5000, "the session's resync");
+	}
+	tl_venue_session_counters(s, &n);
+	CHECK_EQ(n.malformed, orders); /* the first event of each order; the rest went with
+	                                  the dropped connection */
+	CHECK_EQ(n.resyncs, orders);
+	CHECK_EQ(n.connects, orders + 1);
+	CHECK_EQ(n.subscribes, orders + 1);
+	CHECK_EQ(p.ready_backfill, orders);
+	CHECK_EQ(p.events, 0); /* nothing garbled was ever passed on */
+	CHECK(p.downs >= (uint32_t)orders);
+	rest = fills_from_rest(&c, 0);
+	CHECK(rest.n >= (uint32_t)orders);
+	venue_balances(&c, &btc, &usdt);
+	CHECK_EQ(btc, BTC0 + rest.base);
+	CHECK_EQ(usdt, USDT0 + rest.quote);
+	session_done(&c, s);
+	client_close(&c);
+	sim_stop(&sp, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1269,6 +1396,7 @@ int main(int argc, char **argv)
 	    {"limits", scenario_limits},       {"skew", scenario_skew},
 	    {"drop-conn", scenario_drop_conn}, {"tls", scenario_tls},
 	    {"malformed", scenario_malformed},
+	    {"garble", scenario_garble},
 	};
 	static const char *const event_faults[] = {"dup", "reorder", "delay"};
 
