@@ -1395,8 +1395,7 @@ int main(int argc, char **argv)
 	    {"unknown", scenario_unknown},     {"rate-limit", scenario_rate_limit},
 	    {"limits", scenario_limits},       {"skew", scenario_skew},
 	    {"drop-conn", scenario_drop_conn}, {"tls", scenario_tls},
-	    {"malformed", scenario_malformed},
-	    {"garble", scenario_garble},
+	    {"malformed", scenario_malformed}, {"garble", scenario_garble},
 	};
 	static const char *const event_faults[] = {"dup", "reorder", "delay"};
 
