@@ -148,7 +148,7 @@ static bool name_ok(const char *s, size_t cap)
 	return n > 0 && n < cap;
 }
 
-static int64_t pow10_of(int e)
+int64_t sim_pow10(int e)
 {
 	int64_t p = 1;
 
@@ -156,10 +156,6 @@ static int64_t pow10_of(int e)
 		p *= 10;
 	return p;
 }
-
-/* Level and trade quantities stay below this so that sums of a few thousand of them
- * (a FOK's look-ahead) cannot overflow. */
-#define SYNTH_QTY_MAX (1ll << 48)
 
 static bool multiple(int64_t v, int64_t of)
 {
@@ -219,8 +215,8 @@ static int check_market(const struct tl_sim_config *cfg, uint32_t i)
 		return -EINVAL;
 	/* Every amount an order can stand for fits an int64 (tl_sim_engine.h "Numbers"). */
 	if (__builtin_mul_overflow(m->max_px.v, m->max_qty.v, &v) ||
-	    __builtin_mul_overflow(v, pow10_of(8 - m->px_decimals - m->qty_decimals), &v) ||
-	    __builtin_mul_overflow(m->max_qty.v, pow10_of(8 - m->qty_decimals), &v))
+	    __builtin_mul_overflow(v, sim_pow10(8 - m->px_decimals - m->qty_decimals), &v) ||
+	    __builtin_mul_overflow(m->max_qty.v, sim_pow10(8 - m->qty_decimals), &v))
 		return -EINVAL;
 	return check_walk(m);
 }
@@ -310,8 +306,8 @@ static int market_init(struct tl_sim *sim, uint32_t i)
 	m->cfg = cfg->markets[i];
 	w = &m->cfg.walk;
 	m->index = i;
-	m->quote_mult = pow10_of(8 - m->cfg.px_decimals - m->cfg.qty_decimals);
-	m->base_mult = pow10_of(8 - m->cfg.qty_decimals);
+	m->quote_mult = sim_pow10(8 - m->cfg.px_decimals - m->cfg.qty_decimals);
+	m->base_mult = sim_pow10(8 - m->cfg.qty_decimals);
 	m->orders = alloc_touched(pool, sizeof(*m->orders));
 	m->oid_bucket = alloc_touched(buckets, sizeof(uint32_t));
 	m->cid_bucket = alloc_touched(buckets, sizeof(uint32_t));
@@ -373,7 +369,7 @@ int tl_sim_create(tl_sim_t **out, const struct tl_sim_config *cfg)
 	sim->cfg = *cfg;
 	sim->now_ms = INT64_MIN;
 	for (uint32_t i = 0; i < cfg->n_assets; i++)
-		sim->fee_quantum[i] = pow10_of(TL_SIM_AMOUNT_DECIMALS - cfg->assets[i].decimals);
+		sim->fee_quantum[i] = sim_pow10(TL_SIM_AMOUNT_DECIMALS - cfg->assets[i].decimals);
 	r = -ENOMEM;
 	sim->bal = alloc_touched((size_t)cfg->max_accounts * cfg->n_assets, sizeof(*sim->bal));
 	sim->mkt = calloc(cfg->n_markets, sizeof(*sim->mkt));

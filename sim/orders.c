@@ -479,7 +479,7 @@ static int64_t takeable(const struct market *m, int side, int64_t px, int64_t wa
 {
 	int64_t tick = m->cfg.tick_size.v, sum = 0, q, t = sim_synth_best(m, !side, &q);
 
-	/* sum < want <= max_qty and q <= level_qty_max <= 2^48: no overflow. */
+	/* sum < want <= max_qty and q <= SYNTH_QTY_MAX = 2^48: no overflow. */
 	while (t != 0 && sum < want) {
 		if (side == TL_SIM_BUY ? t * tick > px : t * tick < px)
 			break;

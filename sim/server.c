@@ -188,6 +188,8 @@ struct staged {
 struct tl_sim_server {
 	struct tl_sim_server_config cfg;
 	tl_sim_t *sim;
+	struct sim_replay *replay[TL_SIM_MARKETS_MAX]; /* NULL: the market walks */
+	int fatal;                                     /* an error that stops run() */
 	unsigned char *wbatch; /* LWS_PRE + WBATCH_BYTES: see write_batch() */
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
@@ -1469,14 +1471,36 @@ static void schedule(struct tl_sim_server *s, lws_sorted_usec_list_t *sul, sul_c
 	lws_sul_schedule(s->ctx, 0, sul, cb, (lws_usec_t)ms * 1000);
 }
 
+/* One market-data interval of every market: a walk step, or a slice of its capture. */
+static int md_step(struct tl_sim_server *s, int64_t now)
+{
+	struct tl_sim_sink sink = {on_event, s};
+
+	for (uint32_t m = 0; m < s->cfg.sim.n_markets; m++) {
+		struct tl_sim_replay_step step;
+		int rc;
+
+		if (!s->replay[m]) {
+			tl_sim_market_step(s->sim, m, now, &sink);
+			continue;
+		}
+		rc = sim_replay_slice(s->replay[m], now, &step);
+		if (rc < 0) {
+			s->fatal = rc;
+			return rc;
+		}
+		tl_sim_market_replay_step(s->sim, m, &step, now, &sink);
+	}
+	return 0;
+}
+
 static void md_tick(lws_sorted_usec_list_t *sul)
 {
 	struct tl_sim_server *s = lws_container_of(sul, struct tl_sim_server, sul_md);
-	struct tl_sim_sink sink = {on_event, s};
 	int64_t now = server_now_ms(s);
 
-	for (uint32_t m = 0; m < s->cfg.sim.n_markets; m++)
-		tl_sim_market_step(s->sim, m, now, &sink);
+	if (md_step(s, now) < 0)
+		return; /* run() sees s->fatal and stops */
 	schedule(s, &s->sul_md, md_tick, s->cfg.md_interval_ms);
 }
 
@@ -1544,6 +1568,7 @@ void tl_sim_server_config_default(struct tl_sim_server_config *cfg)
 	cfg->funding[1] = (struct tl_sim_funding){1, {1000000LL * 100000000}}; /* 1M USDT */
 	cfg->limits = (struct tl_sim_limits){6000, 100, 200000};
 	cfg->max_connections = 256;
+	cfg->replay_speed = 1;
 }
 
 static void lws_log_line(int level, const char *line)
@@ -1566,6 +1591,11 @@ static int check_config(const struct tl_sim_server_config *cfg)
 	}
 	if (!cfg->md_interval_ms || cfg->md_interval_ms > 60000) {
 		tl_log(LOG_ERR, "sim", "md interval %u ms: 1..60000 allowed", cfg->md_interval_ms);
+		return -EINVAL;
+	}
+	if (cfg->n_replay_paths &&
+	    (!cfg->replay_paths || !cfg->replay_speed || cfg->replay_speed > 1000)) {
+		tl_log(LOG_ERR, "sim", "replay speed %u: 1..1000 allowed", cfg->replay_speed);
 		return -EINVAL;
 	}
 	if (cfg->n_funding > TL_SIM_FUNDING_MAX || !cfg->max_connections ||
@@ -1591,6 +1621,29 @@ static int check_config(const struct tl_sim_server_config *cfg)
 			tl_log(LOG_ERR, "sim", "fault percentages must be 0..100");
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/* Opens each market's capture replay and fits its walk config to it (see the header). */
+static int open_replays(struct tl_sim_server *s)
+{
+	for (uint32_t m = 0; s->cfg.n_replay_paths && m < s->cfg.sim.n_markets; m++) {
+		struct tl_sim_market_config *mc = &s->cfg.sim.markets[m];
+		struct tl_sim_walk_config *w = &mc->walk;
+		tl_px_t bid;
+		int rc = sim_replay_open(&s->replay[m], s->cfg.replay_paths, s->cfg.n_replay_paths,
+		                         mc->symbol, mc->px_decimals, mc->qty_decimals,
+		                         s->cfg.replay_speed, &bid);
+
+		if (rc)
+			return rc;
+		w->start_px.v = bid.v - bid.v % mc->tick_size.v;
+		w->spread_ticks = 1;
+		w->max_move_ticks = TL_SIM_MOVE_TICKS_MAX;
+		/* The walk's own book and flow stay empty: the capture is the market. */
+		w->empty_pct = 100;
+		w->trades_max = 0;
 	}
 	return 0;
 }
@@ -1662,9 +1715,17 @@ int tl_sim_server_create(tl_sim_server_t **out, const struct tl_sim_server_confi
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = tl_sim_create(&s->sim, &cfg->sim);
+	rc = open_replays(s);
+	if (rc)
+		goto fail;
+	rc = tl_sim_create(&s->sim, &s->cfg.sim);
 	if (rc) {
 		tl_log(LOG_ERR, "sim", "the matching engine refused its config: %s", strerror(-rc));
+		goto fail;
+	}
+	/* A replayed market's first book: the capture's, before anyone can ask for it. */
+	if (s->cfg.n_replay_paths && md_step(s, server_now_ms(s)) < 0) {
+		rc = s->fatal;
 		goto fail;
 	}
 	rc = setup_accounts(s);
@@ -1728,6 +1789,9 @@ tl_sim_t *tl_sim_server_engine(tl_sim_server_t *s)
 void tl_sim_server_stats(const tl_sim_server_t *s, struct tl_sim_server_stats *out)
 {
 	*out = s->stats;
+	out->replay_passes = 0;
+	for (uint32_t m = 0; m < TL_SIM_MARKETS_MAX; m++)
+		out->replay_passes += s->replay[m] ? sim_replay_passes(s->replay[m]) : 0;
 }
 
 static void status_tick(lws_sorted_usec_list_t *sul)
@@ -1781,7 +1845,7 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 	if (duration_ms)
 		schedule(s, &s->sul_wake, wake_tick,
 		         (uint32_t)(duration_ms > 86400000 ? 86400000 : duration_ms));
-	while (!*stop && !(deadline && tl_mono_ns() >= deadline)) {
+	while (!*stop && !s->fatal && !(deadline && tl_mono_ns() >= deadline)) {
 		if (lws_service(s->ctx, 0) < 0)
 			return -EIO;
 	}
@@ -1816,7 +1880,7 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 		}
 		lws_sul_cancel(&s->sul_wake);
 	}
-	return 0;
+	return s->fatal;
 }
 
 void tl_sim_server_destroy(tl_sim_server_t *s)
@@ -1828,6 +1892,8 @@ void tl_sim_server_destroy(tl_sim_server_t *s)
 	for (uint32_t i = 0; i < TL_SIM_ACCOUNTS_MAX; i++)
 		tl_venue_signer_destroy(s->signers[i]);
 	tl_sim_destroy(s->sim);
+	for (uint32_t m = 0; m < TL_SIM_MARKETS_MAX; m++)
+		sim_replay_close(s->replay[m]);
 	free(s->conns);
 	free(s->wbatch);
 	free(s->stage);

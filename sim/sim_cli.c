@@ -39,8 +39,9 @@ void tl_sim_cli_usage(FILE *out)
 	    "\n"
 	    "Runs the venue simulator: the Binance Spot protocol (market-data streams, the\n"
 	    "WebSocket API with user data, and REST) on one port, in front of a deterministic\n"
-	    "matching engine whose background liquidity is a seeded random walk. tally runs\n"
-	    "against it by default; so can any Binance client.\n"
+	    "matching engine whose background liquidity is a seeded random walk, or a recorded\n"
+	    "capture played back (--replay). tally runs against it by default; so can any\n"
+	    "Binance client.\n"
 	    "\n"
 	    "Endpoints: /ws/<stream>, /stream?streams=<a>/<b>, /ws-api/v3, /api/v3/...\n"
 	    "Streams:   <symbol>@depth@100ms, @depth, @bookTicker, @trade (lower-case symbol)\n"
@@ -52,6 +53,15 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --md-interval-ms N     one market-data step this often (default 100, as\n"
 	    "                         depth@100ms; 10 sends ten times Binance's rate)\n"
 	    "  --start-px DEC         BTCUSDT's first bid (default 60000.00)\n"
+	    "  --depth-levels N       price levels a side the book spans (1..5000; default\n"
+	    "                         100, or 1000 with --replay)\n"
+	    "  --replay FILE          background liquidity from a capture instead of the walk:\n"
+	    "                         BTCUSDT's recorded book, depth stream and trades\n"
+	    "                         (binance-spot or cryptofeed files, gzip or not; as\n"
+	    "                         `tally replay` reads them). Repeatable: files are merged\n"
+	    "                         by time. It starts at the capture's first book (overrides\n"
+	    "                         --start-px) and plays again from the start at its end\n"
+	    "  --replay-speed N       capture seconds per second (1..1000, default 1)\n"
 	    "  --accounts-file FILE   accounts, one per line: API-KEY SECRET (the file must\n"
 	    "                         not be readable by group or others). Default: one\n"
 	    "                         account, keyed by TALLY_API_KEY and TALLY_API_SECRET\n"
@@ -230,14 +240,14 @@ static int parse_fund(const char *arg, struct tl_sim_server_config *cfg, bool *f
 
 static void print_stats(FILE *out, const char *event, const struct tl_sim_server_stats *st)
 {
-	fprintf(out,
-	        "{\"event\":\"%s\",\"connections\":%" PRIu64 ",\"ws_requests\":%" PRIu64
-	        ",\"rest_requests\":%" PRIu64 ",\"orders\":%" PRIu64 ",\"errors_sent\":%" PRIu64
-	        ",\"md_events\":%" PRIu64 ",\"user_events\":%" PRIu64
-	        ",\"faults_injected\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}\n",
-	        event, st->connections, st->ws_requests, st->rest_requests, st->orders,
-	        st->errors_sent, st->md_events, st->user_events, st->faults_injected,
-	        st->bytes_out);
+	fprintf(
+	    out,
+	    "{\"event\":\"%s\",\"connections\":%" PRIu64 ",\"ws_requests\":%" PRIu64
+	    ",\"rest_requests\":%" PRIu64 ",\"orders\":%" PRIu64 ",\"errors_sent\":%" PRIu64
+	    ",\"md_events\":%" PRIu64 ",\"user_events\":%" PRIu64 ",\"faults_injected\":%" PRIu64
+	    ",\"bytes_out\":%" PRIu64 ",\"replay_passes\":%" PRIu64 "}\n",
+	    event, st->connections, st->ws_requests, st->rest_requests, st->orders, st->errors_sent,
+	    st->md_events, st->user_events, st->faults_injected, st->bytes_out, st->replay_passes);
 	fflush(out);
 }
 
@@ -268,7 +278,12 @@ enum {
 	OPT_RATE_LIMIT,
 	OPT_SKEW,
 	OPT_FAULT_SEED,
+	OPT_DEPTH_LEVELS,
+	OPT_REPLAY,
+	OPT_REPLAY_SPEED,
 };
+
+#define REPLAY_FILES_MAX 64
 
 int tl_sim_cli_main(int argc, char **argv)
 {
@@ -299,6 +314,9 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	    {"clock-skew-ms", required_argument, NULL, OPT_SKEW},
 	    {"fault-seed", required_argument, NULL, OPT_FAULT_SEED},
+	    {"depth-levels", required_argument, NULL, OPT_DEPTH_LEVELS},
+	    {"replay", required_argument, NULL, OPT_REPLAY},
+	    {"replay-speed", required_argument, NULL, OPT_REPLAY_SPEED},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct tl_sim_server_config cfg;
@@ -307,7 +325,8 @@ int tl_sim_cli_main(int argc, char **argv)
 	const char *accounts_file = NULL;
 	uint64_t duration_s = 0, status_s = 10, v;
 	int64_t sv;
-	bool first_fund = true;
+	static char *replay_files[REPLAY_FILES_MAX];
+	bool first_fund = true, depth_given = false;
 	int c, rc;
 
 	tl_sim_server_config_default(&cfg);
@@ -420,6 +439,22 @@ int tl_sim_cli_main(int argc, char **argv)
 				return usage_error("bad --fault-seed '%s'", optarg);
 			cfg.faults.seed = v;
 			break;
+		case OPT_DEPTH_LEVELS:
+			if (parse_u64(optarg, TL_SIM_DEPTH_LEVELS_MAX, &v) || !v)
+				return usage_error("bad --depth-levels '%s' (1..5000)", optarg);
+			cfg.sim.markets[0].walk.depth_levels = (uint32_t)v;
+			depth_given = true;
+			break;
+		case OPT_REPLAY:
+			if (cfg.n_replay_paths == REPLAY_FILES_MAX)
+				return usage_error("too many --replay files (at most %s)", "64");
+			replay_files[cfg.n_replay_paths++] = optarg;
+			break;
+		case OPT_REPLAY_SPEED:
+			if (parse_u64(optarg, 1000, &v) || !v)
+				return usage_error("bad --replay-speed '%s' (1..1000)", optarg);
+			cfg.replay_speed = (uint32_t)v;
+			break;
 		case 'h':
 			tl_sim_cli_usage(stdout);
 			return 0;
@@ -436,6 +471,11 @@ int tl_sim_cli_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.n_replay_paths) {
+		cfg.replay_paths = replay_files;
+		if (!depth_given)
+			cfg.sim.markets[0].walk.depth_levels = 1000;
+	}
 	if (accounts_file) {
 		if (load_accounts(accounts_file, &cfg))
 			return 1;

@@ -150,6 +150,8 @@ static inline bool sim_order_working(const struct order *o)
 }
 
 /* engine.c */
+/* 10^e, for 0 <= e <= 18. */
+int64_t sim_pow10(int e);
 void sim_emit_position(struct tl_sim *sim, const struct tl_sim_sink *sink, uint32_t market,
                        uint32_t acct, uint32_t asset_a, uint32_t asset_b, int64_t now_ms);
 void sim_order_copy(const struct market *m, const struct order *o, struct tl_sim_order *out);
@@ -161,6 +163,11 @@ uint32_t sim_book_best(const struct market *m, int side);
  * settles, records, emits trade + executionReport + position, and retires it when done. */
 void sim_fill_maker(struct tl_sim *sim, struct market *m, uint32_t slot, int64_t qty,
                     int64_t now_ms, const struct tl_sim_sink *sink);
+
+/* Synthetic level and trade quantities stay at or below this (the walk's config is checked
+ * against it, a replayed level is capped to it), so that sums of a few thousand of them (a
+ * FOK's look-ahead) cannot overflow. */
+#define SYNTH_QTY_MAX (1ll << 48)
 
 /* synth.c */
 void sim_synth_init(struct market *m, uint64_t seed);

@@ -305,6 +305,44 @@ static void ticker_of(const struct market *m, struct tl_sim_book_ticker *t)
 	t->ask_qty.v = q;
 }
 
+/* Emits the step's depthUpdate (if any level changed) and its bookTicker. */
+static void publish_step(struct market *m, int64_t now_ms, const struct tl_sim_sink *sink)
+{
+	struct tl_sim_event ev;
+
+	publish_depth(m, now_ms, sink);
+	if (!sink || !sink->fn)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = TL_SIM_EV_BOOK_TICKER;
+	ev.market = m->index;
+	ev.event_ms = now_ms;
+	ticker_of(m, &ev.u.ticker);
+	sim_emit(sink, &ev);
+}
+
+/*
+ * Moves the windows to bid anchor `anchor` (at most max_move_ticks away, so that the old
+ * and new windows never share a slot). Levels that leave their window go first, while the
+ * window is still the old one (so that sim_synth_qty() can read them). The old windows
+ * are returned, by side, for the caller to fill the prices new to the window.
+ */
+static void move_windows(struct market *m, int64_t anchor, int64_t olo[2], int64_t ohi[2])
+{
+	for (int side = 0; side < 2; side++) {
+		int64_t nlo, nhi;
+
+		window_of(m, side, m->syn.bid_anchor, &olo[side], &ohi[side]);
+		window_of(m, side, anchor, &nlo, &nhi);
+		for (int64_t t = olo[side]; t <= ohi[side]; t++) {
+			if ((t < nlo || t > nhi) && sim_synth_qty(m, side, t))
+				sim_synth_set(m, side, t, 0);
+		}
+	}
+	m->syn.bid_anchor = anchor;
+	m->syn.ask_anchor = anchor + m->cfg.walk.spread_ticks;
+}
+
 /* -------------------------------------------------------------------------------------
  * Synthetic flow
  * ------------------------------------------------------------------------------------- */
@@ -405,20 +443,8 @@ int tl_sim_market_step(tl_sim_t *sim, uint32_t market, int64_t now_ms,
 	if (anchor > m->syn.anchor_hi)
 		anchor = m->syn.anchor_hi;
 
-	/* 2. Levels that leave their window go, while the window is still the old one (so
-	 * that sim_synth_qty() can read them); then the new window is drawn. */
-	for (int side = 0; side < 2; side++) {
-		int64_t nlo, nhi;
-
-		window_of(m, side, m->syn.bid_anchor, &olo[side], &ohi[side]);
-		window_of(m, side, anchor, &nlo, &nhi);
-		for (int64_t t = olo[side]; t <= ohi[side]; t++) {
-			if ((t < nlo || t > nhi) && sim_synth_qty(m, side, t))
-				sim_synth_set(m, side, t, 0);
-		}
-	}
-	m->syn.bid_anchor = anchor;
-	m->syn.ask_anchor = anchor + w->spread_ticks;
+	/* 2. The windows move, and the prices new to them are drawn. */
+	move_windows(m, anchor, olo, ohi);
 	draw_window(m, TL_SIM_BUY, olo[TL_SIM_BUY], ohi[TL_SIM_BUY]);
 	draw_window(m, TL_SIM_SELL, olo[TL_SIM_SELL], ohi[TL_SIM_SELL]);
 
@@ -437,17 +463,177 @@ int tl_sim_market_step(tl_sim_t *sim, uint32_t market, int64_t now_ms,
 	}
 
 	/* 5. What the stream shows of it. */
-	publish_depth(m, now_ms, sink);
-	if (sink && sink->fn) {
-		struct tl_sim_event ev;
+	publish_step(m, now_ms, sink);
+	return 0;
+}
 
-		memset(&ev, 0, sizeof(ev));
-		ev.kind = TL_SIM_EV_BOOK_TICKER;
-		ev.market = m->index;
-		ev.event_ms = now_ms;
-		ticker_of(m, &ev.u.ticker);
-		sim_emit(sink, &ev);
+/* -------------------------------------------------------------------------------------
+ * Capture replay
+ * ------------------------------------------------------------------------------------- */
+
+/* A replay step's view of the captured book: its units per market unit. */
+struct capture {
+	const tl_book_t *book;
+	int64_t px_mult, qty_mult;
+};
+
+/* The captured quantity at `ticks`, at the market's scale, on the step grid and capped. */
+static int64_t captured_qty(const struct market *m, const struct capture *c, int side,
+                            int64_t ticks)
+{
+	tl_px_t px = {ticks * m->cfg.tick_size.v * c->px_mult};
+	int64_t step = m->cfg.step_size.v;
+	int64_t q = tl_book_qty_at(c->book, side == TL_SIM_BUY ? TL_BOOK_BID : TL_BOOK_ASK, px).v /
+	            c->qty_mult;
+
+	if (q > SYNTH_QTY_MAX)
+		q = SYNTH_QTY_MAX;
+	return q - q % step;
+}
+
+static void take_captured(struct market *m, const struct capture *c, int side, int64_t ticks)
+{
+	int64_t q;
+
+	if (!in_window(m, side, ticks))
+		return;
+	q = captured_qty(m, c, side, ticks);
+	if (q != sim_synth_qty(m, side, ticks))
+		sim_synth_set(m, side, ticks, q);
+}
+
+/* Every price of the side's window that is not in [old_lo, old_hi] takes its captured
+ * quantity. */
+static void take_window(struct market *m, const struct capture *c, int side, int64_t old_lo,
+                        int64_t old_hi)
+{
+	int64_t lo, hi;
+
+	window_of(m, side, m->syn.bid_anchor, &lo, &hi);
+	for (int64_t t = lo; t <= hi; t++)
+		if (t < old_lo || t > old_hi)
+			take_captured(m, c, side, t);
+}
+
+/* Follows the captured best bid (step 2 of tl_sim_market_replay_step). */
+static void replay_anchor(struct market *m, const struct capture *c, int64_t now_ms,
+                          const struct tl_sim_sink *sink)
+{
+	struct tl_book_level best;
+	int64_t anchor, move, olo[2], ohi[2];
+
+	if (!tl_book_best(c->book, TL_BOOK_BID, &best))
+		return; /* no bids: the windows stay where they are */
+	anchor = best.px.v / c->px_mult / m->cfg.tick_size.v;
+	if (anchor < m->syn.anchor_lo)
+		anchor = m->syn.anchor_lo;
+	if (anchor > m->syn.anchor_hi)
+		anchor = m->syn.anchor_hi;
+	move = anchor - m->syn.bid_anchor;
+	if (move == 0)
+		return;
+	if (move > (int64_t)m->cfg.walk.max_move_ticks ||
+	    -move > (int64_t)m->cfg.walk.max_move_ticks) {
+		/* Farther than the ring can take in one depthUpdate: empty the book, publish
+		 * that, then fill the new windows from nothing. */
+		for (int side = 0; side < 2; side++) {
+			window_of(m, side, m->syn.bid_anchor, &olo[side], &ohi[side]);
+			for (int64_t t = olo[side]; t <= ohi[side]; t++)
+				if (sim_synth_qty(m, side, t))
+					sim_synth_set(m, side, t, 0);
+		}
+		publish_depth(m, now_ms, sink);
+		m->syn.bid_anchor = anchor;
+		m->syn.ask_anchor = anchor + m->cfg.walk.spread_ticks;
+		take_window(m, c, TL_SIM_BUY, 1, 0);
+		take_window(m, c, TL_SIM_SELL, 1, 0);
+		return;
 	}
+	move_windows(m, anchor, olo, ohi);
+	take_window(m, c, TL_SIM_BUY, olo[TL_SIM_BUY], ohi[TL_SIM_BUY]);
+	take_window(m, c, TL_SIM_SELL, olo[TL_SIM_SELL], ohi[TL_SIM_SELL]);
+}
+
+/* A captured trade as flow (step 1): client orders of the side it hit, at limit_px or
+ * better, fill first; the rest is printed as it was recorded. */
+static void replay_trade(struct tl_sim *sim, struct market *m, int aggr, int64_t qty,
+                         int64_t limit_px, int64_t now_ms, const struct tl_sim_sink *sink)
+{
+	int book = !aggr;
+
+	while (qty > 0) {
+		uint32_t s = sim_book_best(m, book);
+		int64_t f;
+
+		if (s == NIL ||
+		    (book == TL_SIM_BUY ? m->orders[s].px < limit_px : m->orders[s].px > limit_px))
+			break;
+		f = order_left(m, s) < qty ? order_left(m, s) : qty;
+		sim_fill_maker(sim, m, s, f, now_ms, sink);
+		qty -= f;
+	}
+	if (qty > 0)
+		sim_emit_trade(sink, m, m->next_trade_id++, limit_px, qty, aggr == TL_SIM_SELL,
+		               now_ms);
+}
+
+int tl_sim_market_replay_step(tl_sim_t *sim, uint32_t market, const struct tl_sim_replay_step *in,
+                              int64_t now_ms, const struct tl_sim_sink *sink)
+{
+	struct market *m;
+	struct capture c;
+	int64_t tick;
+
+	if (!sim || market >= sim->n_markets || !in || (in->n_trades && !in->trades))
+		return -EINVAL;
+	m = &sim->mkt[market];
+	if (in->book_px_decimals < m->cfg.px_decimals || in->book_px_decimals > 8 ||
+	    in->book_qty_decimals < m->cfg.qty_decimals || in->book_qty_decimals > 8)
+		return -EINVAL;
+	for (int side = 0; side < 2; side++)
+		if (in->n_changed[side] && !in->changed[side])
+			return -EINVAL;
+	tick = m->cfg.tick_size.v;
+	c.book = in->book;
+	c.px_mult = sim_pow10(in->book_px_decimals - m->cfg.px_decimals);
+	c.qty_mult = sim_pow10(in->book_qty_decimals - m->cfg.qty_decimals);
+	now_ms = sim_now(sim, now_ms);
+
+	/* 1. The captured trades, as flow for client orders. */
+	for (uint32_t i = 0; i < in->n_trades; i++) {
+		const struct tl_sim_replay_trade *tr = &in->trades[i];
+		int64_t px = tr->px.v / c.px_mult, qty = tr->qty.v / c.qty_mult;
+
+		qty -= qty % m->cfg.step_size.v;
+		if (qty > SYNTH_QTY_MAX)
+			qty = SYNTH_QTY_MAX;
+		if (px > 0 && px % tick == 0 && tr->px.v % c.px_mult == 0 && qty > 0)
+			replay_trade(sim, m, tr->buyer_maker ? TL_SIM_SELL : TL_SIM_BUY, qty, px,
+			             now_ms, sink);
+	}
+
+	if (in->book) {
+		/* 2. The windows follow the captured best bid. */
+		replay_anchor(m, &c, now_ms, sink);
+		/* 3. The captured changes. */
+		for (int side = 0; side < 2; side++) {
+			if (in->refresh_all) {
+				take_window(m, &c, side, 1, 0);
+				continue;
+			}
+			for (uint32_t i = 0; i < in->n_changed[side]; i++) {
+				int64_t px = in->changed[side][i].v;
+
+				if (px % c.px_mult == 0 && (px / c.px_mult) % tick == 0)
+					take_captured(m, &c, side, px / c.px_mult / tick);
+			}
+		}
+	}
+
+	/* 4. Client orders the new book crosses, and what the stream shows. */
+	cross_clients(sim, m, TL_SIM_SELL, now_ms, sink);
+	cross_clients(sim, m, TL_SIM_BUY, now_ms, sink);
+	publish_step(m, now_ms, sink);
 	return 0;
 }
 

@@ -13,7 +13,8 @@
  *   - Each market has a synthetic L2 book, the background liquidity: a seeded random walk
  *     moves an anchor price, and a window of `depth_levels` price levels on each side of
  *     it is refreshed with random quantities at every tl_sim_market_step(). The book
- *     changes only there and where a client order takes from it. Every change gets an
+ *     changes only there and where a client order takes from it. (Or the book follows a
+ *     recorded capture instead: see tl_sim_market_replay_step.) Every change gets an
  *     update id; the changes are published as diff-depth events, with a bookTicker, and
  *     a snapshot carries the last update id, so a client syncing by PROTOCOL.md's
  *     algorithm rebuilds the exact book.
@@ -126,7 +127,7 @@ typedef struct {
 #define TL_SIM_SYMBOL_MAX 23          /* longest symbol, as tl_md.h */
 #define TL_SIM_CLIENT_ID_MAX 36       /* newClientOrderId: ^[a-zA-Z0-9-_]{1,36}$ */
 #define TL_SIM_DEPTH_LEVELS_MAX 5000u /* synthetic levels a side; the snapshot's limit */
-#define TL_SIM_MOVE_TICKS_MAX 1000u   /* largest walk step */
+#define TL_SIM_MOVE_TICKS_MAX 100000u /* largest step; a side takes 40 B per depth + step */
 #define TL_SIM_ORDERS_MAX (1u << 24)  /* bound on the order pools */
 #define TL_SIM_MY_TRADES_DEFAULT 500u /* myTrades limit when none is given */
 #define TL_SIM_MY_TRADES_MAX 1000u    /* largest myTrades limit */
@@ -533,6 +534,56 @@ int tl_sim_account_balances(const tl_sim_t *sim, uint32_t account, struct tl_sim
  */
 int tl_sim_market_step(tl_sim_t *sim, uint32_t market, int64_t now_ms,
                        const struct tl_sim_sink *sink);
+
+/*
+ * Capture replay: a market's background liquidity can follow a recorded book instead of
+ * the walk (`tally sim --replay`). The caller replays the capture (tl_md.h) in step with
+ * its clock, and hands each interval's outcome to tl_sim_market_replay_step(), which:
+ *   1. plays each captured trade as flow: it fills client orders of the side it hit at
+ *      its price or better (best first, as makers, up to its quantity), and what is left
+ *      of it is printed as a public trade, as recorded. The synthetic book is not
+ *      touched: the capture's depth events already say what the trade took;
+ *   2. moves the bid anchor onto the captured best bid (clamped as the walk's is); the ask
+ *      window follows spread_ticks above it, so with spread_ticks 1 every captured ask
+ *      within depth_levels of the bid anchor fits. Prices that enter a window take the
+ *      captured quantity. A move of more than max_move_ticks (a jump, or the capture
+ *      starting over) first removes every level and publishes that, so the two windows
+ *      never share a slot of the ring;
+ *   3. sets every changed price inside the windows to its captured quantity (all of
+ *      them when refresh_all);
+ *   4. crosses client orders, then publishes the depthUpdate and bookTicker, as a walk
+ *      step does.
+ * Captured numbers are at the capture's scale (book_px_decimals, book_qty_decimals, at
+ * least the market's: 8 and 8 parse any Binance capture exactly). They are brought to
+ * the market's scale: a price off the market's tick grid is not shown, a quantity is
+ * truncated to the step grid (so a level finer than one step disappears) and capped at
+ * 2^48. So, with no client orders, the synthetic book after a step is exactly the
+ * captured book, so converted, within the windows. A level a client took from keeps its
+ * reduced quantity until the capture changes it. With book NULL (the capture is not in
+ * sync) only the trades run and the synthetic book stays as it is. The walk's draws are
+ * not used, so a replayed run is as deterministic as its capture.
+ */
+struct tl_sim_replay_trade {
+	tl_px_t px;       /* at the capture's scale */
+	tl_qty_t qty;     /* at the capture's scale */
+	bool buyer_maker; /* "m": the seller was the aggressor */
+};
+
+struct tl_sim_replay_step {
+	const tl_book_t *book;                   /* the captured book now; or NULL */
+	int book_px_decimals, book_qty_decimals; /* its scale: market's..8 */
+	const tl_px_t *changed[2]; /* by side (TL_SIM_BUY: bids): prices the capture changed */
+	uint32_t n_changed[2];
+	bool refresh_all; /* the capture's book was (re)built: take every window price */
+	const struct tl_sim_replay_trade *trades;
+	uint32_t n_trades;
+};
+
+/* Returns 0 or -EINVAL (bad market, NULL in, NULL arrays with counts, a scale below the
+ * market's or above 8). Cost: O(depth_levels) when the anchor moves or refresh_all, else
+ * O(changes); plus the trades. Thread: the owner. Blocks: no. */
+int tl_sim_market_replay_step(tl_sim_t *sim, uint32_t market, const struct tl_sim_replay_step *in,
+                              int64_t now_ms, const struct tl_sim_sink *sink);
 
 /*
  * A REST /api/v3/depth snapshot: the synthetic book's best levels, up to `cap` a side, into

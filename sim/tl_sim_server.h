@@ -106,6 +106,19 @@ struct tl_sim_server_config {
 	struct tl_sim_limits limits;
 	struct tl_sim_faults faults;
 	uint32_t max_connections; /* default 256 */
+	/* Capture replay (off when n_replay_paths is 0): every market's background liquidity
+	 * follows its symbol's book in these capture files (tl_md.h's formats: binance-spot
+	 * or cryptofeed, gzip or not) instead of the walk, as tl_sim_market_replay_step()
+	 * describes. replay_speed is capture seconds per sim second (1..1000). Each market's
+	 * walk config is then overridden: start_px becomes the capture's first best bid,
+	 * spread_ticks 1 and max_move_ticks TL_SIM_MOVE_TICKS_MAX (about 10 MB a market; so only
+	 * a move of more than that, such as the capture starting over, empties the book for
+	 * one depthUpdate). depth_levels is kept.
+	 * The capture plays again from its start when it ends. The paths must outlive the
+	 * server. */
+	char *const *replay_paths;
+	size_t n_replay_paths;
+	uint32_t replay_speed;
 };
 
 /* The demo account of the default config; the same pair `tally run` uses by default.
@@ -146,6 +159,7 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 struct tl_sim_server_stats {
 	uint64_t connections, ws_requests, rest_requests, orders, errors_sent, md_events,
 	    user_events, faults_injected, bytes_out;
+	uint64_t replay_passes; /* times a capture was started, summed over the markets */
 };
 void tl_sim_server_stats(const tl_sim_server_t *s, struct tl_sim_server_stats *out);
 

@@ -255,15 +255,23 @@ struct replay_symbol {
 	bool warned_syncing;
 };
 
-struct replay {
+struct tl_md_replay {
 	const struct tl_md_replay_opts *o;
 	struct tl_md_replay_stats *st;
+	tl_md_reader_t *reader;
+	tl_md_parser_t *parser;
+	/* The record read but not replayed yet (it is stamped after the last until_ns). Its
+	 * text stays valid until the reader's next call. */
+	struct tl_md_record pending;
+	bool has_pending, at_end;
+	uint64_t records;
+	int64_t started_ns;
 	struct replay_symbol syms[MAX_SYMBOLS];
 	size_t n_syms;
 	char file_symbol[64][TL_MD_SYMBOL_MAX + 1]; /* the last symbol each file streamed */
 };
 
-static struct replay_symbol *symbol_get(struct replay *rp, const char *name)
+static struct replay_symbol *symbol_get(struct tl_md_replay *rp, const char *name)
 {
 	for (size_t i = 0; i < rp->n_syms; i++)
 		if (strcmp(rp->syms[i].name, name) == 0)
@@ -300,7 +308,7 @@ static const char *parse_error_kind(int rc)
 	}
 }
 
-static void count_bad(struct replay *rp, int rc, const struct tl_md_record *rec)
+static void count_bad(struct tl_md_replay *rp, int rc, const struct tl_md_record *rec)
 {
 	uint64_t *n = rc == -EDOM     ? &rp->st->bad_inexact
 	              : rc == -ERANGE ? &rp->st->bad_range
@@ -313,7 +321,7 @@ static void count_bad(struct replay *rp, int rc, const struct tl_md_record *rec)
 		       rec->line_no, parse_error_kind(rc), *n);
 }
 
-static void on_result(struct replay *rp, struct replay_symbol *s, enum tl_md_sync_result r,
+static void on_result(struct tl_md_replay *rp, struct replay_symbol *s, enum tl_md_sync_result r,
                       const struct tl_md_msg *m)
 {
 	if (r == TL_MD_SYNC_GAP) {
@@ -339,17 +347,19 @@ static void on_result(struct replay *rp, struct replay_symbol *s, enum tl_md_syn
 	}
 	if ((r == TL_MD_SYNC_APPLIED || r == TL_MD_SYNC_LIVE) && rp->o->on_applied)
 		rp->o->on_applied(rp->o->user, s->name, tl_md_sync_book_id(s->sync), s->book);
+	if (rp->o->on_depth)
+		rp->o->on_depth(rp->o->user, s->name, r, m, s->book);
 }
 
-static bool wanted(const struct replay *rp, const char *symbol)
+static bool wanted(const struct tl_md_replay *rp, const char *symbol)
 {
 	return !rp->o->symbol || strcasecmp(rp->o->symbol, symbol) == 0;
 }
 
-static void handle(struct replay *rp, tl_md_parser_t *parser, const struct tl_md_record *rec)
+static void handle(struct tl_md_replay *rp, const struct tl_md_record *rec)
 {
 	struct tl_md_msg m;
-	int rc = tl_md_parse(parser, rec->json, rec->len, &m);
+	int rc = tl_md_parse(rp->parser, rec->json, rec->len, &m);
 	if (rc < 0) {
 		count_bad(rp, rc, rec);
 		return;
@@ -370,6 +380,8 @@ static void handle(struct replay *rp, tl_md_parser_t *parser, const struct tl_md
 		return;
 	case TL_MD_TRADE:
 		rp->st->trades++;
+		if (wanted(rp, name) && rp->o->on_trade)
+			rp->o->on_trade(rp->o->user, &m);
 		return;
 	case TL_MD_DEPTH:
 	case TL_MD_SNAPSHOT:
@@ -399,51 +411,87 @@ static void handle(struct replay *rp, tl_md_parser_t *parser, const struct tl_md
 	on_result(rp, s, r, &m);
 }
 
-int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_opts *o,
-                     struct tl_md_replay_stats *st)
+int tl_md_replay_open(tl_md_replay_t **out, char *const paths[], size_t n,
+                      const struct tl_md_replay_opts *o, struct tl_md_replay_stats *st)
 {
+	if (!out || !o || !st)
+		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	tl_md_reader_t *reader;
-	int rc = tl_md_reader_open(&reader, paths, n);
-	if (rc < 0)
+	struct tl_md_replay *rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return -ENOMEM;
+	rp->o = o;
+	rp->st = st;
+	rp->started_ns = tl_mono_ns();
+	int rc = tl_md_reader_open(&rp->reader, paths, n);
+	if (rc < 0) {
+		free(rp);
 		return rc;
+	}
 	struct tl_md_parser_config pc;
 	tl_md_parser_config_default(&pc);
 	pc.scale = o->scale;
-	tl_md_parser_t *parser;
-	rc = tl_md_parser_create(&parser, &pc);
+	rc = tl_md_parser_create(&rp->parser, &pc);
 	if (rc < 0) {
-		tl_md_reader_close(reader);
+		tl_md_reader_close(rp->reader);
+		free(rp);
 		return rc;
 	}
-	struct replay *rp = calloc(1, sizeof(*rp));
-	if (!rp) {
-		tl_md_parser_destroy(parser);
-		tl_md_reader_close(reader);
-		return -ENOMEM;
+	*out = rp;
+	return 0;
+}
+
+/* Makes rp->pending the next record, unless there is none. Returns 1, 0 or the error. */
+static int peek(struct tl_md_replay *rp)
+{
+	if (rp->has_pending)
+		return 1;
+	if (rp->at_end)
+		return 0;
+	int rc = tl_md_reader_next(rp->reader, &rp->pending);
+	if (rc == 1)
+		rp->has_pending = true;
+	else
+		rp->at_end = true;
+	return rc;
+}
+
+int tl_md_replay_until(tl_md_replay_t *rp, int64_t until_ns)
+{
+	int rc;
+	while ((rc = peek(rp)) == 1 && rp->pending.ts_ns <= until_ns) {
+		rp->has_pending = false;
+		handle(rp, &rp->pending);
+		if (rp->o->progress && (++rp->records & 0xffff) == 0)
+			fprintf(stderr, "\rtally replay: %" PRIu64 " messages", rp->records);
 	}
-	rp->o = o;
-	rp->st = st;
-	int64_t t0 = tl_mono_ns();
-	struct tl_md_record rec;
-	uint64_t records = 0;
-	while ((rc = tl_md_reader_next(reader, &rec)) == 1) {
-		handle(rp, parser, &rec);
-		if (o->progress && (++records & 0xffff) == 0)
-			fprintf(stderr, "\rtally replay: %" PRIu64 " messages", records);
-	}
-	if (o->progress && records > 0xffff)
+	return rc;
+}
+
+int64_t tl_md_replay_next_ns(const tl_md_replay_t *rp)
+{
+	return rp->has_pending ? rp->pending.ts_ns : INT64_MAX;
+}
+
+void tl_md_replay_close(tl_md_replay_t *rp)
+{
+	if (!rp)
+		return;
+	struct tl_md_replay_stats *st = rp->st;
+	if (rp->o->progress && rp->records > 0xffff)
 		fputc('\n', stderr);
-	st->elapsed_ns = (uint64_t)(tl_mono_ns() - t0);
-	st->json_bytes = tl_md_reader_json_bytes(reader);
-	st->bad_lines = tl_md_reader_bad_lines(reader);
+	st->elapsed_ns = (uint64_t)(tl_mono_ns() - rp->started_ns);
+	st->json_bytes = tl_md_reader_json_bytes(rp->reader);
+	st->bad_lines = tl_md_reader_bad_lines(rp->reader);
 	st->n_symbols = rp->n_syms;
-	for (size_t i = 0; i < rp->n_syms && i < TL_MD_REPLAY_SYMBOLS; i++) {
-		struct tl_md_replay_symbol *out = &st->symbols[i];
-		snprintf(out->name, sizeof(out->name), "%s", rp->syms[i].name);
-		out->state = tl_md_sync_state(rp->syms[i].sync);
-		out->counters = *tl_md_sync_counters(rp->syms[i].sync);
-		const struct tl_md_sync_counters *c = &out->counters;
+	for (size_t i = 0; i < rp->n_syms; i++) {
+		if (i < TL_MD_REPLAY_SYMBOLS) {
+			struct tl_md_replay_symbol *out = &st->symbols[i];
+			snprintf(out->name, sizeof(out->name), "%s", rp->syms[i].name);
+			out->state = tl_md_sync_state(rp->syms[i].sync);
+			out->counters = *tl_md_sync_counters(rp->syms[i].sync);
+		}
+		const struct tl_md_sync_counters *c = tl_md_sync_counters(rp->syms[i].sync);
 		st->events += c->events;
 		st->levels_applied += c->levels_applied;
 		st->gaps += c->gaps;
@@ -451,8 +499,19 @@ int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_op
 		tl_md_sync_destroy(rp->syms[i].sync);
 		tl_book_destroy(rp->syms[i].book);
 	}
+	tl_md_parser_destroy(rp->parser);
+	tl_md_reader_close(rp->reader);
 	free(rp);
-	tl_md_parser_destroy(parser);
-	tl_md_reader_close(reader);
+}
+
+int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_opts *o,
+                     struct tl_md_replay_stats *st)
+{
+	tl_md_replay_t *rp;
+	int rc = tl_md_replay_open(&rp, paths, n, o, st);
+	if (rc < 0)
+		return rc;
+	rc = tl_md_replay_until(rp, INT64_MAX);
+	tl_md_replay_close(rp);
 	return rc < 0 ? rc : 0;
 }

@@ -363,6 +363,12 @@ struct tl_md_replay_opts {
 	                   const tl_book_t *book);
 	/* Each bookTicker message of a wanted symbol. */
 	void (*on_ticker)(void *user, const struct tl_md_msg *m);
+	/* Each depth event and snapshot of a wanted symbol, once the sync has taken it: what
+	 * the sync made of it, and the book after it (empty unless live). */
+	void (*on_depth)(void *user, const char *symbol, enum tl_md_sync_result r,
+	                 const struct tl_md_msg *m, const tl_book_t *book);
+	/* Each trade message of a wanted symbol. */
+	void (*on_trade)(void *user, const struct tl_md_msg *m);
 	void *user;
 };
 
@@ -373,6 +379,25 @@ struct tl_md_replay_opts {
  */
 int tl_md_replay_run(char *const paths[], size_t n, const struct tl_md_replay_opts *o,
                      struct tl_md_replay_stats *st);
+
+/*
+ * The same replay, a slice at a time: what a simulator needs to play a capture back at
+ * the speed of its own clock. tl_md_replay_open() opens the files (its errors as
+ * tl_md_reader_open) and keeps `o` and `st` (both the caller's, alive until close).
+ * tl_md_replay_until() replays every record stamped at or before until_ns (INT64_MAX:
+ * all), calling o's callbacks; it returns 1 when records remain, 0 when every file is
+ * read to its end, or the reader's error. tl_md_replay_next_ns() is the stamp of the next
+ * record (INT64_MAX at the end). tl_md_replay_close() completes *st (the per-symbol
+ * figures and sums, elapsed time) and frees everything; it ignores NULL.
+ * Thread: one at a time. Blocks: on file reads. Allocates: at open, and a book and a sync
+ * the first time a symbol is seen.
+ */
+typedef struct tl_md_replay tl_md_replay_t;
+int tl_md_replay_open(tl_md_replay_t **out, char *const paths[], size_t n,
+                      const struct tl_md_replay_opts *o, struct tl_md_replay_stats *st);
+int tl_md_replay_until(tl_md_replay_t *rp, int64_t until_ns);
+int64_t tl_md_replay_next_ns(const tl_md_replay_t *rp);
+void tl_md_replay_close(tl_md_replay_t *rp);
 
 /* `tally replay ...`: argv[0] is "replay". Returns the exit status. */
 int tl_md_replay_cli_main(int argc, char **argv);

@@ -27,8 +27,14 @@
  *   malformed    garbage on every endpoint: error answers, and the sim keeps serving
  *   garble       every user event cut short: tl_venue_session counts each, resyncs the
  *                connection and asks for a back-fill, which finds every fill
+ *   replay       background liquidity from the recorded BTCUSDT capture (--replay, 20x):
+ *                every book a client syncs from the depth stream equals, in its top 10
+ *                levels, the captured book at some point of the capture; the trade prints
+ *                are a run of the captured trades, in order; resting orders are filled by
+ *                the captured flow, and the balances agree
  *
- * Usage: test_sim_client TALLY_BINARY [scenario...]   (default: all)
+ * Usage: test_sim_client TALLY_BINARY DATA_DIR [scenario...]   (default: all)
+ *   DATA_DIR is ../shared/data (the recorded captures).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +61,7 @@
 #define RESP_MAX 512
 
 static const char *tally_bin;
+static const char *data_dir;
 static pid_t running_sim; /* killed at exit, so that a failed check leaves no sim behind */
 
 static void kill_running_sim(void)
@@ -1385,6 +1392,268 @@ static void scenario_garble(void)
 	sim_stop(&sp, NULL, 0);
 }
 
+/* ======================================================================================
+ * replay
+ * ====================================================================================== */
+
+#define TOP_N 10
+#define CAPTURE_PX_DIV 1000000 /* the capture's 8 price decimals -> 2 */
+#define CAPTURE_QTY_DIV 1000   /* 8 quantity decimals -> 5 */
+
+struct rtrade {
+	int64_t px, qty;
+	bool buyer_maker;
+};
+
+struct replay_check {
+	/* from the capture */
+	uint64_t *states; /* hashes of the top-N books, sorted */
+	size_t n_states, cap_states;
+	struct rtrade *captured;
+	size_t n_captured, cap_captured;
+	/* from the sim */
+	tl_book_t *book;
+	tl_md_sync_t *sync;
+	tl_md_parser_t *parser;
+	struct rtrade *seen;
+	size_t n_seen, cap_seen;
+	bool collect_trades;
+	uint64_t matched, missed;
+};
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 4096;
+	p = realloc(p, *cap * size);
+	CHECK(p);
+	return p;
+}
+
+/* A hash of the book's best TOP_N levels a side at the market's scale (a capture's levels
+ * divided down, quantities truncated; levels that become 0 are not shown), as the sim
+ * shows them. */
+static uint64_t top_hash(const tl_book_t *b, int64_t px_div, int64_t qty_div)
+{
+	struct tl_book_level lv[TOP_N * 8];
+	uint64_t h = 1469598103934665603ull;
+
+	for (int side = 0; side < 2; side++) {
+		size_t n = tl_book_top(b, side ? TL_BOOK_ASK : TL_BOOK_BID, lv, TOP_N * 8);
+		int kept = 0;
+
+		for (size_t i = 0; i < n && kept < TOP_N; i++) {
+			int64_t v[2] = {lv[i].px.v / px_div, lv[i].qty.v / qty_div};
+
+			if (v[1] == 0 || lv[i].px.v % px_div)
+				continue;
+			kept++;
+			for (int k = 0; k < 2; k++)
+				for (int byte = 0; byte < 8; byte++)
+					h = (h ^ (uint8_t)(v[k] >> (8 * byte))) * 1099511628211ull;
+		}
+		h = (h ^ 0xff) * 1099511628211ull; /* the side boundary */
+	}
+	return h;
+}
+
+static void capture_state(void *user, const char *symbol, uint64_t update_id, const tl_book_t *b)
+{
+	struct replay_check *rc = user;
+
+	(void)symbol;
+	(void)update_id;
+	rc->states = grow(rc->states, &rc->cap_states, rc->n_states, sizeof(*rc->states));
+	rc->states[rc->n_states++] = top_hash(b, CAPTURE_PX_DIV, CAPTURE_QTY_DIV);
+}
+
+static void capture_trade(void *user, const struct tl_md_msg *m)
+{
+	struct replay_check *rc = user;
+	int64_t qty = m->qty / CAPTURE_QTY_DIV;
+
+	if (qty == 0 || m->px % CAPTURE_PX_DIV)
+		return; /* the sim cannot print these either */
+	rc->captured = grow(rc->captured, &rc->cap_captured, rc->n_captured, sizeof(*rc->captured));
+	rc->captured[rc->n_captured++] =
+	    (struct rtrade){m->px / CAPTURE_PX_DIV, qty, m->buyer_maker};
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void replay_check_book(struct replay_check *rc)
+{
+	uint64_t h = top_hash(rc->book, 1, 1);
+
+	if (bsearch(&h, rc->states, rc->n_states, sizeof(h), cmp_u64)) {
+		rc->matched++;
+	} else if (rc->missed++ == 0) {
+		struct tl_book_level bid = {0}, ask = {0};
+
+		tl_book_best(rc->book, TL_BOOK_BID, &bid);
+		tl_book_best(rc->book, TL_BOOK_ASK, &ask);
+		fprintf(stderr,
+		        "replay: the synced book (bid %" PRId64 " x %" PRId64 ", ask %" PRId64
+		        " x %" PRId64 ") is no captured book\n",
+		        bid.px.v, bid.qty.v, ask.px.v, ask.qty.v);
+	}
+}
+
+static void replay_md_message(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *data,
+                              size_t len)
+{
+	struct replay_check *rc = user;
+	struct tl_md_msg m;
+
+	(void)ws;
+	(void)op;
+	CHECK(tl_md_parse(rc->parser, (const char *)data, len, &m) == 0);
+	if (m.kind == TL_MD_DEPTH) {
+		if (tl_md_sync_depth(rc->sync, &m) == TL_MD_SYNC_APPLIED)
+			replay_check_book(rc);
+	} else if (m.kind == TL_MD_TRADE && rc->collect_trades) {
+		rc->seen = grow(rc->seen, &rc->cap_seen, rc->n_seen, sizeof(*rc->seen));
+		rc->seen[rc->n_seen++] = (struct rtrade){m.px, m.qty, m.buyer_maker};
+	}
+}
+
+/* The trades seen are captured[i .. i + n_seen) for some i. */
+static bool trades_are_a_captured_run(const struct replay_check *rc)
+{
+	for (size_t i = 0; i + rc->n_seen <= rc->n_captured; i++) {
+		size_t k = 0;
+
+		while (k < rc->n_seen && rc->seen[k].px == rc->captured[i + k].px &&
+		       rc->seen[k].qty == rc->captured[i + k].qty &&
+		       rc->seen[k].buyer_maker == rc->captured[i + k].buyer_maker)
+			k++;
+		if (k == rc->n_seen)
+			return true;
+	}
+	return false;
+}
+
+static bool any_fill(struct client *c, void *arg)
+{
+	(void)arg;
+	return execs_of(c, "rp-buy", TL_VENUE_EXEC_TRADE, NULL) +
+	           execs_of(c, "rp-sell", TL_VENUE_EXEC_TRADE, NULL) >
+	       0;
+}
+
+static void scenario_replay(void)
+{
+	static const struct tl_ws_client_ops md_ops = {.on_message = replay_md_message};
+	char path[4096];
+	char *files[1] = {path};
+	const char *extra[] = {"--replay", path, "--replay-speed", "20", NULL};
+	struct replay_check rc;
+	struct tl_md_replay_opts o;
+	struct tl_md_replay_stats *st = calloc(1, sizeof(*st));
+	struct tl_md_sync_config sc;
+	struct tl_book_config bc;
+	struct tl_md_parser_config mc;
+	struct tl_ws_client_config wc;
+	tl_ws_client_t *md;
+	struct simproc sp;
+	struct client c;
+	struct tl_md_msg m;
+	enum tl_md_sync_result res;
+	struct fill_sums fs;
+	int64_t bid, ask, btc, usdt;
+
+	/* The capture's own books and trades, through the same replay code. */
+	snprintf(path, sizeof(path), "%s/binance-spot/btcusdt_20240808.gz", data_dir);
+	memset(&rc, 0, sizeof(rc));
+	memset(&o, 0, sizeof(o));
+	o.symbol = SYMBOL;
+	o.scale = (struct tl_md_scale){8, 8};
+	o.on_applied = capture_state;
+	o.on_trade = capture_trade;
+	o.user = &rc;
+	CHECK(st);
+	CHECK_EQ(tl_md_replay_run(files, 1, &o, st), 0);
+	CHECK_EQ(st->gaps, 0);
+	CHECK(rc.n_states > 3000 && rc.n_captured > 9000);
+	qsort(rc.states, rc.n_states, sizeof(*rc.states), cmp_u64);
+
+	/* The sim plays it; a client syncs its depth stream by PROTOCOL.md's algorithm. */
+	sim_start(&sp, extra);
+	client_open(&c, sp.port, false, NULL, false);
+	tl_book_config_default(&bc);
+	CHECK(tl_book_create(&rc.book, &bc) == 0);
+	tl_md_sync_config_default(&sc);
+	CHECK(tl_md_sync_create(&rc.sync, &sc, rc.book) == 0);
+	tl_md_parser_config_default(&mc);
+	mc.scale = c.scale;
+	CHECK(tl_md_parser_create(&rc.parser, &mc) == 0);
+	rc.collect_trades = true;
+	tl_ws_client_config_default(&wc);
+	wc.host = "127.0.0.1";
+	wc.port = sp.port;
+	wc.path = "/stream?streams=btcusdt@depth@100ms/btcusdt@trade";
+	CHECK(tl_ws_client_create(&md, c.loop, &wc, &md_ops, &rc) == 0);
+	CHECK(tl_ws_client_connect(md) == 0);
+	c.md = md; /* client_close closes it */
+	pump_for(&c, 300);
+	CHECK(tl_ws_client_is_open(md));
+	rest_get(&c, "/api/v3/depth?symbol=BTCUSDT&limit=1000", false);
+	CHECK_EQ(c.http_status, 200);
+	CHECK(tl_md_parse(rc.parser, c.http_body, c.http_len, &m) == 0);
+	res = tl_md_sync_snapshot(rc.sync, &m);
+	CHECK(res == TL_MD_SYNC_LIVE);
+	replay_check_book(&rc);
+	pump_for(&c, 3000);
+	rc.collect_trades = false;
+	fprintf(stderr,
+	        "replay: %" PRIu64 " synced books matched the capture, %" PRIu64
+	        " did not; %zu trade prints\n",
+	        rc.matched, rc.missed, rc.n_seen);
+	CHECK(rc.matched >= 50);
+	CHECK_EQ(rc.missed, 0);
+	CHECK_EQ(tl_md_sync_counters(rc.sync)->gaps, 0);
+	CHECK(rc.n_seen >= 100);
+	CHECK(trades_are_a_captured_run(&rc));
+
+	/* Resting orders at the touch, one a side: the captured flow fills one of them. */
+	subscribe(&c);
+	top_of_book(&c, &bid, &ask, NULL);
+	CHECK_EQ(place(&c, "rp-buy", TL_VENUE_BUY, TL_VENUE_LIMIT_MAKER, bid, 1000)->status, 200);
+	CHECK_EQ(place(&c, "rp-sell", TL_VENUE_SELL, TL_VENUE_LIMIT_MAKER, ask, 1000)->status, 200);
+	pump_until(&c, any_fill, NULL, 15000, "a fill from the captured flow");
+	{
+		struct tl_venue_auth a = auth_now(&c);
+		char buf[1024];
+		uint64_t id = c.next_id++;
+		const struct tl_venue_response *r =
+		    call(&c, buf, tl_venue_build_cancel_all(buf, sizeof(buf), id, &a, SYMBOL), id);
+
+		CHECK(r->status == 200 || r->error_code == -2011);
+	}
+	pump_for(&c, 100);
+	fs = fills_from_execs(&c);
+	CHECK(fs.n >= 1);
+	venue_balances(&c, &btc, &usdt);
+	CHECK_EQ(btc, BTC0 + fs.base);
+	CHECK_EQ(usdt, USDT0 + fs.quote);
+
+	client_close(&c);
+	sim_stop(&sp, NULL, 0);
+	tl_md_parser_destroy(rc.parser);
+	tl_md_sync_destroy(rc.sync);
+	tl_book_destroy(rc.book);
+	free(rc.states);
+	free(rc.captured);
+	free(rc.seen);
+	free(st);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1396,20 +1665,22 @@ int main(int argc, char **argv)
 	    {"limits", scenario_limits},       {"skew", scenario_skew},
 	    {"drop-conn", scenario_drop_conn}, {"tls", scenario_tls},
 	    {"malformed", scenario_malformed}, {"garble", scenario_garble},
+	    {"replay", scenario_replay},
 	};
 	static const char *const event_faults[] = {"dup", "reorder", "delay"};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_sim_client TALLY_BINARY [scenario...]\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: test_sim_client TALLY_BINARY DATA_DIR [scenario...]\n");
 		return 2;
 	}
 	tally_bin = argv[1];
+	data_dir = argv[2];
 	signal(SIGPIPE, SIG_IGN);
 	atexit(kill_running_sim);
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		bool wanted = argc == 2;
+		bool wanted = argc == 3;
 
-		for (int k = 2; k < argc; k++)
+		for (int k = 3; k < argc; k++)
 			wanted |= !strcmp(argv[k], all[i].name);
 		if (!wanted)
 			continue;
@@ -1417,9 +1688,9 @@ int main(int argc, char **argv)
 		all[i].run();
 	}
 	for (size_t i = 0; i < 3; i++) {
-		bool wanted = argc == 2;
+		bool wanted = argc == 3;
 
-		for (int k = 2; k < argc; k++)
+		for (int k = 3; k < argc; k++)
 			wanted |= !strcmp(argv[k], event_faults[i]);
 		if (!wanted)
 			continue;

@@ -6,7 +6,8 @@
  * across runs and seeds; and a long randomized run that checks, after every step, every
  * balance against a model built from the events alone, the reservations against the
  * open orders, and two books synced from snapshot + diffs (PROTOCOL.md's algorithm)
- * against the engine's. Ends with a place+cancel throughput figure (printed, never
+ * against the engine's; capture replay steps (windows, grids, trades as flow, a jump).
+ * Ends with a place+cancel throughput figure (printed, never
  * asserted).
  */
 #include "tl_book.h"
@@ -1589,6 +1590,212 @@ static void sync_compare(const struct syncer *y, const struct tl_sim_depth *d)
 		CHECK(top[i].px.v == d->asks[i].px.v && top[i].qty.v == d->asks[i].qty.v);
 }
 
+/* ======================================================================================
+ * Capture replay (tl_sim_market_replay_step)
+ * ====================================================================================== */
+
+#define CAP_PX 1000000 /* a capture's 8 price decimals per the market's 2 */
+
+/* Sets a captured level: px at the market's scale, qty at the capture's 8 decimals. */
+static void cap_set(tl_book_t *cap, int side, int64_t px, int64_t qty8)
+{
+	CHECK_EQ(tl_book_set(cap, side == TL_SIM_BUY ? TL_BOOK_BID : TL_BOOK_ASK,
+	                     (tl_px_t){px * CAP_PX}, (tl_qty_t){qty8}),
+	         0);
+}
+
+static int replay_step(tl_sim_t *s, struct tl_sim_replay_step *in, struct log *l, struct syncer *y)
+{
+	struct tl_sim_sink k = {log_fn, l};
+	int rc;
+
+	in->book_px_decimals = 8;
+	in->book_qty_decimals = 8;
+	log_reset(l);
+	g_now += 100;
+	rc = tl_sim_market_replay_step(s, M0, in, g_now, &k);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ev[i].kind == TL_SIM_EV_DEPTH)
+			sync_event(y, &l->ev[i]);
+	return rc;
+}
+
+static void expect_side(const struct tl_sim_level *lv, uint32_t n, const int64_t (*want)[2],
+                        uint32_t n_want)
+{
+	CHECK_EQ(n, n_want);
+	for (uint32_t i = 0; i < n && i < n_want; i++) {
+		CHECK_EQ(lv[i].px.v, want[i][0]);
+		CHECK_EQ(lv[i].qty.v, want[i][1]);
+	}
+}
+
+static void test_replay_step(void)
+{
+	static struct refbook rb;
+	struct tl_sim_config c;
+	struct tl_book_config bc;
+	struct tl_sim_replay_step in;
+	struct syncer y = {.b = &rb};
+	struct log l = {0};
+	struct tl_sim_depth d;
+	struct tl_sim_order o;
+	tl_book_t *cap;
+	tl_sim_t *s;
+	uint32_t a;
+	const int64_t P = 6000000; /* 60000.00 */
+
+	tl_sim_config_default(&c);
+	c.markets[0].walk.start_px.v = P;
+	c.markets[0].walk.depth_levels = 20;
+	c.markets[0].walk.max_move_ticks = 50;
+	c.markets[0].walk.empty_pct = 100; /* an empty first book, as `tally sim --replay` */
+	c.markets[0].walk.trades_max = 0;
+	s = sim_new(&c);
+	a = acct_new(s, 0, 100000 * COIN);
+	tl_book_config_default(&bc);
+	CHECK_EQ(tl_book_create(&cap, &bc), 0);
+	CHECK_EQ(tl_book_create(&y.tb, &bc), 0);
+	sync_snapshot(&y, s);
+
+	/* A: the first book, whole. Shown: what is inside the windows, on the grids. */
+	cap_set(cap, TL_SIM_BUY, P, 123456789);      /* 1.23456789 -> 1.23456 */
+	cap_set(cap, TL_SIM_BUY, P - 5, 900);        /* 0.000009: below one step, hidden */
+	cap_set(cap, TL_SIM_BUY, P - 50, 100000000); /* 50 ticks down: out of the window */
+	cap_set(cap, TL_SIM_SELL, P + 5, 200000000); /* 2 */
+	cap_set(cap, TL_SIM_SELL, P + 10, 50000000); /* 0.5 */
+	CHECK_EQ(tl_book_set(cap, TL_BOOK_ASK, (tl_px_t){(P + 12) * CAP_PX + 300000},
+	                     (tl_qty_t){100000000}),
+	         0); /* 60000.123: off the tick grid, hidden */
+	memset(&in, 0, sizeof(in));
+	in.book = cap;
+	in.refresh_all = true;
+	CHECK_EQ(replay_step(s, &in, &l, &y), 0);
+	d = snap(s, M0);
+	{
+		const int64_t bids[][2] = {{P, 123456}},
+		              asks[][2] = {{P + 5, 200000}, {P + 10, 50000}};
+
+		expect_side(d.bids, d.n_bids, bids, 1);
+		expect_side(d.asks, d.n_asks, asks, 2);
+	}
+	sync_compare(&y, &d);
+	CHECK_EQ(log_count(&l, TL_SIM_EV_DEPTH), 1);
+	CHECK_EQ(log_count(&l, TL_SIM_EV_BOOK_TICKER), 1);
+
+	/* B: the capture moves 30 ticks up (within max_move): only the changed prices are
+	 * read, plus those new to the windows; P leaves the bid window. */
+	cap_set(cap, TL_SIM_BUY, P + 30, 100000000);
+	cap_set(cap, TL_SIM_SELL, P + 5, 0);
+	cap_set(cap, TL_SIM_SELL, P + 10, 0);
+	cap_set(cap, TL_SIM_SELL, P + 31, 70000000);
+	{
+		const tl_px_t bid_changes[] = {{(P + 30) * CAP_PX}};
+		const tl_px_t ask_changes[] = {
+		    {(P + 5) * CAP_PX}, {(P + 10) * CAP_PX}, {(P + 31) * CAP_PX}};
+		const int64_t bids[][2] = {{P + 30, 100000}}, asks[][2] = {{P + 31, 70000}};
+
+		memset(&in, 0, sizeof(in));
+		in.book = cap;
+		in.changed[TL_SIM_BUY] = bid_changes;
+		in.n_changed[TL_SIM_BUY] = 1;
+		in.changed[TL_SIM_SELL] = ask_changes;
+		in.n_changed[TL_SIM_SELL] = 3;
+		CHECK_EQ(replay_step(s, &in, &l, &y), 0);
+		d = snap(s, M0);
+		expect_side(d.bids, d.n_bids, bids, 1);
+		expect_side(d.asks, d.n_asks, asks, 1);
+		sync_compare(&y, &d);
+	}
+
+	/* C: captured trades are flow. A sell of 0.25 at the client's price fills the client
+	 * (0.1, maker) first and prints the rest; a buy prints whole; the book is the
+	 * capture's business and does not change. */
+	CHECK_EQ(place(s, a, TL_SIM_BUY, TL_SIM_LIMIT_MAKER, TL_SIM_TIF_NONE, P + 30, 10000, "mk",
+	               NULL, &o),
+	         0);
+	{
+		const struct tl_sim_replay_trade tr[] = {
+		    {{(P + 30) * CAP_PX}, {25000000}, true},
+		    {{(P + 31) * CAP_PX}, {1000000}, false},
+		    {{(P + 31) * CAP_PX}, {500}, false}, /* below one step: nothing */
+		};
+		const struct tl_sim_event *e;
+
+		memset(&in, 0, sizeof(in));
+		in.book = cap;
+		in.trades = tr;
+		in.n_trades = 3;
+		CHECK_EQ(replay_step(s, &in, &l, &y), 0);
+		CHECK_EQ(log_count(&l, TL_SIM_EV_EXEC_REPORT), 1);
+		e = log_nth(&l, TL_SIM_EV_EXEC_REPORT, 0);
+		CHECK_EQ(e->u.exec.exec_type, TL_SIM_X_TRADE);
+		CHECK(e->u.exec.is_maker);
+		CHECK_EQ(e->u.exec.last_px.v, P + 30);
+		CHECK_EQ(e->u.exec.last_qty.v, 10000);
+		CHECK_EQ(log_count(&l, TL_SIM_EV_TRADE), 3); /* the client's, the rest, the buy */
+		e = log_nth(&l, TL_SIM_EV_TRADE, 1);
+		CHECK(e->u.trade.px.v == P + 30 && e->u.trade.qty.v == 15000 &&
+		      e->u.trade.buyer_maker);
+		e = log_nth(&l, TL_SIM_EV_TRADE, 2);
+		CHECK(e->u.trade.px.v == P + 31 && e->u.trade.qty.v == 1000 &&
+		      !e->u.trade.buyer_maker);
+		CHECK_EQ(log_count(&l, TL_SIM_EV_DEPTH), 0);
+		CHECK_EQ(free_of(s, a, BTC), 10000 * BM - fee_ref(10000 * BM, 1, 8));
+		CHECK_EQ(locked_of(s, a, USDT), 0);
+	}
+
+	/* D: a jump of 100000 ticks (more than max_move): one depthUpdate empties the book,
+	 * the next one shows the new windows; a synced client follows both. */
+	tl_book_clear(cap);
+	cap_set(cap, TL_SIM_BUY, P + 100000, 100000000);
+	cap_set(cap, TL_SIM_SELL, P + 100001, 100000000);
+	memset(&in, 0, sizeof(in));
+	in.book = cap;
+	in.refresh_all = true;
+	CHECK_EQ(replay_step(s, &in, &l, &y), 0);
+	CHECK_EQ(log_count(&l, TL_SIM_EV_DEPTH), 2);
+	{
+		const struct tl_sim_depth_update *e = &log_nth(&l, TL_SIM_EV_DEPTH, 0)->u.depth;
+
+		CHECK(e->n_bids == 1 && e->bids[0].px.v == P + 30 && e->bids[0].qty.v == 0);
+		CHECK(e->n_asks == 1 && e->asks[0].px.v == P + 31 && e->asks[0].qty.v == 0);
+	}
+	{
+		const int64_t bids[][2] = {{P + 100000, 100000}},
+		              asks[][2] = {{P + 100001, 100000}};
+
+		d = snap(s, M0);
+		expect_side(d.bids, d.n_bids, bids, 1);
+		expect_side(d.asks, d.n_asks, asks, 1);
+		sync_compare(&y, &d);
+	}
+
+	/* E: the capture out of sync (book NULL): the book stays, only trades run. */
+	memset(&in, 0, sizeof(in));
+	CHECK_EQ(replay_step(s, &in, &l, &y), 0);
+	CHECK_EQ(log_count(&l, TL_SIM_EV_DEPTH), 0);
+	CHECK_EQ(log_count(&l, TL_SIM_EV_BOOK_TICKER), 1);
+	CHECK_EQ(snap(s, M0).n_bids, 1);
+
+	/* F: bad calls */
+	memset(&in, 0, sizeof(in));
+	in.book = cap;
+	in.book_px_decimals = 1; /* coarser than the market's 2 */
+	in.book_qty_decimals = 8;
+	CHECK_EQ(tl_sim_market_replay_step(s, M0, &in, g_now, NULL), -EINVAL);
+	in.book_px_decimals = 8;
+	in.n_trades = 1; /* and no array */
+	CHECK_EQ(tl_sim_market_replay_step(s, M0, &in, g_now, NULL), -EINVAL);
+	CHECK_EQ(tl_sim_market_replay_step(s, 7, &in, g_now, NULL), -EINVAL);
+	CHECK_EQ(tl_sim_market_replay_step(s, M0, NULL, g_now, NULL), -EINVAL);
+
+	tl_book_destroy(cap);
+	tl_book_destroy(y.tb);
+	log_free(&l);
+	tl_sim_destroy(s);
+}
+
 /* The model of one order, built from executionReports only. */
 struct mo {
 	uint32_t acct;
@@ -2137,6 +2344,7 @@ int main(void)
 	test_fee_rounding();
 	test_determinism();
 	test_random_long();
+	test_replay_step();
 	bench_place_cancel();
 	printf("test_sim_engine: ok\n");
 	return 0;
