@@ -25,6 +25,7 @@ tally_require_pkg(lws libwebsockets libwebsockets-dev)
 tally_require_pkg(wolfssl wolfssl libwolfssl-dev)
 tally_require_pkg(lmdb lmdb liblmdb-dev)
 tally_require_pkg(zlib zlib zlib1g-dev)
+tally_require_pkg(inih inih libinih-dev)
 
 # jsmn is a single header with no pkg-config module: look for the header itself.
 find_path(TALLY_JSMN_INCLUDE jsmn.h)

@@ -236,6 +236,11 @@ int tl_ledger_port_attach(tl_ledger_t *l, uint32_t capacity, tl_ledger_port_t **
 	return 0;
 }
 
+int tl_ledger_port_set_ack_waiter(tl_ledger_port_t *port, tl_wait_t *w)
+{
+	return tl_ring_set_waiter(port->acks, w);
+}
+
 void tl_ledger_close(tl_ledger_t *l)
 {
 	if (!l)

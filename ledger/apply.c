@@ -301,6 +301,26 @@ static int plan_trade(tl_ledger_t *l, plan_t *p, uint32_t account)
 	return 0;
 }
 
+/* UNLOCK with FINAL: the whole remaining reservation of c->order goes back. */
+static int plan_unlock_rest(tl_ledger_t *l, plan_t *p, uint32_t account, uint32_t asset)
+{
+	const tl_ledger_cmd_t *c = p->cmd;
+	int pair = plan_pair(l, p, account, asset);
+	tl_order_res_t *res;
+	int64_t rest;
+
+	if (!c->order)
+		return TL_LEDGER_R_BAD_FIELD;
+	res = plan_reservation(l, p, c->order);
+	if (!p->res_exists || res->remaining <= 0)
+		return TL_LEDGER_R_NO_RESERVATION;
+	if (res->account_id != account || res->asset_id != asset)
+		return TL_LEDGER_R_ORDER_MISMATCH;
+	rest = res->remaining;
+	reservation_add(p, pair, -rest);
+	return add_leg(l, p, TL_LEG_UNLOCK, account, asset, rest, -rest, c->order);
+}
+
 /* Plans a money command. Returns 0 or a rejection reason. */
 static int plan_command(tl_ledger_t *l, plan_t *p)
 {
@@ -336,6 +356,8 @@ static int plan_command(tl_ledger_t *l, plan_t *p)
 		memcpy(p->legs[0].text, c->reason, (size_t)n);
 		return 0;
 	}
+	if (c->type == TL_LEDGER_UNLOCK && (c->flags & TL_LEDGER_FLAG_FINAL))
+		return plan_unlock_rest(l, p, account, asset);
 	if ((r = positive_units(c->amount, dec, &units)))
 		return r;
 

@@ -95,7 +95,13 @@ typedef struct tl_ledger_dec {
 } tl_ledger_dec_t;
 
 /* cmd.flags */
-#define TL_LEDGER_FLAG_FINAL 0x1u /* TRADE_SETTLE: the order is complete; release the rest */
+/* TRADE_SETTLE: the order is complete; release the rest of its reservation.
+ * UNLOCK (with an order): release all that remains of the order's reservation, whatever
+ * `amount` says (it may be 0); rejected NO_RESERVATION when nothing remains. This is how an
+ * order that ended without filling whole gives its reservation back: the amount left
+ * depends on fills that may still be on their way, and a fill settled after it simply
+ * spends from available instead. */
+#define TL_LEDGER_FLAG_FINAL 0x1u
 
 /*
  * A command, as it travels on a port's command ring (TL_LEDGER_CMD_SIZE bytes). The caller
@@ -278,6 +284,13 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg);
  * Thread: the thread that opened the ledger, before tl_ledger_start().
  */
 int tl_ledger_port_attach(tl_ledger_t *ledger, uint32_t capacity, tl_ledger_port_t **out);
+
+/*
+ * tl_ledger_port_set_ack_waiter() attaches the producer's waiter to the port's ack ring,
+ * so a producer that sleeps in tl_wait_sleep() wakes when an ack arrives. Returns as
+ * tl_ring_set_waiter(). Thread: the opening thread, before tl_ledger_start().
+ */
+int tl_ledger_port_set_ack_waiter(tl_ledger_port_t *port, tl_wait_t *w);
 
 /*
  * tl_ledger_start() starts the ledger thread. Returns 0, or a negative errno if the thread

@@ -275,6 +275,35 @@ static void test_commands(void)
 	expect_applied(c);
 	expect_rejected(trade("tr:x9", TL_LEDGER_BUY, "100", "0.01", NULL, NULL, 3, false),
 	                TL_LEDGER_R_ORDER_MISMATCH);
+
+	/* UNLOCK with FINAL releases whatever the order still has reserved, whatever the
+	 * amount says; then nothing remains to release. A fill settled after it spends from
+	 * available instead. */
+	c = lt_cmd(TL_LEDGER_LOCK, "lk:o4", "mm", "BTC", "0.1");
+	c.order = 4;
+	expect_applied(c);
+	b = lt_balance(L, "mm", "BTC");
+	c = lt_cmd(TL_LEDGER_UNLOCK, "ul:o4f", "mm", "USDT", "0");
+	c.order = 4;
+	c.flags = TL_LEDGER_FLAG_FINAL;
+	expect_rejected(c, TL_LEDGER_R_ORDER_MISMATCH); /* order 4 reserved BTC */
+	c = lt_cmd(TL_LEDGER_UNLOCK, "ul:o4f", "mm", "BTC", "0");
+	c.order = 4;
+	c.flags = TL_LEDGER_FLAG_FINAL;
+	a = lt_call(P, c);
+	CHECK_EQ(a.status, TL_LEDGER_APPLIED);
+	CHECK_EQ(a.entry_count, 1);
+	CHECK_EQ(lt_balance(L, "mm", "BTC").locked, b.locked - 10000000);
+	CHECK_EQ(lt_balance(L, "mm", "BTC").available, b.available + 10000000);
+	c = lt_cmd(TL_LEDGER_UNLOCK, "ul:o4g", "mm", "BTC", "0");
+	c.order = 4;
+	c.flags = TL_LEDGER_FLAG_FINAL;
+	expect_rejected(c, TL_LEDGER_R_NO_RESERVATION);
+	c.order = 0;
+	expect_rejected(c, TL_LEDGER_R_BAD_FIELD); /* FINAL needs an order */
+	a = lt_call(P, trade("tr:s4", TL_LEDGER_SELL, "100", "0.01", NULL, NULL, 4, false));
+	CHECK_EQ(a.status, TL_LEDGER_APPLIED);
+	CHECK_EQ(lt_balance(L, "mm", "BTC").available, b.available + 10000000 - 1000000);
 }
 
 static void test_duplicates(void)
