@@ -5,6 +5,7 @@
 #include "tl_bench.h"
 #include "tl_ledger.h"
 #include "tl_md.h"
+#include "tl_run.h"
 #include "tl_sim_server.h"
 
 #include <stdio.h>
@@ -20,6 +21,8 @@ static const struct command {
 	void (*usage)(FILE *out);
 	const char *what;
 } commands[] = {
+    {"run", tl_run_cli_main, tl_run_cli_usage,
+     "run the market-making engine (by default against its own embedded sim)"},
     {"ledger", tl_ledger_cli_main, tl_ledger_cli_usage, "apply, inspect and verify the ledger"},
     {"replay", tl_md_replay_cli_main, tl_md_replay_cli_usage,
      "run recorded market data through the parser, depth sync and book"},

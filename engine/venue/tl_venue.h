@@ -525,6 +525,17 @@ struct tl_venue_msg {
 int tl_venue_parse(const struct tl_venue_parse_config *cfg, const char *json, size_t len,
                    struct tl_venue_msg *out);
 
+/*
+ * The balances of an account.status response ({"result":{"balances":[{"asset","free",
+ * "locked"},..]},..}) into *out (event_ms and update_ms 0), amounts at cfg->asset_decimals.
+ * For start-up and reconciliation, not the hot path: it allocates a token array. Returns
+ * 0, -EINVAL (not such a response, or a bad field), -E2BIG (more than
+ * TL_VENUE_BALANCES_MAX assets or a very large response), -ERANGE / -EDOM (an amount out
+ * of range or with more decimals), -ENOMEM. On error *out is zeroed.
+ */
+int tl_venue_parse_account(const struct tl_venue_parse_config *cfg, const char *json, size_t len,
+                           struct tl_venue_account_position *out);
+
 /* One trade of a myTrades answer. */
 struct tl_venue_trade {
 	char symbol[TL_MD_SYMBOL_MAX + 1];

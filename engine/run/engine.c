@@ -1,0 +1,1082 @@
+/*
+ * engine.c: the engine's threads and the rings between them (tl_run.h), start-up
+ * reconciliation against the venue, and the orderly stop.
+ *
+ * DESIGN
+ * ------
+ * Rings (tl_event_t slots unless said):
+ *   md -> strategy      tops; when full, a top is dropped (the next one supersedes it)
+ *   strategy -> user    intents
+ *   user -> strategy    order reports and the venue's state; never dropped (the user
+ *                       thread waits for room)
+ *   strategy -> ledger  LOCK / UNLOCK, a ledger port (acks back to the strategy)
+ *   user -> ledger      TRADE_SETTLE, a ledger port (acks back to the user thread)
+ * The strategy sleeps on a tl_wait over its three input rings. The io threads sleep in
+ * io_uring, at most user_poll_us (user) or 50 ms (md) at a time, and check their input
+ * rings and the stop flag in between.
+ *
+ * Start-up (main thread, before any quoting): the ledger is opened; the venue's open
+ * orders for the symbol are cancelled (a previous run may have left some); the venue's
+ * balances are read (account.status); then the ledger is brought to them: the assets and
+ * the account are registered, and an asset the ledger has never seen is credited with
+ * the venue's balance (DEPOSIT_CREDIT, key genesis:<asset>); one it holds at another
+ * amount gets an ADJUSTMENT with that cause. All of it through the ledger's own port and
+ * acks, so the books agree before the first quote.
+ *
+ * Stop: the strategy stops quoting and cancels everything; the engine waits (at most
+ * shutdown_wait_ms) until every order is over and every UNLOCK acked; then the user and
+ * md threads end, the ledger drains and syncs, and the venue's balances are compared with
+ * the ledger's: the drift per asset goes into the summary.
+ */
+#include "run_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tl_io.h"
+#include "tl_log.h"
+#include "tl_venue.h"
+#include "tl_venue_session.h"
+
+#define REQS_MAX 4096 /* requests in flight the user thread keeps track of */
+#define MD_WAIT_NS 50000000
+
+enum req_kind { REQ_NONE = 0, REQ_PLACE, REQ_CANCEL, REQ_STATUS, REQ_CANCEL_ALL };
+
+struct req {
+	uint64_t id;
+	uint64_t order_seq;
+	enum req_kind kind;
+};
+
+struct engine {
+	struct tl_run_config cfg;
+	char ledger_dir[TL_RUN_TEXT_MAX + 1];
+	int64_t start_wall_ms;
+
+	tl_ledger_t *ledger;
+	tl_ledger_port_t *boot_port, *strat_port, *user_port;
+	uint32_t asset_base, asset_quote, account_id;
+
+	tl_ring_t *md_ring, *intent_ring, *report_ring;
+	tl_wait_t strat_wait;
+	tl_venue_signer_t *signer;
+	struct tl_venue_instrument inst;
+
+	pthread_t md_thread, user_thread, strat_thread;
+	bool md_running, user_running, strat_running;
+	_Atomic int stop_md, stop_user, stop_strat;
+	_Atomic int quoting_stop; /* ask the strategy to stop quoting */
+	_Atomic int strat_idle;   /* the strategy has nothing open */
+
+	struct md_counters md_ctr;
+	struct user_counters user_ctr;
+	struct strat_counters strat_ctr;
+
+	/* the user thread's own state */
+	tl_venue_session_t *session;
+	struct req reqs[REQS_MAX];
+	bool ready_once;
+
+	/* start and end balances (10^-8), for the summary */
+	int64_t venue_start[2], venue_end[2], ledger_end[2];
+	bool have_end;
+};
+
+/* ======================================================================================
+ * One blocking call to the venue, for start-up and the end (main thread only)
+ * ====================================================================================== */
+
+struct oneshot {
+	uint64_t id;
+	const char *req;
+	size_t req_len;
+	char *answer;
+	size_t answer_len, cap;
+	bool open, done;
+};
+
+static void oneshot_open(tl_ws_client_t *ws, void *user)
+{
+	struct oneshot *o = user;
+
+	o->open = true;
+	tl_ws_client_send(ws, TL_WS_OP_TEXT, o->req, o->req_len);
+}
+
+static void oneshot_message(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *data,
+                            size_t len)
+{
+	struct oneshot *o = user;
+	struct tl_venue_parse_config pc;
+	struct tl_venue_msg m;
+
+	(void)ws;
+	(void)op;
+	tl_venue_parse_config_default(&pc);
+	if (tl_venue_parse(&pc, (const char *)data, len, &m) != 0 ||
+	    m.kind != TL_VENUE_MSG_RESPONSE || !m.response.has_id || m.response.id != o->id)
+		return;
+	o->answer_len = len < o->cap ? len : o->cap - 1;
+	memcpy(o->answer, data, o->answer_len);
+	o->answer[o->answer_len] = '\0';
+	o->done = true;
+}
+
+static void ws_config(const struct engine *e, struct tl_ws_client_config *wc)
+{
+	tl_ws_client_config_default(wc);
+	wc->conn.tls = e->cfg.tls;
+	wc->conn.ca_file = e->cfg.ca_file[0] ? e->cfg.ca_file : NULL;
+	wc->host = e->cfg.host;
+	wc->port = e->cfg.port;
+}
+
+static struct tl_venue_auth auth_now(const struct engine *e)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (struct tl_venue_auth){e->signer, e->cfg.api_key,
+	                              (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0};
+}
+
+/* Sends one request (built with id 1) on a fresh connection and waits for its answer, at
+ * most 10 s. Returns 0 and the answer's text in buf, or a negative errno. */
+static int venue_call(const struct engine *e, const char *req, size_t len, char *buf, size_t cap)
+{
+	static const struct tl_ws_client_ops ops = {.on_open = oneshot_open,
+	                                            .on_message = oneshot_message};
+	struct oneshot o = {.id = 1, .req = req, .req_len = len, .answer = buf, .cap = cap};
+	struct tl_io_loop_config lc;
+	struct tl_ws_client_config wc;
+	tl_io_loop_t *loop;
+	tl_ws_client_t *ws;
+	uint64_t end = tl_io_now_ns() + 10000000000ull;
+	int rc;
+
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&loop, &lc)))
+		return rc;
+	ws_config(e, &wc);
+	wc.path = "/ws-api/v3";
+	wc.reconnect = false;
+	if ((rc = tl_ws_client_create(&ws, loop, &wc, &ops, &o))) {
+		tl_io_loop_destroy(loop);
+		return rc;
+	}
+	rc = tl_ws_client_connect(ws);
+	while (!rc && !o.done && tl_io_now_ns() < end)
+		if ((rc = tl_io_loop_poll(loop, 20000000)) > 0)
+			rc = 0;
+	if (!rc && !o.done)
+		rc = -ETIMEDOUT;
+	if (tl_ws_client_is_open(ws))
+		tl_ws_client_close(ws, 1000, "done");
+	for (int i = 0; i < 200 && tl_ws_client_destroy(ws) == -EBUSY; i++)
+		tl_io_loop_poll(loop, 5000000);
+	tl_io_loop_destroy(loop);
+	return rc;
+}
+
+/* The venue's free + locked of base and quote, in 10^-8. */
+static int venue_balances(const struct engine *e, int64_t out[2])
+{
+	static char answer[1 << 16];
+	struct tl_venue_auth a = auth_now(e);
+	struct tl_venue_parse_config pc;
+	struct tl_venue_account_position pos;
+	char req[1024], ts[32];
+	struct tl_venue_param p[2] = {{"apiKey", e->cfg.api_key, true}, {"timestamp", ts, false}};
+	ssize_t n;
+	int rc;
+
+	snprintf(ts, sizeof(ts), "%" PRId64, a.timestamp_ms);
+	n = tl_venue_build_signed(req, sizeof(req), 1, "account.status", p, 2, e->signer);
+
+	if (n < 0)
+		return (int)n;
+	if ((rc = venue_call(e, req, (size_t)n, answer, sizeof(answer))))
+		return rc;
+	tl_venue_parse_config_default(&pc);
+	if ((rc = tl_venue_parse_account(&pc, answer, strlen(answer), &pos))) {
+		tl_log(TL_LOG_ERR, "run", "account.status: unexpected answer: %.200s", answer);
+		return rc;
+	}
+	out[0] = out[1] = 0;
+	for (uint32_t i = 0; i < pos.n_balances; i++) {
+		const struct tl_venue_balance *b = &pos.balances[i];
+
+		if (!strcmp(b->asset, e->cfg.base))
+			out[0] = b->free_units + b->locked_units;
+		else if (!strcmp(b->asset, e->cfg.quote))
+			out[1] = b->free_units + b->locked_units;
+	}
+	return 0;
+}
+
+/* ======================================================================================
+ * Start-up: the ledger meets the venue
+ * ====================================================================================== */
+
+static tl_ledger_ack_t boot_call(struct engine *e, tl_ledger_cmd_t *c)
+{
+	tl_ledger_ack_t ack;
+
+	tl_ledger_port_call(e->boot_port, c, &ack);
+	return ack;
+}
+
+static int register_names(struct engine *e)
+{
+	const char *assets[2] = {e->cfg.base, e->cfg.quote};
+	tl_ledger_cmd_t c;
+	tl_ledger_ack_t a;
+
+	for (int i = 0; i < 2; i++) {
+		memset(&c, 0, sizeof(c));
+		c.type = TL_LEDGER_ASSET_DEFINE;
+		c.decimals = 8; /* the venue's balances are at 8 decimals */
+		snprintf(c.asset, sizeof(c.asset), "%s", assets[i]);
+		snprintf(c.key, sizeof(c.key), "define:%s", assets[i]);
+		a = boot_call(e, &c);
+		if (a.status == TL_LEDGER_FAILED ||
+		    (a.status == TL_LEDGER_REJECTED && a.reason != TL_LEDGER_R_EXISTS)) {
+			tl_log(TL_LOG_ERR, "run", "ledger: cannot define %s: %s", assets[i],
+			       tl_ledger_reason_name(a.reason));
+			return -EIO;
+		}
+	}
+	memset(&c, 0, sizeof(c));
+	c.type = TL_LEDGER_ACCOUNT_OPEN;
+	snprintf(c.account, sizeof(c.account), "%s", e->cfg.account);
+	snprintf(c.key, sizeof(c.key), "open:%s", e->cfg.account);
+	a = boot_call(e, &c);
+	if (a.status == TL_LEDGER_FAILED ||
+	    (a.status == TL_LEDGER_REJECTED && a.reason != TL_LEDGER_R_EXISTS))
+		return -EIO;
+	if (tl_ledger_asset_find(e->ledger, e->cfg.base, &e->asset_base, NULL) ||
+	    tl_ledger_asset_find(e->ledger, e->cfg.quote, &e->asset_quote, NULL) ||
+	    tl_ledger_account_find(e->ledger, e->cfg.account, &e->account_id))
+		return -EIO;
+	return 0;
+}
+
+static int64_t ledger_total(const struct engine *e, uint32_t asset, bool *known)
+{
+	tl_ledger_balance_t b;
+
+	*known = tl_ledger_balance_read(e->ledger, e->account_id, asset, &b) == 0;
+	return *known ? b.available + b.locked : 0;
+}
+
+/* Brings the ledger to the venue's balances (see the top). */
+static int reconcile_start(struct engine *e)
+{
+	const char *assets[2] = {e->cfg.base, e->cfg.quote};
+	uint32_t ids[2] = {e->asset_base, e->asset_quote};
+
+	for (int i = 0; i < 2; i++) {
+		bool known;
+		int64_t have = ledger_total(e, ids[i], &known), want = e->venue_start[i];
+		tl_ledger_cmd_t c;
+		tl_ledger_ack_t a;
+
+		if (known && have == want)
+			continue;
+		memset(&c, 0, sizeof(c));
+		snprintf(c.account, sizeof(c.account), "%s", e->cfg.account);
+		snprintf(c.asset, sizeof(c.asset), "%s", assets[i]);
+		c.ts_ms = e->start_wall_ms;
+		if (!known && want > 0) {
+			c.type = TL_LEDGER_DEPOSIT_CREDIT;
+			c.amount = (tl_ledger_dec_t){want, 8, 0};
+			snprintf(c.key, sizeof(c.key), "genesis:%s", assets[i]);
+		} else if (known) {
+			c.type = TL_LEDGER_ADJUSTMENT;
+			c.amount = (tl_ledger_dec_t){want - have, 8, 0};
+			snprintf(c.key, sizeof(c.key), "adj:start:%" PRId64 ":%s", e->start_wall_ms,
+			         assets[i]);
+			snprintf(c.reason, sizeof(c.reason),
+			         "start: the venue holds %" PRId64 " and the ledger %" PRId64, want,
+			         have);
+			tl_log(TL_LOG_WARNING, "run",
+			       "%s: the ledger (%" PRId64 ") differs from the venue (%" PRId64
+			       "): ADJUSTMENT written",
+			       assets[i], have, want);
+		} else {
+			continue;
+		}
+		a = boot_call(e, &c);
+		if (a.status != TL_LEDGER_APPLIED && a.status != TL_LEDGER_DUPLICATE) {
+			tl_log(TL_LOG_ERR, "run", "ledger: start-up %s of %s: %s %s",
+			       tl_ledger_cmd_type_name(c.type), assets[i],
+			       tl_ledger_status_name(a.status), tl_ledger_reason_name(a.reason));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* ======================================================================================
+ * md thread
+ * ====================================================================================== */
+
+struct md_ctx {
+	struct engine *e;
+	int64_t bid_px, bid_qty, ask_px, ask_qty;
+	bool live;
+};
+
+static void md_push(struct md_ctx *m, tl_event_t *ev)
+{
+	ev->ts_publish_ns = tl_mono_ns();
+	if (tl_ring_try_push(m->e->md_ring, ev))
+		atomic_fetch_add_explicit(&m->e->md_ctr.tops, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&m->e->md_ctr.tops_dropped, 1, memory_order_relaxed);
+}
+
+static void md_on_book(tl_md_feed_t *feed, void *user, uint64_t update_id, const tl_book_t *book)
+{
+	struct md_ctx *m = user;
+	struct tl_book_level b = {0}, a = {0};
+	tl_event_t ev;
+
+	(void)feed;
+	tl_book_best(book, TL_BOOK_BID, &b);
+	tl_book_best(book, TL_BOOK_ASK, &a);
+	m->live = true;
+	if (b.px.v == m->bid_px && b.qty.v == m->bid_qty && a.px.v == m->ask_px &&
+	    a.qty.v == m->ask_qty)
+		return;
+	m->bid_px = b.px.v;
+	m->bid_qty = b.qty.v;
+	m->ask_px = a.px.v;
+	m->ask_qty = a.qty.v;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = TL_EV_TOP;
+	ev.ts_origin_ns = tl_mono_ns();
+	ev.payload.top.bid_px = b.px.v;
+	ev.payload.top.bid_qty = b.qty.v;
+	ev.payload.top.ask_px = a.px.v;
+	ev.payload.top.ask_qty = a.qty.v;
+	ev.payload.top.update_id = update_id;
+	atomic_store_explicit(&m->e->md_ctr.bid_px, b.px.v, memory_order_relaxed);
+	atomic_store_explicit(&m->e->md_ctr.ask_px, a.px.v, memory_order_relaxed);
+	md_push(m, &ev);
+}
+
+static void *md_main(void *arg)
+{
+	struct engine *e = arg;
+	struct md_ctx m = {.e = e};
+	struct tl_io_loop_config lc;
+	struct tl_md_feed_config fc;
+	tl_io_loop_t *loop = NULL;
+	tl_md_feed_t *feed = NULL;
+	char path[96];
+	int rc;
+
+	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
+		tl_log(TL_LOG_WARNING, "run", "md: cannot pin to CPU %d", e->cfg.cpu_md);
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&loop, &lc))) {
+		tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
+		return NULL;
+	}
+	tl_md_feed_config_default(&fc);
+	fc.symbol = e->cfg.symbol;
+	ws_config(e, &fc.ws);
+	fc.ws.ping_interval_ns = 0;
+	fc.ws.max_msg_bytes = 1u << 20;
+	snprintf(path, sizeof(path), "/ws/%s@depth@100ms", e->inst.symbol);
+	for (char *p = path; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	fc.ws.path = path;
+	fc.rest.conn.tls = e->cfg.tls;
+	fc.rest.conn.ca_file = fc.ws.conn.ca_file;
+	fc.rest.host = e->cfg.host;
+	fc.rest.port = e->cfg.port;
+	fc.scale = e->cfg.scale;
+	if ((rc = tl_md_feed_create(&feed, loop, &fc, md_on_book, &m)) ||
+	    (rc = tl_md_feed_start(feed))) {
+		tl_log(TL_LOG_ERR, "run", "md: feed: %s", tl_strerror(rc));
+		goto out;
+	}
+	while (!atomic_load_explicit(&e->stop_md, memory_order_relaxed)) {
+		if ((rc = tl_io_loop_poll(loop, MD_WAIT_NS)) < 0) {
+			tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
+			break;
+		}
+		if (m.live && tl_md_feed_state(feed) != TL_MD_LIVE) {
+			tl_event_t ev;
+
+			m.live = false;
+			m.bid_px = m.ask_px = 0;
+			memset(&ev, 0, sizeof(ev));
+			ev.type = TL_EV_BOOK_DOWN;
+			atomic_fetch_add_explicit(&e->md_ctr.book_down, 1, memory_order_relaxed);
+			md_push(&m, &ev);
+		}
+	}
+	tl_md_feed_stop(feed);
+	for (int i = 0; i < 200 && tl_md_feed_destroy(feed) == -EBUSY; i++)
+		tl_io_loop_poll(loop, 5000000);
+out:
+	tl_io_loop_destroy(loop);
+	return NULL;
+}
+
+/* ======================================================================================
+ * user thread
+ * ====================================================================================== */
+
+static void report(struct engine *e, uint64_t order_seq, uint8_t kind, bool done,
+                   const struct tl_venue_exec_report *x, int32_t code)
+{
+	tl_event_t ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = TL_EV_ORDER;
+	ev.ts_origin_ns = tl_mono_ns();
+	ev.payload.order.order_seq = order_seq;
+	ev.payload.order.report = kind;
+	ev.payload.order.done = done;
+	ev.payload.order.code = code;
+	if (x) {
+		ev.payload.order.last_px = x->last_px.v;
+		ev.payload.order.last_qty = x->last_qty.v;
+		ev.payload.order.cum_qty = x->cum_qty.v;
+	}
+	ev.ts_publish_ns = tl_mono_ns();
+	/* Order reports are never dropped: the strategy drains its rings constantly. */
+	while (!tl_ring_try_push(e->report_ring, &ev))
+		tl_cpu_relax();
+}
+
+static void venue_state(struct engine *e, bool ready, bool backfill)
+{
+	tl_event_t ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = TL_EV_VENUE;
+	ev.payload.venue.ready = ready;
+	ev.payload.venue.backfill = backfill;
+	while (!tl_ring_try_push(e->report_ring, &ev))
+		tl_cpu_relax();
+}
+
+static void remember(struct engine *e, uint64_t id, enum req_kind kind, uint64_t order_seq)
+{
+	struct req *r = &e->reqs[id % REQS_MAX];
+
+	r->id = id;
+	r->kind = kind;
+	r->order_seq = order_seq;
+}
+
+static int send_req(struct engine *e, const char *buf, ssize_t n)
+{
+	int rc = n < 0 ? (int)n : tl_venue_session_send(e->session, buf, (size_t)n);
+
+	if (rc)
+		atomic_fetch_add_explicit(&e->user_ctr.send_errors, 1, memory_order_relaxed);
+	return rc;
+}
+
+static void ask_status(struct engine *e, uint64_t order_seq)
+{
+	char buf[1024], cid[24];
+	struct tl_venue_auth a = auth_now(e);
+	uint64_t id = tl_venue_session_next_id(e->session);
+	struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol, .orig_client_order_id = cid};
+
+	run_client_order_id(order_seq, cid);
+	remember(e, id, REQ_STATUS, order_seq);
+	atomic_fetch_add_explicit(&e->user_ctr.status_queries, 1, memory_order_relaxed);
+	send_req(e, buf, tl_venue_build_order_status(buf, sizeof(buf), id, &a, &ref));
+}
+
+static void do_intent(struct engine *e, const tl_event_t *ev)
+{
+	char buf[1024], cid[24];
+	struct tl_venue_auth a = auth_now(e);
+	uint64_t id = tl_venue_session_next_id(e->session);
+	uint64_t seq = ev->payload.intent.order_seq;
+
+	run_client_order_id(seq, cid);
+	if (ev->type == TL_EV_PLACE) {
+		struct tl_venue_order_req q = {.symbol = e->cfg.symbol,
+		                               .client_order_id = cid,
+		                               .side = ev->payload.intent.side == 1 ? TL_VENUE_BUY
+		                                                                    : TL_VENUE_SELL,
+		                               .type = TL_VENUE_LIMIT_MAKER,
+		                               .px = {ev->payload.intent.px},
+		                               .qty = {ev->payload.intent.qty},
+		                               .scale = e->cfg.scale,
+		                               .resp_type = TL_VENUE_RESP_ACK};
+
+		remember(e, id, REQ_PLACE, seq);
+		atomic_fetch_add_explicit(&e->user_ctr.places, 1, memory_order_relaxed);
+		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q)))
+			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0); /* it never left */
+	} else if (ev->type == TL_EV_CANCEL) {
+		struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol,
+		                                 .orig_client_order_id = cid};
+
+		remember(e, id, REQ_CANCEL, seq);
+		atomic_fetch_add_explicit(&e->user_ctr.cancels, 1, memory_order_relaxed);
+		if (send_req(e, buf, tl_venue_build_order_cancel(buf, sizeof(buf), id, &a, &ref)))
+			report(e, seq, TL_ORDER_CANCEL_FAILED, false, NULL, 0);
+	} else if (ev->type == TL_EV_CANCEL_ALL) {
+		remember(e, id, REQ_CANCEL_ALL, 0);
+		send_req(e, buf,
+		         tl_venue_build_cancel_all(buf, sizeof(buf), id, &a, e->cfg.symbol));
+	}
+}
+
+/* A fill: the ledger settles it (keyed by the venue's trade id), the strategy learns it. */
+static void on_fill(struct engine *e, uint64_t seq, const struct tl_venue_exec_report *x)
+{
+	const struct tl_run_config *cfg = &e->cfg;
+	bool done = x->status == TL_VENUE_STATUS_FILLED;
+	tl_ledger_cmd_t c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = TL_LEDGER_TRADE_SETTLE;
+	c.token = x->trade_id;
+	c.side = x->side == TL_VENUE_BUY ? TL_LEDGER_BUY : TL_LEDGER_SELL;
+	c.flags = done ? TL_LEDGER_FLAG_FINAL : 0;
+	c.ts_ms = x->transact_ms;
+	c.order = seq;
+	c.price = (tl_ledger_dec_t){x->last_px.v, cfg->scale.px_decimals, 0};
+	c.qty = (tl_ledger_dec_t){x->last_qty.v, cfg->scale.qty_decimals, 0};
+	if (x->commission_units > 0 && x->commission_asset[0]) {
+		c.fee = (tl_ledger_dec_t){x->commission_units, 8, 0};
+		snprintf(c.fee_asset, sizeof(c.fee_asset), "%s", x->commission_asset);
+	}
+	snprintf(c.account, sizeof(c.account), "%s", cfg->account);
+	snprintf(c.asset, sizeof(c.asset), "%s", cfg->base);
+	snprintf(c.quote, sizeof(c.quote), "%s", cfg->quote);
+	snprintf(c.key, sizeof(c.key), "trade:%s:%" PRIu64, x->symbol, x->trade_id);
+	/* The fill must reach the ledger: wait for room rather than drop it. */
+	while (!tl_ledger_submit(e->user_port, &c))
+		tl_cpu_relax();
+	atomic_fetch_add_explicit(&e->user_ctr.settles_sent, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->user_ctr.fills, 1, memory_order_relaxed);
+	report(e, seq, TL_ORDER_FILL, done, x, 0);
+}
+
+static void on_exec(struct engine *e, const struct tl_venue_exec_report *x)
+{
+	const char *cid = x->exec_type == TL_VENUE_EXEC_CANCELED && x->orig_client_order_id[0]
+	                      ? x->orig_client_order_id
+	                      : x->client_order_id;
+	uint64_t seq = run_order_seq_of(cid);
+
+	if (!seq || strcmp(x->symbol, e->cfg.symbol) != 0)
+		return; /* not one of this engine's orders */
+	switch (x->exec_type) {
+	case TL_VENUE_EXEC_NEW:
+		atomic_fetch_add_explicit(&e->user_ctr.open_orders, 1, memory_order_relaxed);
+		report(e, seq, TL_ORDER_ACKED, false, x, 0);
+		break;
+	case TL_VENUE_EXEC_TRADE:
+		if (x->has_trade)
+			on_fill(e, seq, x);
+		if (x->status == TL_VENUE_STATUS_FILLED)
+			atomic_fetch_sub_explicit(&e->user_ctr.open_orders, 1,
+			                          memory_order_relaxed);
+		break;
+	case TL_VENUE_EXEC_CANCELED:
+	case TL_VENUE_EXEC_EXPIRED:
+		atomic_fetch_sub_explicit(&e->user_ctr.open_orders, 1, memory_order_relaxed);
+		report(e, seq, TL_ORDER_CANCELED, true, x, 0);
+		break;
+	case TL_VENUE_EXEC_REJECTED:
+		report(e, seq, TL_ORDER_REJECTED, true, x, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_response(struct engine *e, const struct tl_venue_response *r)
+{
+	struct req *q = r->has_id ? &e->reqs[r->id % REQS_MAX] : NULL;
+	struct tl_venue_verdict v;
+	enum tl_venue_outcome out;
+
+	if (!q || q->id != r->id || q->kind == REQ_NONE)
+		return;
+	out = tl_venue_classify(r, false, &v);
+	switch (q->kind) {
+	case REQ_PLACE:
+		if (out == TL_VENUE_ACCEPTED) {
+			atomic_fetch_add_explicit(&e->user_ctr.acks, 1, memory_order_relaxed);
+		} else if (out == TL_VENUE_UNKNOWN) {
+			atomic_fetch_add_explicit(&e->user_ctr.unknowns, 1, memory_order_relaxed);
+			report(e, q->order_seq, TL_ORDER_UNKNOWN, false, NULL, r->error_code);
+			ask_status(e, q->order_seq);
+		} else {
+			/* rejected or rate-limited: nothing was placed */
+			atomic_fetch_add_explicit(&e->user_ctr.rejects, 1, memory_order_relaxed);
+			report(e, q->order_seq, TL_ORDER_REJECTED, true, NULL, r->error_code);
+		}
+		break;
+	case REQ_CANCEL:
+		if (out != TL_VENUE_ACCEPTED) {
+			/* A failed cancel: ask what the order is before anything else (seed 004).
+			 */
+			report(e, q->order_seq, TL_ORDER_CANCEL_FAILED, false, NULL, r->error_code);
+			ask_status(e, q->order_seq);
+		}
+		break;
+	case REQ_STATUS:
+		if (r->result_kind == TL_VENUE_RESULT_ORDER) {
+			enum tl_venue_order_status s = r->order.status;
+
+			if (s == TL_VENUE_STATUS_NEW || s == TL_VENUE_STATUS_PARTIALLY_FILLED)
+				report(e, q->order_seq, TL_ORDER_ACKED, false, NULL, 0);
+			else if (s == TL_VENUE_STATUS_CANCELED || s == TL_VENUE_STATUS_EXPIRED ||
+			         s == TL_VENUE_STATUS_REJECTED)
+				report(e, q->order_seq, TL_ORDER_CANCELED, true, NULL, 0);
+			/* FILLED: its executionReports carry the fills and end it. */
+		} else if (r->error_code == -2013) {
+			report(e, q->order_seq, TL_ORDER_REJECTED, true, NULL, r->error_code);
+		} else if (out == TL_VENUE_UNKNOWN) {
+			ask_status(e, q->order_seq);
+		}
+		break;
+	default:
+		break;
+	}
+	q->kind = REQ_NONE;
+}
+
+static void user_on_ready(void *user, bool backfill)
+{
+	struct engine *e = user;
+
+	if (backfill)
+		atomic_fetch_add_explicit(&e->user_ctr.reconnects, 1, memory_order_relaxed);
+	venue_state(e, true, backfill);
+}
+
+static void user_on_message(void *user, const struct tl_venue_msg *m)
+{
+	struct engine *e = user;
+
+	if (m->kind == TL_VENUE_MSG_EXEC_REPORT)
+		on_exec(e, &m->exec);
+	else if (m->kind == TL_VENUE_MSG_RESPONSE)
+		on_response(e, &m->response);
+}
+
+static void user_on_down(void *user, int err)
+{
+	struct engine *e = user;
+
+	(void)err;
+	venue_state(e, false, false);
+	/* Requests in flight have no answer now: their orders' state is asked again once
+	 * the session is back (order.status from the strategy's UNKNOWN handling). */
+	for (size_t i = 0; i < REQS_MAX; i++) {
+		struct req *q = &e->reqs[i];
+
+		if (q->kind == REQ_PLACE || q->kind == REQ_CANCEL)
+			report(e, q->order_seq, TL_ORDER_UNKNOWN, false, NULL, 0);
+		q->kind = REQ_NONE;
+	}
+}
+
+static void user_drain_acks(struct engine *e)
+{
+	tl_ledger_ack_t ack;
+
+	while (tl_ledger_poll_ack(e->user_port, &ack)) {
+		_Atomic uint64_t *n =
+		    ack.status == TL_LEDGER_APPLIED     ? &e->user_ctr.ledger_applied
+		    : ack.status == TL_LEDGER_DUPLICATE ? &e->user_ctr.ledger_duplicates
+		    : ack.status == TL_LEDGER_REJECTED  ? &e->user_ctr.ledger_rejected
+		                                        : &e->user_ctr.ledger_failed;
+
+		atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+		if (ack.status == TL_LEDGER_REJECTED || ack.status == TL_LEDGER_FAILED)
+			tl_log(TL_LOG_ERR, "run", "ledger: fill (trade %" PRIu64 ") %s: %s",
+			       ack.token, tl_ledger_status_name(ack.status),
+			       tl_ledger_reason_name(ack.reason));
+	}
+}
+
+static void *user_main(void *arg)
+{
+	static const struct tl_venue_session_ops ops = {
+	    .on_ready = user_on_ready, .on_message = user_on_message, .on_down = user_on_down};
+	struct engine *e = arg;
+	struct tl_io_loop_config lc;
+	struct tl_venue_session_config sc;
+	tl_io_loop_t *loop = NULL;
+	int64_t wait_ns = (int64_t)e->cfg.user_poll_us * 1000;
+	int rc;
+
+	if (e->cfg.cpu_user >= 0 && tl_thread_pin_self(e->cfg.cpu_user))
+		tl_log(TL_LOG_WARNING, "run", "user: cannot pin to CPU %d", e->cfg.cpu_user);
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&loop, &lc))) {
+		tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
+		return NULL;
+	}
+	tl_venue_session_config_default(&sc);
+	ws_config(e, &sc.ws);
+	sc.ws.path = "/ws-api/v3";
+	sc.api_key = e->cfg.api_key;
+	sc.signer = e->signer;
+	sc.parse.instruments = &e->inst;
+	sc.parse.n_instruments = 1;
+	if ((rc = tl_venue_session_create(&e->session, loop, &sc, &ops, e)) ||
+	    (rc = tl_venue_session_start(e->session))) {
+		tl_log(TL_LOG_ERR, "run", "user: session: %s", tl_strerror(rc));
+		tl_io_loop_destroy(loop);
+		return NULL;
+	}
+	while (!atomic_load_explicit(&e->stop_user, memory_order_relaxed)) {
+		tl_event_t ev;
+
+		if ((rc = tl_io_loop_poll(loop, wait_ns)) < 0) {
+			tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
+			break;
+		}
+		while (tl_ring_try_pop(e->intent_ring, &ev)) {
+			if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
+				do_intent(e, &ev);
+			else if (ev.type == TL_EV_PLACE)
+				report(e, ev.payload.intent.order_seq, TL_ORDER_REJECTED, true,
+				       NULL, 0);
+			else if (ev.type == TL_EV_CANCEL)
+				report(e, ev.payload.intent.order_seq, TL_ORDER_UNKNOWN, false,
+				       NULL, 0);
+		}
+		user_drain_acks(e);
+	}
+	tl_venue_session_close(e->session);
+	for (int i = 0; i < 200 && tl_venue_session_destroy(e->session) == -EBUSY; i++)
+		tl_io_loop_poll(loop, 5000000);
+	user_drain_acks(e);
+	tl_io_loop_destroy(loop);
+	return NULL;
+}
+
+/* ======================================================================================
+ * strategy thread
+ * ====================================================================================== */
+
+static bool out_intent(void *ctx, const tl_event_t *ev)
+{
+	return tl_ring_try_push(((struct engine *)ctx)->intent_ring, ev);
+}
+
+static bool out_ledger(void *ctx, const tl_ledger_cmd_t *c)
+{
+	struct engine *e = ctx;
+	tl_ledger_cmd_t cmd = *c;
+
+	cmd.ts_ms = e->start_wall_ms;
+	return tl_ledger_submit(e->strat_port, &cmd);
+}
+
+static void *strat_main(void *arg)
+{
+	struct engine *e = arg;
+	struct strategy *st = calloc(1, sizeof(*st));
+	struct strat_out out = {out_intent, out_ledger, e};
+	tl_idle_t idle;
+	int64_t next_tick = 0;
+	bool stopping = false;
+
+	if (!st) {
+		tl_log(TL_LOG_ERR, "run", "strategy: out of memory");
+		return NULL;
+	}
+	if (e->cfg.cpu_strategy >= 0 && tl_thread_pin_self(e->cfg.cpu_strategy))
+		tl_log(TL_LOG_WARNING, "run", "strategy: cannot pin to CPU %d",
+		       e->cfg.cpu_strategy);
+	tl_idle_init(&idle, e->cfg.strategy_idle, &e->strat_wait);
+	strategy_init(st, &e->cfg, out, &e->strat_ctr, e->start_wall_ms);
+	while (!atomic_load_explicit(&e->stop_strat, memory_order_relaxed)) {
+		int64_t now = tl_mono_ns();
+		int work = 0;
+		tl_event_t ev;
+		tl_ledger_ack_t ack;
+
+		while (tl_ledger_poll_ack(e->strat_port, &ack)) {
+			strategy_on_ack(st, &ack);
+			work++;
+		}
+		while (tl_ring_try_pop(e->report_ring, &ev)) {
+			strategy_on_event(st, &ev, now);
+			work++;
+		}
+		/* Only the newest top matters: drain them, act on the last. */
+		{
+			bool have = false;
+			tl_event_t top;
+
+			while (tl_ring_try_pop(e->md_ring, &ev)) {
+				if (ev.type == TL_EV_TOP) {
+					top = ev;
+					have = true;
+				} else {
+					strategy_on_event(st, &ev, now);
+				}
+				work++;
+			}
+			if (have)
+				strategy_on_event(st, &top, tl_mono_ns());
+		}
+		if (!stopping && atomic_load_explicit(&e->quoting_stop, memory_order_acquire)) {
+			stopping = true;
+			strategy_stop(st);
+			next_tick = 0;
+		}
+		if (now >= next_tick) {
+			strategy_tick(st, now);
+			next_tick = now + 10000000;
+			atomic_store_explicit(&e->strat_idle, stopping && strategy_idle(st),
+			                      memory_order_release);
+		}
+		tl_idle_run(&idle, work, 10000000);
+	}
+	free(st);
+	return NULL;
+}
+
+/* ======================================================================================
+ * Lifecycle
+ * ====================================================================================== */
+
+int engine_create(struct engine **out, const struct tl_run_config *cfg, const char *ledger_dir,
+                  int64_t start_wall_ms)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	tl_ledger_config_t lc;
+	int rc;
+
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	e->start_wall_ms = start_wall_ms;
+	snprintf(e->ledger_dir, sizeof(e->ledger_dir), "%s", ledger_dir);
+	snprintf(e->inst.symbol, sizeof(e->inst.symbol), "%s", cfg->symbol);
+	e->inst.scale = cfg->scale;
+	tl_hist_reset(&e->strat_ctr.t2t);
+	if ((rc = tl_venue_signer_create(&e->signer, cfg->api_secret, strlen(cfg->api_secret))))
+		goto fail;
+	if ((rc = tl_ring_create(&e->md_ring, 1024, sizeof(tl_event_t))) ||
+	    (rc = tl_ring_create(&e->intent_ring, 1024, sizeof(tl_event_t))) ||
+	    (rc = tl_ring_create(&e->report_ring, 4096, sizeof(tl_event_t))))
+		goto fail;
+	if ((rc = tl_wait_init(&e->strat_wait)) && rc != -ENOSYS)
+		goto fail;
+	tl_ledger_config_default(&lc);
+	lc.dir = e->ledger_dir;
+	lc.durability = cfg->durability;
+	lc.cpu = cfg->cpu_ledger;
+	if ((rc = tl_ledger_open(&e->ledger, &lc)))
+		goto fail;
+	if ((rc = tl_ledger_port_attach(e->ledger, 64, &e->boot_port)) ||
+	    (rc = tl_ledger_port_attach(e->ledger, 1024, &e->strat_port)) ||
+	    (rc = tl_ledger_port_attach(e->ledger, 4096, &e->user_port)) ||
+	    (rc = tl_ring_set_waiter(e->md_ring, &e->strat_wait)) ||
+	    (rc = tl_ring_set_waiter(e->report_ring, &e->strat_wait)) ||
+	    (rc = tl_ledger_port_set_ack_waiter(e->strat_port, &e->strat_wait)))
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	engine_destroy(e);
+	return rc;
+}
+
+/* Start-up reconciliation, then the threads. */
+int engine_start(struct engine *e)
+{
+	char req[1024], answer[4096];
+	struct tl_venue_auth a = auth_now(e);
+	ssize_t n;
+	int rc;
+
+	if ((rc = tl_ledger_start(e->ledger)))
+		return rc;
+	/* Orders a previous run left open are cancelled first: the balances then read
+	 * have nothing locked by an order this run does not know. */
+	n = tl_venue_build_cancel_all(req, sizeof(req), 1, &a, e->cfg.symbol);
+	if (n < 0 || (rc = venue_call(e, req, (size_t)n, answer, sizeof(answer)))) {
+		tl_log(TL_LOG_ERR, "run", "venue %s:%u: cannot cancel open orders: %s", e->cfg.host,
+		       e->cfg.port, tl_strerror(n < 0 ? (int)n : rc));
+		return n < 0 ? (int)n : rc;
+	}
+	if ((rc = venue_balances(e, e->venue_start))) {
+		tl_log(TL_LOG_ERR, "run", "venue: cannot read the account: %s", tl_strerror(rc));
+		return rc;
+	}
+	if ((rc = register_names(e)) || (rc = reconcile_start(e)))
+		return rc;
+	if ((rc = pthread_create(&e->strat_thread, NULL, strat_main, e)))
+		return -rc;
+	e->strat_running = true;
+	if ((rc = pthread_create(&e->user_thread, NULL, user_main, e)))
+		return -rc;
+	e->user_running = true;
+	if ((rc = pthread_create(&e->md_thread, NULL, md_main, e)))
+		return -rc;
+	e->md_running = true;
+	return 0;
+}
+
+static void join(pthread_t t, bool *running, _Atomic int *flag, tl_wait_t *w)
+{
+	if (!*running)
+		return;
+	atomic_store_explicit(flag, 1, memory_order_release);
+	if (w)
+		tl_wait_wake(w);
+	pthread_join(t, NULL);
+	*running = false;
+}
+
+void engine_stop(struct engine *e)
+{
+	uint64_t end = tl_io_now_ns() + (uint64_t)e->cfg.shutdown_wait_ms * 1000000;
+
+	atomic_store_explicit(&e->quoting_stop, 1, memory_order_release);
+	tl_wait_wake(&e->strat_wait);
+	while (e->strat_running && !atomic_load_explicit(&e->strat_idle, memory_order_acquire) &&
+	       tl_io_now_ns() < end) {
+		struct timespec ts = {0, 10000000};
+
+		nanosleep(&ts, NULL);
+	}
+	if (!atomic_load_explicit(&e->strat_idle, memory_order_acquire))
+		tl_log(TL_LOG_WARNING, "run",
+		       "stop: orders still open after %u ms; the next start cancels them",
+		       e->cfg.shutdown_wait_ms);
+	join(e->md_thread, &e->md_running, &e->stop_md, NULL);
+	join(e->user_thread, &e->user_running, &e->stop_user, NULL);
+	join(e->strat_thread, &e->strat_running, &e->stop_strat, &e->strat_wait);
+	tl_ledger_stop(e->ledger);
+	/* The books at the end: the venue's against the ledger's. */
+	if (venue_balances(e, e->venue_end) == 0) {
+		uint32_t ids[2] = {e->asset_base, e->asset_quote};
+
+		for (int i = 0; i < 2; i++) {
+			bool known;
+
+			e->ledger_end[i] = ledger_total(e, ids[i], &known);
+		}
+		e->have_end = true;
+	}
+}
+
+void engine_destroy(struct engine *e)
+{
+	if (!e)
+		return;
+	tl_ledger_close(e->ledger);
+	tl_ring_destroy(e->md_ring);
+	tl_ring_destroy(e->intent_ring);
+	tl_ring_destroy(e->report_ring);
+	tl_venue_signer_destroy(e->signer);
+	free(e);
+}
+
+/* ======================================================================================
+ * Status and summary
+ * ====================================================================================== */
+
+static void amount(char *buf, size_t cap, int64_t units)
+{
+	tl_ledger_units_format(units, 8, buf, cap);
+}
+
+void engine_status(struct engine *e, FILE *out)
+{
+	int64_t bid = atomic_load_explicit(&e->md_ctr.bid_px, memory_order_relaxed),
+	        ask = atomic_load_explicit(&e->md_ctr.ask_px, memory_order_relaxed);
+	int64_t inv = atomic_load_explicit(&e->strat_ctr.inventory, memory_order_relaxed);
+	uint32_t dec = (uint32_t)e->cfg.scale.px_decimals;
+	tl_ledger_balance_t b, q;
+	int64_t pnl = 0;
+	char mid[48], pnl_s[48];
+
+	/* PnL, marked to the mid: the ledger's change in quote plus the change in base at
+	 * the mid, both since start. */
+	if (tl_ledger_balance_read(e->ledger, e->account_id, e->asset_base, &b) == 0 &&
+	    tl_ledger_balance_read(e->ledger, e->account_id, e->asset_quote, &q) == 0 && bid &&
+	    ask) {
+		run_i128 base_delta = (run_i128)(b.available + b.locked - e->venue_start[0]);
+		int64_t mid_units = (bid + ask) / 2; /* at px decimals */
+		run_i128 v = base_delta * mid_units;
+
+		for (uint32_t d = 0; d < dec; d++)
+			v /= 10;
+		pnl = (int64_t)v + (q.available + q.locked - e->venue_start[1]);
+	}
+	tl_ledger_units_format((bid + ask) / 2, dec, mid, sizeof(mid));
+	amount(pnl_s, sizeof(pnl_s), pnl);
+	fprintf(out,
+	        "{\"status\":{\"mid\":\"%s\",\"spread_ticks\":%" PRId64
+	        ",\"position_lots\":%" PRId64
+	        ",\"pnl\":\"%s\",\"open_orders\":%u,\"fills\":%" PRIu64 ",\"ledger_seq\":%" PRIu64
+	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 "}}\n",
+	        mid, e->cfg.tick ? (ask - bid) / e->cfg.tick : 0, inv, pnl_s,
+	        atomic_load_explicit(&e->strat_ctr.live_slots, memory_order_relaxed),
+	        atomic_load_explicit(&e->user_ctr.fills, memory_order_relaxed),
+	        tl_ledger_last_seq(e->ledger), tl_hist_quantile(&e->strat_ctr.t2t, 0.5),
+	        tl_hist_quantile(&e->strat_ctr.t2t, 0.99));
+	fflush(out);
+}
+
+int64_t engine_drift(const struct engine *e, int asset)
+{
+	return e->have_end ? e->venue_end[asset] - e->ledger_end[asset] : INT64_MIN;
+}
+
+void engine_summary(struct engine *e, FILE *out)
+{
+	const struct user_counters *u = &e->user_ctr;
+	char v[2][48], l[2][48];
+	tl_hist_summary_t t2t;
+
+	for (int i = 0; i < 2; i++) {
+		amount(v[i], sizeof(v[i]), e->venue_end[i]);
+		amount(l[i], sizeof(l[i]), e->ledger_end[i]);
+	}
+	tl_hist_summary(&e->strat_ctr.t2t, &t2t);
+	fprintf(out,
+	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
+	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
+	        ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64 ",\"fills_ws\":%" PRIu64
+	        ",\"fills_rest\":0,\"duplicates_dropped\":%" PRIu64 ",\"settles_applied\":%" PRIu64
+	        ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
+	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
+	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
+	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
+	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
+	        "}\n",
+	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills,
+	        u->ledger_duplicates, u->ledger_applied, u->ledger_rejected, u->ledger_failed,
+	        u->reconnects, e->md_ctr.book_down, e->strat_ctr.lock_rejects,
+	        e->have_end ? "true" : "false", e->cfg.base, engine_drift(e, 0), e->cfg.quote,
+	        engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote, v[1], e->cfg.base, l[0],
+	        e->cfg.quote, l[1], e->ledger_dir, tl_ledger_last_seq(e->ledger), t2t.count,
+	        t2t.p50, t2t.p99, t2t.max);
+	fflush(out);
+}

@@ -1,0 +1,131 @@
+/*
+ * run_internal.h: what engine/run's files share. Not part of the contract.
+ *
+ *   config.c    the configuration (tl_run.h)
+ *   strategy.c  the quoting and order state machine: the strategy thread's logic, no I/O
+ *   engine.c    the threads, the rings between them, start-up reconciliation, shutdown
+ *   run_cli.c   `tally run`: arguments, the embedded sim, signals, status and summary
+ */
+#ifndef TL_RUN_INTERNAL_H
+#define TL_RUN_INTERNAL_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+
+#include "tl_event.h"
+#include "tl_hist.h"
+#include "tl_run.h"
+
+__extension__ typedef __int128 run_i128;
+
+#define RUN_SIDES 2
+#define RUN_LEVELS_MAX 16
+
+/* ---- counters: one cache-line-aligned block per thread, read by others lock-free ---- */
+
+struct md_counters {
+	alignas(64) _Atomic uint64_t tops, tops_dropped, book_down;
+	_Atomic int64_t bid_px, ask_px; /* the last top published */
+};
+
+struct user_counters {
+	alignas(64) _Atomic uint64_t places, cancels, acks, rejects, unknowns, fills, settles_sent;
+	_Atomic uint64_t ledger_applied, ledger_duplicates, ledger_rejected, ledger_failed;
+	_Atomic uint64_t reconnects, send_errors, status_queries;
+	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
+};
+
+struct strat_counters {
+	alignas(64) _Atomic uint64_t intents, locks, unlocks, lock_rejects, throttled;
+	_Atomic int64_t inventory;         /* lots bought - sold since start */
+	_Atomic int64_t quote_delta_units; /* 10^-8 quote: sold - bought notional - fees */
+	_Atomic uint32_t live_slots;
+	_Atomic int64_t ref_px;
+	tl_hist_t t2t; /* TOP's arrival to the intent it caused, ns */
+};
+
+/* ---- the strategy (strategy.c) ------------------------------------------------------ */
+
+enum slot_state {
+	SLOT_EMPTY = 0,
+	SLOT_LOCKING,   /* strict orders: the LOCK is on its way; the order waits for its ack */
+	SLOT_LIVE,      /* sent (acked or not) */
+	SLOT_CANCELING, /* cancel sent */
+	SLOT_RELEASING, /* the order is over; its UNLOCK waits for the ledger's ack */
+};
+
+struct slot {
+	enum slot_state state;
+	uint64_t order_seq;
+	int64_t px, qty, filled;
+	bool acked;
+	bool ledger_pending; /* a LOCK or UNLOCK of this slot is not acked yet */
+	bool lock_failed;
+	bool settled_final; /* filled whole: the final TRADE_SETTLE released the rest */
+	uint64_t pending_token;
+};
+
+/* What the strategy writes: the engine routes these. Return false when the ring is full
+ * (the strategy tries again on its next pass). */
+struct strat_out {
+	bool (*intent)(void *ctx, const tl_event_t *ev);
+	bool (*ledger)(void *ctx, const tl_ledger_cmd_t *cmd);
+	void *ctx;
+};
+
+struct strategy {
+	const struct tl_run_config *cfg;
+	struct strat_out out;
+	struct strat_counters *ctr;
+	struct slot slots[RUN_SIDES][RUN_LEVELS_MAX];
+	uint64_t next_order_seq;
+	uint64_t next_token;
+	/* the book */
+	bool have_top;
+	int64_t bid_px, bid_qty, ask_px, ask_qty;
+	int64_t top_origin_ns;
+	bool venue_ready;
+	bool quoting; /* false once stop was asked */
+	bool cancel_all_sent;
+	/* a budget of places: at most max_places_per_s */
+	int64_t budget_window_ns;
+	uint32_t budget_used;
+	int64_t inventory;   /* lots */
+	int64_t open_qty[2]; /* lots on the book (or on their way), by side */
+};
+
+/* order_seq: unique forever for this ledger: start wall time (ms) x 4096 + a counter. */
+void strategy_init(struct strategy *st, const struct tl_run_config *cfg, struct strat_out out,
+                   struct strat_counters *ctr, int64_t start_wall_ms);
+void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns);
+void strategy_on_ack(struct strategy *st, const tl_ledger_ack_t *ack);
+/* Periodic work: refresh, resend what a full ring refused. */
+void strategy_tick(struct strategy *st, int64_t now_ns);
+/* Stop quoting: cancel everything. Then strategy_idle() says when every slot is empty. */
+void strategy_stop(struct strategy *st);
+bool strategy_idle(const struct strategy *st);
+
+/* The client order id of an order: "tl-" and order_seq in base 36 (at most 16 chars). */
+void run_client_order_id(uint64_t order_seq, char out[24]);
+/* Its inverse; 0 when `id` is not one of ours. */
+uint64_t run_order_seq_of(const char *id);
+
+/* ---- the engine (engine.c) ------------------------------------------------------------ */
+
+struct engine;
+/* Opens the ledger in ledger_dir and makes the rings. Returns 0 or an error (logged). */
+int engine_create(struct engine **out, const struct tl_run_config *cfg, const char *ledger_dir,
+                  int64_t start_wall_ms);
+/* Reconciles the ledger with the venue (see engine.c), then starts the threads. */
+int engine_start(struct engine *e);
+/* Stops quoting, cancels everything, waits (bounded), joins, flushes the ledger, and reads
+ * the venue's balances once more for the drift. */
+void engine_stop(struct engine *e);
+void engine_destroy(struct engine *e);
+/* One JSON status line; the JSON summary. Thread: the main thread. */
+void engine_status(struct engine *e, FILE *out);
+void engine_summary(struct engine *e, FILE *out);
+/* venue - ledger of base (0) or quote (1) at the end, in 10^-8; INT64_MIN when unknown. */
+int64_t engine_drift(const struct engine *e, int asset);
+
+#endif /* TL_RUN_INTERNAL_H */
