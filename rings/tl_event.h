@@ -76,6 +76,7 @@ typedef struct tl_event {
 			int32_t code;              /* REJECTED, CANCEL_FAILED: the venue's code */
 			uint8_t report;            /* enum tl_order_report */
 			uint8_t done;              /* the order is over: nothing more will fill */
+			uint8_t side;              /* FILL: 1 buy, 2 sell */
 		} order;
 		struct {
 			uint8_t ready;    /* 1: subscribed and reconciled; 0: down */

@@ -44,6 +44,9 @@
 
 #define REQS_MAX 4096 /* requests in flight the user thread keeps track of */
 #define MD_WAIT_NS 50000000
+#define SEEN_MAX 65536   /* trade ids remembered (a power of two) */
+#define LINKS_MAX 16384  /* venue order ids remembered (a power of two) */
+#define TRADES_PAGE 1000 /* myTrades' largest page */
 
 enum req_kind { REQ_NONE = 0, REQ_PLACE, REQ_CANCEL, REQ_STATUS, REQ_CANCEL_ALL };
 
@@ -80,7 +83,20 @@ struct engine {
 	/* the user thread's own state */
 	tl_venue_session_t *session;
 	struct req reqs[REQS_MAX];
-	bool ready_once;
+	tl_http_client_t *http;
+	/* Trade ids already passed on (a fill may come twice: a duplicated event, the
+	 * WebSocket and the back-fill): open addressing, the oldest evicted in FIFO order. */
+	uint64_t *seen, *seen_fifo;
+	uint32_t seen_head;
+	uint64_t last_trade_id; /* the high-water mark of the back-fill: only moves forward */
+	/* venue order id -> order_seq, for back-filled trades (which name the venue's id) */
+	struct order_link {
+		uint64_t order_id, order_seq;
+	} * links;
+	bool backfill_wanted, backfill_running;
+	uint64_t done_after_backfill[64]; /* orders to report over once the back-fill is in */
+	uint32_t n_done_after;
+	struct tl_venue_trade trades[TRADES_PAGE];
 
 	/* start and end balances (10^-8), for the summary */
 	int64_t venue_start[2], venue_end[2], ledger_end[2];
@@ -443,6 +459,8 @@ static void report(struct engine *e, uint64_t order_seq, uint8_t kind, bool done
 	tl_event_t ev;
 
 	memset(&ev, 0, sizeof(ev));
+	if (x)
+		ev.payload.order.side = x->side == TL_VENUE_BUY ? 1 : 2;
 	ev.type = TL_EV_ORDER;
 	ev.ts_origin_ns = tl_mono_ns();
 	ev.payload.order.order_seq = order_seq;
@@ -541,36 +559,191 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 	}
 }
 
-/* A fill: the ledger settles it (keyed by the venue's trade id), the strategy learns it. */
-static void on_fill(struct engine *e, uint64_t seq, const struct tl_venue_exec_report *x)
+/* True when trade `id` was passed on before; else remembers it. */
+static bool trade_seen(struct engine *e, uint64_t id)
+{
+	uint32_t mask = SEEN_MAX * 2 - 1;
+	uint32_t i = (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+	uint64_t old;
+
+	for (; e->seen[i]; i = (i + 1) & mask)
+		if (e->seen[i] == id)
+			return true;
+	/* At SEEN_MAX ids, the oldest is forgotten: its slot becomes a tombstone
+	 * (UINT64_MAX, never a trade id), which keeps the probe chains through it intact. */
+	old = e->seen_fifo[e->seen_head];
+	if (old) {
+		for (uint32_t j = (uint32_t)((old * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+		     e->seen[j]; j = (j + 1) & mask)
+			if (e->seen[j] == old) {
+				e->seen[j] = UINT64_MAX;
+				break;
+			}
+	}
+	e->seen_fifo[e->seen_head] = id;
+	e->seen_head = (e->seen_head + 1) % SEEN_MAX;
+	e->seen[i] = id;
+	return false;
+}
+
+static void link_order(struct engine *e, uint64_t order_id, uint64_t seq)
+{
+	struct order_link *l = &e->links[order_id & (LINKS_MAX - 1)];
+
+	l->order_id = order_id;
+	l->order_seq = seq;
+}
+
+static uint64_t linked_seq(const struct engine *e, uint64_t order_id)
+{
+	const struct order_link *l = &e->links[order_id & (LINKS_MAX - 1)];
+
+	return l->order_id == order_id ? l->order_seq : 0;
+}
+
+/*
+ * One fill, from the WebSocket or the back-fill: the ledger settles it (keyed by the
+ * venue's trade id, so it settles once whatever the path), the strategy learns it, once.
+ * `final` says the order filled whole (the rest of its reservation is released).
+ */
+static void settle(struct engine *e, uint64_t seq, uint64_t trade_id, bool buy, int64_t px,
+                   int64_t qty, int64_t fee, const char *fee_asset, int64_t ts_ms, bool final,
+                   bool from_rest)
 {
 	const struct tl_run_config *cfg = &e->cfg;
-	bool done = x->status == TL_VENUE_STATUS_FILLED;
+	struct tl_venue_exec_report x;
 	tl_ledger_cmd_t c;
 
+	if (trade_seen(e, trade_id)) {
+		atomic_fetch_add_explicit(&e->user_ctr.fills_dup, 1, memory_order_relaxed);
+		return;
+	}
+	if (trade_id > e->last_trade_id)
+		e->last_trade_id = trade_id;
 	memset(&c, 0, sizeof(c));
 	c.type = TL_LEDGER_TRADE_SETTLE;
-	c.token = x->trade_id;
-	c.side = x->side == TL_VENUE_BUY ? TL_LEDGER_BUY : TL_LEDGER_SELL;
-	c.flags = done ? TL_LEDGER_FLAG_FINAL : 0;
-	c.ts_ms = x->transact_ms;
+	c.token = trade_id;
+	c.side = buy ? TL_LEDGER_BUY : TL_LEDGER_SELL;
+	c.flags = final ? TL_LEDGER_FLAG_FINAL : 0;
+	c.ts_ms = ts_ms;
 	c.order = seq;
-	c.price = (tl_ledger_dec_t){x->last_px.v, cfg->scale.px_decimals, 0};
-	c.qty = (tl_ledger_dec_t){x->last_qty.v, cfg->scale.qty_decimals, 0};
-	if (x->commission_units > 0 && x->commission_asset[0]) {
-		c.fee = (tl_ledger_dec_t){x->commission_units, 8, 0};
-		snprintf(c.fee_asset, sizeof(c.fee_asset), "%s", x->commission_asset);
+	c.price = (tl_ledger_dec_t){px, cfg->scale.px_decimals, 0};
+	c.qty = (tl_ledger_dec_t){qty, cfg->scale.qty_decimals, 0};
+	if (fee > 0 && fee_asset[0]) {
+		c.fee = (tl_ledger_dec_t){fee, 8, 0};
+		snprintf(c.fee_asset, sizeof(c.fee_asset), "%s", fee_asset);
 	}
 	snprintf(c.account, sizeof(c.account), "%s", cfg->account);
 	snprintf(c.asset, sizeof(c.asset), "%s", cfg->base);
 	snprintf(c.quote, sizeof(c.quote), "%s", cfg->quote);
-	snprintf(c.key, sizeof(c.key), "trade:%s:%" PRIu64, x->symbol, x->trade_id);
+	snprintf(c.key, sizeof(c.key), "trade:%s:%" PRIu64, cfg->symbol, trade_id);
 	/* The fill must reach the ledger: wait for room rather than drop it. */
 	while (!tl_ledger_submit(e->user_port, &c))
 		tl_cpu_relax();
 	atomic_fetch_add_explicit(&e->user_ctr.settles_sent, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->user_ctr.fills, 1, memory_order_relaxed);
-	report(e, seq, TL_ORDER_FILL, done, x, 0);
+	atomic_fetch_add_explicit(from_rest ? &e->user_ctr.fills_rest : &e->user_ctr.fills_ws, 1,
+	                          memory_order_relaxed);
+	memset(&x, 0, sizeof(x));
+	x.side = buy ? TL_VENUE_BUY : TL_VENUE_SELL;
+	x.last_px.v = px;
+	x.last_qty.v = qty;
+	report(e, seq, TL_ORDER_FILL, final, &x, 0);
+}
+
+static void on_fill(struct engine *e, uint64_t seq, const struct tl_venue_exec_report *x)
+{
+	link_order(e, x->order_id, seq);
+	settle(e, seq, x->trade_id, x->side == TL_VENUE_BUY, x->last_px.v, x->last_qty.v,
+	       x->commission_units, x->commission_asset, x->transact_ms,
+	       x->status == TL_VENUE_STATUS_FILLED, false);
+}
+
+/* ---- the back-fill: myTrades from the last trade id (seed 004 C-3, M-2) ---------------- */
+
+static void backfill_next(struct engine *e)
+{
+	char target[1024];
+	struct tl_venue_auth a = auth_now(e);
+	struct tl_venue_trades_req q = {.symbol = e->cfg.symbol, .limit = TRADES_PAGE};
+	struct tl_http_header h = {"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
+	ssize_t n;
+
+	if (e->last_trade_id) {
+		q.by = TL_VENUE_TRADES_FROM_ID;
+		q.from_id = e->last_trade_id + 1;
+	} else {
+		/* Nothing seen yet: from a minute before this run began. */
+		q.by = TL_VENUE_TRADES_WINDOW;
+		q.start_ms = e->start_wall_ms - 60000;
+	}
+	n = tl_venue_build_my_trades(target, sizeof(target), &a, &q);
+	e->backfill_wanted = false;
+	if (n < 0 || tl_http_client_request(e->http, "GET", target, &h, 1, NULL, 0)) {
+		e->backfill_running = false;
+		e->backfill_wanted = true; /* tried again from the loop */
+		return;
+	}
+	e->backfill_running = true;
+	atomic_fetch_add_explicit(&e->user_ctr.backfills, 1, memory_order_relaxed);
+}
+
+static void backfill_done(struct engine *e)
+{
+	e->backfill_running = false;
+	for (uint32_t i = 0; i < e->n_done_after; i++)
+		report(e, e->done_after_backfill[i], TL_ORDER_CANCELED, true, NULL, 0);
+	e->n_done_after = 0;
+}
+
+static void on_trades(tl_http_client_t *cl, void *user, int err, const struct tl_http_response *r)
+{
+	struct engine *e = user;
+	struct tl_venue_parse_config pc;
+	struct tl_venue_response resp;
+	size_t n = 0;
+
+	(void)cl;
+	tl_venue_parse_config_default(&pc);
+	pc.instruments = &e->inst;
+	pc.n_instruments = 1;
+	if (err || !r || r->status != 200 ||
+	    tl_venue_parse_trades(&pc, (const char *)r->body_buf, r->body_len, r->status, &resp,
+	                          e->trades, TRADES_PAGE, &n)) {
+		tl_log(TL_LOG_WARNING, "run",
+		       "back-fill: myTrades failed (%s, HTTP %d); again soon",
+		       err ? tl_strerror(err) : "bad answer", r ? r->status : 0);
+		e->backfill_running = false;
+		e->backfill_wanted = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tl_venue_trade *t = &e->trades[i];
+
+		if (strcmp(t->symbol, e->cfg.symbol) != 0)
+			continue;
+		/* The reservation is spent by the order this engine knows; one it does not
+		 * (from before a restart) spends available, and its UNLOCK gives back the rest. */
+		settle(e, linked_seq(e, t->order_id), t->trade_id, t->is_buyer, t->px.v, t->qty.v,
+		       t->commission_units, t->commission_asset, t->time_ms, false, true);
+	}
+	if (n == TRADES_PAGE) {
+		backfill_next(e); /* a full page: there may be more */
+		return;
+	}
+	backfill_done(e);
+}
+
+/* Back-fill, then report `seq` over (a status query found it ended, maybe with fills the
+ * WebSocket never delivered). */
+static void over_after_backfill(struct engine *e, uint64_t seq)
+{
+	if (e->n_done_after < sizeof(e->done_after_backfill) / sizeof(e->done_after_backfill[0]))
+		e->done_after_backfill[e->n_done_after++] = seq;
+	else
+		report(e, seq, TL_ORDER_CANCELED, true, NULL, 0);
+	if (!e->backfill_running)
+		e->backfill_wanted = true;
 }
 
 static void on_exec(struct engine *e, const struct tl_venue_exec_report *x)
@@ -584,6 +757,7 @@ static void on_exec(struct engine *e, const struct tl_venue_exec_report *x)
 		return; /* not one of this engine's orders */
 	switch (x->exec_type) {
 	case TL_VENUE_EXEC_NEW:
+		link_order(e, x->order_id, seq);
 		atomic_fetch_add_explicit(&e->user_ctr.open_orders, 1, memory_order_relaxed);
 		report(e, seq, TL_ORDER_ACKED, false, x, 0);
 		break;
@@ -642,12 +816,13 @@ static void on_response(struct engine *e, const struct tl_venue_response *r)
 		if (r->result_kind == TL_VENUE_RESULT_ORDER) {
 			enum tl_venue_order_status s = r->order.status;
 
+			link_order(e, r->order.order_id, q->order_seq);
 			if (s == TL_VENUE_STATUS_NEW || s == TL_VENUE_STATUS_PARTIALLY_FILLED)
 				report(e, q->order_seq, TL_ORDER_ACKED, false, NULL, 0);
-			else if (s == TL_VENUE_STATUS_CANCELED || s == TL_VENUE_STATUS_EXPIRED ||
-			         s == TL_VENUE_STATUS_REJECTED)
+			else if (r->order.executed_qty.v > 0)
+				over_after_backfill(e, q->order_seq); /* its fills first */
+			else
 				report(e, q->order_seq, TL_ORDER_CANCELED, true, NULL, 0);
-			/* FILLED: its executionReports carry the fills and end it. */
 		} else if (r->error_code == -2013) {
 			report(e, q->order_seq, TL_ORDER_REJECTED, true, NULL, r->error_code);
 		} else if (out == TL_VENUE_UNKNOWN) {
@@ -664,8 +839,12 @@ static void user_on_ready(void *user, bool backfill)
 {
 	struct engine *e = user;
 
-	if (backfill)
+	if (backfill) {
+		/* Events may have been lost while the stream was down. */
 		atomic_fetch_add_explicit(&e->user_ctr.reconnects, 1, memory_order_relaxed);
+		if (!e->backfill_running)
+			e->backfill_wanted = true;
+	}
 	venue_state(e, true, backfill);
 }
 
@@ -740,6 +919,20 @@ static void *user_main(void *arg)
 	sc.signer = e->signer;
 	sc.parse.instruments = &e->inst;
 	sc.parse.n_instruments = 1;
+	{
+		struct tl_http_client_config hc;
+
+		tl_http_client_config_default(&hc);
+		hc.conn.tls = e->cfg.tls;
+		hc.conn.ca_file = sc.ws.conn.ca_file;
+		hc.host = e->cfg.host;
+		hc.port = e->cfg.port;
+		if ((rc = tl_http_client_create(&e->http, loop, &hc, on_trades, e))) {
+			tl_log(TL_LOG_ERR, "run", "user: http: %s", tl_strerror(rc));
+			tl_io_loop_destroy(loop);
+			return NULL;
+		}
+	}
 	if ((rc = tl_venue_session_create(&e->session, loop, &sc, &ops, e)) ||
 	    (rc = tl_venue_session_start(e->session))) {
 		tl_log(TL_LOG_ERR, "run", "user: session: %s", tl_strerror(rc));
@@ -764,9 +957,14 @@ static void *user_main(void *arg)
 				       NULL, 0);
 		}
 		user_drain_acks(e);
+		if (e->backfill_wanted && !e->backfill_running)
+			backfill_next(e);
 	}
 	tl_venue_session_close(e->session);
+	tl_http_client_close(e->http);
 	for (int i = 0; i < 200 && tl_venue_session_destroy(e->session) == -EBUSY; i++)
+		tl_io_loop_poll(loop, 5000000);
+	for (int i = 0; i < 200 && tl_http_client_destroy(e->http) == -EBUSY; i++)
 		tl_io_loop_poll(loop, 5000000);
 	user_drain_acks(e);
 	tl_io_loop_destroy(loop);
@@ -876,6 +1074,13 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	snprintf(e->inst.symbol, sizeof(e->inst.symbol), "%s", cfg->symbol);
 	e->inst.scale = cfg->scale;
 	tl_hist_reset(&e->strat_ctr.t2t);
+	e->seen = calloc(SEEN_MAX * 2, sizeof(*e->seen));
+	e->seen_fifo = calloc(SEEN_MAX, sizeof(*e->seen_fifo));
+	e->links = calloc(LINKS_MAX, sizeof(*e->links));
+	if (!e->seen || !e->seen_fifo || !e->links) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if ((rc = tl_venue_signer_create(&e->signer, cfg->api_secret, strlen(cfg->api_secret))))
 		goto fail;
 	if ((rc = tl_ring_create(&e->md_ring, 1024, sizeof(tl_event_t))) ||
@@ -993,6 +1198,9 @@ void engine_destroy(struct engine *e)
 	tl_ring_destroy(e->intent_ring);
 	tl_ring_destroy(e->report_ring);
 	tl_venue_signer_destroy(e->signer);
+	free(e->seen);
+	free(e->seen_fifo);
+	free(e->links);
 	free(e);
 }
 
@@ -1059,24 +1267,25 @@ void engine_summary(struct engine *e, FILE *out)
 		amount(l[i], sizeof(l[i]), e->ledger_end[i]);
 	}
 	tl_hist_summary(&e->strat_ctr.t2t, &t2t);
-	fprintf(out,
-	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
-	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
-	        ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64 ",\"fills_ws\":%" PRIu64
-	        ",\"fills_rest\":0,\"duplicates_dropped\":%" PRIu64 ",\"settles_applied\":%" PRIu64
-	        ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
-	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
-	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
-	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
-	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
-	        "}\n",
-	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills,
-	        u->ledger_duplicates, u->ledger_applied, u->ledger_rejected, u->ledger_failed,
-	        u->reconnects, e->md_ctr.book_down, e->strat_ctr.lock_rejects,
-	        e->have_end ? "true" : "false", e->cfg.base, engine_drift(e, 0), e->cfg.quote,
-	        engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote, v[1], e->cfg.base, l[0],
-	        e->cfg.quote, l[1], e->ledger_dir, tl_ledger_last_seq(e->ledger), t2t.count,
-	        t2t.p50, t2t.p99, t2t.max);
+	fprintf(
+	    out,
+	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
+	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
+	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"duplicates_dropped\":%" PRIu64
+	    ",\"ledger_duplicates\":%" PRIu64 ",\"backfills\":%" PRIu64
+	    ",\"settles_applied\":%" PRIu64 ",\"settles_rejected\":%" PRIu64
+	    ",\"settles_failed\":%" PRIu64 ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64
+	    ",\"lock_rejects\":%" PRIu64 ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64
+	    "\",\"%s\":\"%" PRId64
+	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
+	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
+	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 "}\n",
+	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
+	    u->fills_rest, u->fills_dup, u->ledger_duplicates, u->backfills, u->ledger_applied,
+	    u->ledger_rejected, u->ledger_failed, u->reconnects, e->md_ctr.book_down,
+	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
+	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
+	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max);
 	fflush(out);
 }

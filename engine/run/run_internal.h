@@ -32,6 +32,7 @@ struct user_counters {
 	alignas(64) _Atomic uint64_t places, cancels, acks, rejects, unknowns, fills, settles_sent;
 	_Atomic uint64_t ledger_applied, ledger_duplicates, ledger_rejected, ledger_failed;
 	_Atomic uint64_t reconnects, send_errors, status_queries;
+	_Atomic uint64_t fills_ws, fills_rest, fills_dup, backfills;
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
 };
 
@@ -84,6 +85,7 @@ struct strategy {
 	bool have_top;
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
 	int64_t top_origin_ns;
+	bool top_fresh; /* quoting in response to a top that just arrived */
 	bool venue_ready;
 	bool quoting; /* false once stop was asked */
 	bool cancel_all_sent;

@@ -139,7 +139,7 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 	if (!st->out.intent(st->out.ctx, &ev))
 		return false;
 	atomic_fetch_add_explicit(&st->ctr->intents, 1, memory_order_relaxed);
-	if (type == TL_EV_PLACE && st->top_origin_ns)
+	if (type == TL_EV_PLACE && st->top_fresh)
 		tl_hist_record(&st->ctr->t2t, (uint64_t)(now_ns - st->top_origin_ns));
 	return true;
 }
@@ -308,8 +308,16 @@ static void on_order(struct strategy *st, const tl_event_t *ev, int64_t now_ns)
 	int side, level;
 	struct slot *s = slot_of(st, ev->payload.order.order_seq, &side, &level);
 
-	if (!s)
-		return; /* an order from before this run, or already over */
+	/* A fill counts whatever state its order is in: reordered or back-filled, it may
+	 * come after the order was seen to end. The user thread passes each trade once. */
+	if (ev->payload.order.report == TL_ORDER_FILL) {
+		int64_t q = ev->payload.order.last_qty;
+
+		st->inventory += ev->payload.order.side == 1 ? q : -q;
+		atomic_store_explicit(&st->ctr->inventory, st->inventory, memory_order_relaxed);
+	}
+	if (!s || s->state == SLOT_RELEASING)
+		return; /* from before this run, or already over: the ledger has what matters */
 	switch (ev->payload.order.report) {
 	case TL_ORDER_ACKED:
 		s->acked = true;
@@ -317,10 +325,10 @@ static void on_order(struct strategy *st, const tl_event_t *ev, int64_t now_ns)
 	case TL_ORDER_FILL: {
 		int64_t q = ev->payload.order.last_qty;
 
+		if (q > s->qty - s->filled)
+			q = s->qty - s->filled;
 		s->filled += q;
 		st->open_qty[side] -= q;
-		st->inventory += side == 0 ? q : -q;
-		atomic_store_explicit(&st->ctr->inventory, st->inventory, memory_order_relaxed);
 		if (ev->payload.order.done) {
 			s->settled_final = true; /* the user thread's TRADE_SETTLE was FINAL */
 			order_over(st, side, level);
@@ -353,7 +361,10 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 		st->top_origin_ns = ev->ts_origin_ns;
 		atomic_store_explicit(&st->ctr->ref_px, (st->bid_px + st->ask_px) / 2,
 		                      memory_order_relaxed);
+		/* Tick-to-trade counts the orders this very top caused, nothing later. */
+		st->top_fresh = true;
 		quote(st, now_ns);
+		st->top_fresh = false;
 		break;
 	case TL_EV_BOOK_DOWN:
 		st->have_top = false;
