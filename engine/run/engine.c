@@ -88,7 +88,9 @@ struct engine {
 	 * WebSocket and the back-fill): open addressing, the oldest evicted in FIFO order. */
 	uint64_t *seen, *seen_fifo;
 	uint32_t seen_head;
-	uint64_t last_trade_id; /* the high-water mark of the back-fill: only moves forward */
+	/* The back-fill's high-water mark: every trade up to it is known. It moves only
+	 * forward, and only through the REST history (see on_trades). */
+	uint64_t last_trade_id;
 	/* venue order id -> order_seq, for back-filled trades (which name the venue's id) */
 	struct order_link {
 		uint64_t order_id, order_seq;
@@ -618,8 +620,6 @@ static void settle(struct engine *e, uint64_t seq, uint64_t trade_id, bool buy, 
 		atomic_fetch_add_explicit(&e->user_ctr.fills_dup, 1, memory_order_relaxed);
 		return;
 	}
-	if (trade_id > e->last_trade_id)
-		e->last_trade_id = trade_id;
 	memset(&c, 0, sizeof(c));
 	c.type = TL_LEDGER_TRADE_SETTLE;
 	c.token = trade_id;
@@ -720,6 +720,10 @@ static void on_trades(tl_http_client_t *cl, void *user, int err, const struct tl
 	for (size_t i = 0; i < n; i++) {
 		const struct tl_venue_trade *t = &e->trades[i];
 
+		/* The high-water mark moves only through the REST history, which has no gaps:
+		 * a WebSocket fill past a dropped one must not make the back-fill skip it. */
+		if (t->trade_id > e->last_trade_id)
+			e->last_trade_id = t->trade_id;
 		if (strcmp(t->symbol, e->cfg.symbol) != 0)
 			continue;
 		/* The reservation is spent by the order this engine knows; one it does not
