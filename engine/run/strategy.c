@@ -52,8 +52,8 @@ uint64_t run_order_seq_of(const char *id)
 	for (const char *p = id + 3; *p; p++) {
 		const char *d = strchr(b36, *p);
 
-		if (!d || v > (UINT64_MAX - 35) / 36)
-			return 0;
+		if (!d || v > (UINT64_MAX - (uint64_t)(d - b36)) / 36)
+			return 0; /* not a digit, or too big: not an id of ours */
 		v = v * 36 + (uint64_t)(d - b36);
 	}
 	return v;
