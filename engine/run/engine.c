@@ -202,12 +202,13 @@ static int venue_call(const struct engine *e, const char *req, size_t len, char 
 }
 
 /* The venue's free + locked of base and quote, in 10^-8. */
-static int venue_balances(const struct engine *e, int64_t out[2])
+/* One account.status: 0, or an error (a refusal, such as a rate limit, is -EAGAIN). */
+static int account_status(const struct engine *e, struct tl_venue_account_position *pos)
 {
 	static char answer[1 << 16];
 	struct tl_venue_auth a = auth_now(e);
 	struct tl_venue_parse_config pc;
-	struct tl_venue_account_position pos;
+	struct tl_venue_msg m;
 	char req[1024], ts[32];
 	struct tl_venue_param p[2] = {{"apiKey", e->cfg.api_key, true}, {"timestamp", ts, false}};
 	ssize_t n;
@@ -215,16 +216,37 @@ static int venue_balances(const struct engine *e, int64_t out[2])
 
 	snprintf(ts, sizeof(ts), "%" PRId64, a.timestamp_ms);
 	n = tl_venue_build_signed(req, sizeof(req), 1, "account.status", p, 2, e->signer);
-
 	if (n < 0)
 		return (int)n;
 	if ((rc = venue_call(e, req, (size_t)n, answer, sizeof(answer))))
 		return rc;
 	tl_venue_parse_config_default(&pc);
-	if ((rc = tl_venue_parse_account(&pc, answer, strlen(answer), &pos))) {
-		tl_log(TL_LOG_ERR, "run", "account.status: unexpected answer: %.200s", answer);
-		return rc;
+	if (tl_venue_parse(&pc, answer, strlen(answer), &m) == 0 &&
+	    m.kind == TL_VENUE_MSG_RESPONSE && m.response.status != 200) {
+		tl_log(TL_LOG_WARNING, "run", "account.status refused: HTTP %d, code %d",
+		       m.response.status, m.response.error_code);
+		return -EAGAIN;
 	}
+	if ((rc = tl_venue_parse_account(&pc, answer, strlen(answer), pos)))
+		tl_log(TL_LOG_ERR, "run", "account.status: unexpected answer: %.200s", answer);
+	return rc;
+}
+
+/* The venue's free + locked of base and quote, in 10^-8. A refusal (a rate limit, say) is
+ * tried again, up to 10 times over about 5 s. */
+static int venue_balances(const struct engine *e, int64_t out[2])
+{
+	struct tl_venue_account_position pos;
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		rc = account_status(e, &pos);
+		if (rc != -EAGAIN || attempt == 10)
+			break;
+		nanosleep(&(struct timespec){0, 500000000}, NULL);
+	}
+	if (rc)
+		return rc;
 	out[0] = out[1] = 0;
 	for (uint32_t i = 0; i < pos.n_balances; i++) {
 		const struct tl_venue_balance *b = &pos.balances[i];
