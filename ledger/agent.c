@@ -236,6 +236,28 @@ int tl_ledger_port_attach(tl_ledger_t *l, uint32_t capacity, tl_ledger_port_t **
 	return 0;
 }
 
+int tl_ledger_reservations(const tl_ledger_t *l, tl_ledger_reservation_t *out, size_t cap,
+                           size_t *n)
+{
+	const tl_state_t *s = &l->state;
+	size_t k = 0;
+
+	if (l->running)
+		return -EBUSY;
+	for (uint32_t i = 0; i <= s->orders_mask; i++) {
+		const tl_order_res_t *r = &s->orders[i];
+
+		if (!r->order || r->remaining <= 0)
+			continue;
+		if (k < cap)
+			out[k] = (tl_ledger_reservation_t){r->order, r->account_id, r->asset_id,
+			                                   r->remaining};
+		k++;
+	}
+	*n = k;
+	return 0;
+}
+
 int tl_ledger_port_set_ack_waiter(tl_ledger_port_t *port, tl_wait_t *w)
 {
 	return tl_ring_set_waiter(port->acks, w);

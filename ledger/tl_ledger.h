@@ -361,6 +361,24 @@ int tl_ledger_asset_find(const tl_ledger_t *ledger, const char *name, uint32_t *
                          uint8_t *decimals);
 int tl_ledger_account_find(const tl_ledger_t *ledger, const char *name, uint32_t *id);
 
+/* An open reservation: what an order still has locked. */
+typedef struct tl_ledger_reservation {
+	uint64_t order;
+	uint32_t account_id;
+	uint32_t asset_id;
+	int64_t remaining; /* asset units, > 0 */
+} tl_ledger_reservation_t;
+
+/*
+ * Copies the open reservations (orders with something still locked) into out[0..cap) and
+ * stores their number in *n (it may exceed cap: then only cap were copied). For recovery
+ * at start-up: the orders a previous process left. Returns 0, or -EBUSY while the ledger
+ * thread runs (the table is its own then). Thread: the opening thread, before
+ * tl_ledger_start() or after tl_ledger_stop(). Blocks: no.
+ */
+int tl_ledger_reservations(const tl_ledger_t *ledger, tl_ledger_reservation_t *out, size_t cap,
+                           size_t *n);
+
 /* The last committed sequence number. Thread: any. Blocks: never. */
 uint64_t tl_ledger_last_seq(const tl_ledger_t *ledger);
 

@@ -625,6 +625,30 @@ static uint64_t linked_seq(const struct engine *e, uint64_t order_id)
 	return l->order_id == order_id ? l->order_seq : 0;
 }
 
+/* The TRADE_SETTLE of one fill, keyed by the venue's trade id. */
+static void fill_cmd(const struct tl_run_config *cfg, tl_ledger_cmd_t *c, uint64_t seq,
+                     uint64_t trade_id, bool buy, int64_t px, int64_t qty, int64_t fee,
+                     const char *fee_asset, int64_t ts_ms, bool final)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = TL_LEDGER_TRADE_SETTLE;
+	c->token = trade_id;
+	c->side = buy ? TL_LEDGER_BUY : TL_LEDGER_SELL;
+	c->flags = final ? TL_LEDGER_FLAG_FINAL : 0;
+	c->ts_ms = ts_ms;
+	c->order = seq;
+	c->price = (tl_ledger_dec_t){px, cfg->scale.px_decimals, 0};
+	c->qty = (tl_ledger_dec_t){qty, cfg->scale.qty_decimals, 0};
+	if (fee > 0 && fee_asset[0]) {
+		c->fee = (tl_ledger_dec_t){fee, 8, 0};
+		snprintf(c->fee_asset, sizeof(c->fee_asset), "%s", fee_asset);
+	}
+	snprintf(c->account, sizeof(c->account), "%s", cfg->account);
+	snprintf(c->asset, sizeof(c->asset), "%s", cfg->base);
+	snprintf(c->quote, sizeof(c->quote), "%s", cfg->quote);
+	snprintf(c->key, sizeof(c->key), "trade:%s:%" PRIu64, cfg->symbol, trade_id);
+}
+
 /*
  * One fill, from the WebSocket or the back-fill: the ledger settles it (keyed by the
  * venue's trade id, so it settles once whatever the path), the strategy learns it, once.
@@ -642,23 +666,7 @@ static void settle(struct engine *e, uint64_t seq, uint64_t trade_id, bool buy, 
 		atomic_fetch_add_explicit(&e->user_ctr.fills_dup, 1, memory_order_relaxed);
 		return;
 	}
-	memset(&c, 0, sizeof(c));
-	c.type = TL_LEDGER_TRADE_SETTLE;
-	c.token = trade_id;
-	c.side = buy ? TL_LEDGER_BUY : TL_LEDGER_SELL;
-	c.flags = final ? TL_LEDGER_FLAG_FINAL : 0;
-	c.ts_ms = ts_ms;
-	c.order = seq;
-	c.price = (tl_ledger_dec_t){px, cfg->scale.px_decimals, 0};
-	c.qty = (tl_ledger_dec_t){qty, cfg->scale.qty_decimals, 0};
-	if (fee > 0 && fee_asset[0]) {
-		c.fee = (tl_ledger_dec_t){fee, 8, 0};
-		snprintf(c.fee_asset, sizeof(c.fee_asset), "%s", fee_asset);
-	}
-	snprintf(c.account, sizeof(c.account), "%s", cfg->account);
-	snprintf(c.asset, sizeof(c.asset), "%s", cfg->base);
-	snprintf(c.quote, sizeof(c.quote), "%s", cfg->quote);
-	snprintf(c.key, sizeof(c.key), "trade:%s:%" PRIu64, cfg->symbol, trade_id);
+	fill_cmd(cfg, &c, seq, trade_id, buy, px, qty, fee, fee_asset, ts_ms, final);
 	/* The fill must reach the ledger: wait for room rather than drop it. */
 	while (!tl_ledger_submit(e->user_port, &c))
 		tl_cpu_relax();
@@ -1135,14 +1143,195 @@ fail:
 	return rc;
 }
 
+/* ---- recovery of what a previous process left (start-up, main thread) ---------------- */
+
+struct rest_get {
+	char *body;
+	size_t cap, len;
+	int status, err;
+	bool done;
+};
+
+static void rest_get_done(tl_http_client_t *cl, void *user, int err,
+                          const struct tl_http_response *r)
+{
+	struct rest_get *g = user;
+
+	(void)cl;
+	g->done = true;
+	g->err = err;
+	if (err || !r)
+		return;
+	g->status = r->status;
+	g->len = r->body_len < g->cap - 1 ? r->body_len : g->cap - 1;
+	memcpy(g->body, r->body_buf, g->len);
+	g->body[g->len] = '\0';
+}
+
+/* One signed REST GET, blocking, at most 10 s. Returns 0 (see g->status) or an error. */
+static int rest_get(const struct engine *e, const char *target, struct rest_get *g)
+{
+	struct tl_io_loop_config lc;
+	struct tl_http_client_config hc;
+	struct tl_http_header h = {"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
+	tl_io_loop_t *loop;
+	tl_http_client_t *cl;
+	uint64_t end = tl_io_now_ns() + 10000000000ull;
+	int rc;
+
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&loop, &lc)))
+		return rc;
+	tl_http_client_config_default(&hc);
+	hc.conn.tls = e->cfg.tls;
+	hc.conn.ca_file = e->cfg.ca_file[0] ? e->cfg.ca_file : NULL;
+	hc.host = e->cfg.host;
+	hc.port = e->cfg.port;
+	if ((rc = tl_http_client_create(&cl, loop, &hc, rest_get_done, g))) {
+		tl_io_loop_destroy(loop);
+		return rc;
+	}
+	g->done = false;
+	rc = tl_http_client_request(cl, "GET", target, &h, 1, NULL, 0);
+	while (!rc && !g->done && tl_io_now_ns() < end)
+		if ((rc = tl_io_loop_poll(loop, 20000000)) > 0)
+			rc = 0;
+	if (!rc && !g->done)
+		rc = -ETIMEDOUT;
+	tl_http_client_close(cl);
+	for (int i = 0; i < 200 && tl_http_client_destroy(cl) == -EBUSY; i++)
+		tl_io_loop_poll(loop, 5000000);
+	tl_io_loop_destroy(loop);
+	return rc ? rc : g->err;
+}
+
+/*
+ * A previous process that died (kill -9, a crash) may have left orders whose fills never
+ * reached the ledger, and reservations no UNLOCK released. Its orders were cancelled just
+ * before this (openOrders.cancelAll), so nothing more can fill. The reservations it left
+ * name its orders, and an order's number says when its process started (order_seq is
+ * start ms x 4096 + n): every trade since the oldest such start is fetched from myTrades
+ * and settled. The ledger's keys make that safe: a trade it already has is a duplicate.
+ * Then each reservation is released (UNLOCK FINAL). Fills are settled against available,
+ * after the release, so the order of the two does not matter to the balances.
+ */
+static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_t n)
+{
+	static char body[1 << 20];
+	static struct tl_venue_trade trades[TRADES_PAGE];
+	struct rest_get g = {.body = body, .cap = sizeof(body)};
+	int64_t from_ms = INT64_MAX;
+	uint64_t last = 0, settled = 0, released = 0;
+	struct tl_venue_parse_config pc;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const tl_ledger_reservation_t *r = &stale[i];
+		const char *asset = r->asset_id == e->asset_base    ? e->cfg.base
+		                    : r->asset_id == e->asset_quote ? e->cfg.quote
+		                                                    : NULL;
+		tl_ledger_cmd_t c;
+		tl_ledger_ack_t a;
+		char cid[24];
+
+		if ((int64_t)(r->order / 4096) < from_ms)
+			from_ms = (int64_t)(r->order / 4096);
+		if (!asset || r->account_id != e->account_id)
+			continue; /* not this engine's instrument: left alone */
+		memset(&c, 0, sizeof(c));
+		c.type = TL_LEDGER_UNLOCK;
+		c.flags = TL_LEDGER_FLAG_FINAL;
+		c.order = r->order;
+		c.ts_ms = e->start_wall_ms;
+		snprintf(c.account, sizeof(c.account), "%s", e->cfg.account);
+		snprintf(c.asset, sizeof(c.asset), "%s", asset);
+		run_client_order_id(r->order, cid);
+		snprintf(c.key, sizeof(c.key), "unlock:%s", cid);
+		a = boot_call(e, &c);
+		if (a.status == TL_LEDGER_FAILED)
+			return -EIO;
+		released += a.status == TL_LEDGER_APPLIED;
+	}
+	tl_venue_parse_config_default(&pc);
+	pc.instruments = &e->inst;
+	pc.n_instruments = 1;
+	for (;;) {
+		struct tl_venue_trades_req q = {.symbol = e->cfg.symbol, .limit = TRADES_PAGE};
+		struct tl_venue_auth au = auth_now(e);
+		struct tl_venue_response resp;
+		char target[1024];
+		size_t nt = 0;
+		ssize_t len;
+
+		if (last) {
+			q.by = TL_VENUE_TRADES_FROM_ID;
+			q.from_id = last + 1;
+		} else {
+			q.by = TL_VENUE_TRADES_WINDOW;
+			q.start_ms = from_ms - 1000;
+		}
+		len = tl_venue_build_my_trades(target, sizeof(target), &au, &q);
+		if (len < 0)
+			return (int)len;
+		if ((rc = rest_get(e, target, &g)))
+			return rc;
+		if (g.status != 200 || tl_venue_parse_trades(&pc, body, g.len, g.status, &resp,
+		                                             trades, TRADES_PAGE, &nt)) {
+			tl_log(TL_LOG_ERR, "run", "recovery: myTrades: HTTP %d: %.200s", g.status,
+			       body);
+			return -EIO;
+		}
+		for (size_t i = 0; i < nt; i++) {
+			const struct tl_venue_trade *t = &trades[i];
+			tl_ledger_cmd_t c;
+			tl_ledger_ack_t a;
+
+			if (t->trade_id > last)
+				last = t->trade_id;
+			if (strcmp(t->symbol, e->cfg.symbol) != 0)
+				continue;
+			fill_cmd(&e->cfg, &c, 0, t->trade_id, t->is_buyer, t->px.v, t->qty.v,
+			         t->commission_units, t->commission_asset, t->time_ms, false);
+			a = boot_call(e, &c);
+			if (a.status != TL_LEDGER_APPLIED && a.status != TL_LEDGER_DUPLICATE) {
+				tl_log(TL_LOG_ERR, "run", "recovery: trade %" PRIu64 ": %s %s",
+				       t->trade_id, tl_ledger_status_name(a.status),
+				       tl_ledger_reason_name(a.reason));
+				return -EIO;
+			}
+			settled += a.status == TL_LEDGER_APPLIED;
+		}
+		if (nt < TRADES_PAGE)
+			break;
+	}
+	atomic_store_explicit(&e->user_ctr.fills_recovered, settled, memory_order_relaxed);
+	tl_log(TL_LOG_NOTICE, "run",
+	       "recovery: %zu reservation(s) left by an earlier process (%" PRIu64
+	       " released); %" PRIu64 " fill(s) it had not settled, settled now from myTrades",
+	       n, released, settled);
+	return 0;
+}
+
 /* Start-up reconciliation, then the threads. */
 int engine_start(struct engine *e)
 {
+	static tl_ledger_reservation_t stale[1024];
+	size_t n_stale = 0;
 	char req[1024], answer[4096];
 	struct tl_venue_auth a = auth_now(e);
 	ssize_t n;
 	int rc;
 
+	/* What an earlier process left open, read before the ledger thread owns the table. */
+	if ((rc = tl_ledger_reservations(e->ledger, stale, 1024, &n_stale)))
+		return rc;
+	if (n_stale > 1024) {
+		tl_log(TL_LOG_ERR, "run", "%zu open reservations: more than recovery handles",
+		       n_stale);
+		return -E2BIG;
+	}
 	if ((rc = tl_ledger_start(e->ledger)))
 		return rc;
 	/* Orders a previous run left open are cancelled first: the balances then read
@@ -1157,7 +1346,8 @@ int engine_start(struct engine *e)
 		tl_log(TL_LOG_ERR, "run", "venue: cannot read the account: %s", tl_strerror(rc));
 		return rc;
 	}
-	if ((rc = register_names(e)) || (rc = reconcile_start(e)))
+	if ((rc = register_names(e)) || (rc = recover(e, stale, n_stale)) ||
+	    (rc = reconcile_start(e)))
 		return rc;
 	if ((rc = pthread_create(&e->strat_thread, NULL, strat_main, e)))
 		return -rc;
@@ -1297,21 +1487,21 @@ void engine_summary(struct engine *e, FILE *out)
 	    out,
 	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
 	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
-	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"duplicates_dropped\":%" PRIu64
-	    ",\"ledger_duplicates\":%" PRIu64 ",\"backfills\":%" PRIu64
-	    ",\"settles_applied\":%" PRIu64 ",\"settles_rejected\":%" PRIu64
-	    ",\"settles_failed\":%" PRIu64 ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64
-	    ",\"lock_rejects\":%" PRIu64 ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64
-	    "\",\"%s\":\"%" PRId64
+	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
+	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
+	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
+	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
+	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
 	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
 	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
 	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 "}\n",
 	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
-	    u->fills_rest, u->fills_dup, u->ledger_duplicates, u->backfills, u->ledger_applied,
-	    u->ledger_rejected, u->ledger_failed, u->reconnects, e->md_ctr.book_down,
-	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
-	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
-	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
+	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->reconnects,
+	    e->md_ctr.book_down, e->strat_ctr.lock_rejects, e->have_end ? "true" : "false",
+	    e->cfg.base, engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
+	    e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
 	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max);
 	fflush(out);
 }

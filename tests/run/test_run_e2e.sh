@@ -8,21 +8,8 @@
 #      against a sim started with that flag: zero drift again, and the fills the faults
 #      hid come back through the REST back-fill where the fault makes that necessary.
 # After every run `tally ledger verify` must pass. About 90 s in all.
-set -u
 tally=$1
-work=$(mktemp -d /var/tmp/tally-e2e.XXXXXX)
-sim_pid=
-cleanup() {
-	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-export TALLY_API_KEY=tallyDemoKey0000000000000000000000000000000000000000000000000001
-export TALLY_API_SECRET=tallyDemoSecret000000000000000000000000000000000000000000000001
+source "$(dirname "$0")/run_lib.sh"
 
 # check NAME SUMMARY LEDGER_DIR: zero drift, balances compared, verify passes.
 check() {
@@ -38,8 +25,9 @@ check() {
 # 1. the embedded default
 "$tally" run --duration 12 --ledger-dir "$work/embedded" --json-summary "$work/embedded.json" \
 	>"$work/embedded.out" 2>"$work/embedded.err" || {
+	rc=$?
 	tail -20 "$work/embedded.err" >&2
-	fail "embedded: exit status $?"
+	fail "embedded: exit status $rc"
 }
 check embedded "$work/embedded.json" "$work/embedded"
 grep -q '"status":{"mid"' "$work/embedded.err" || fail "embedded: no status line"
@@ -59,26 +47,16 @@ faults=(
 )
 for f in "${faults[@]}"; do
 	name=$(echo "$f" | cut -d' ' -f1 | sed 's/^--//')
-	# A fast walk (several ticks a step) so that quotes fill within seconds.
 	# shellcheck disable=SC2086
-	"$tally" sim --port 0 --status-every 0 --duration 30 --orders-per-10s 0 $f \
-		>"$work/$name.sim" 2>"$work/$name.simerr" &
-	sim_pid=$!
-	for _ in $(seq 50); do
-		grep -q listening "$work/$name.sim" 2>/dev/null && break
-		sleep 0.1
-	done
-	port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$work/$name.sim" | head -1)
-	[ -n "$port" ] || fail "$name: the sim did not start"
+	start_sim "$name" --duration 30 $f
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
 		--set strategy.half_spread_ticks=1 --duration 8 --ledger-dir "$work/$name" \
 		--json-summary "$work/$name.json" >"$work/$name.out" 2>"$work/$name.err" || {
+		rc=$?
 		tail -20 "$work/$name.err" >&2
-		fail "$name: exit status $?"
+		fail "$name: exit status $rc"
 	}
-	kill "$sim_pid" 2>/dev/null
-	wait "$sim_pid" 2>/dev/null
-	sim_pid=
+	stop_sim
 	check "$name" "$work/$name.json" "$work/$name"
 	case "$name" in
 	drop-fills)
