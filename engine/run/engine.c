@@ -100,6 +100,8 @@ struct engine {
 	uint32_t n_done_after;
 	struct tl_venue_trade trades[TRADES_PAGE];
 
+	int64_t clock_offset_ms; /* venue clock - wall clock, measured at start */
+
 	/* start and end balances (10^-8), for the summary */
 	int64_t venue_start[2], venue_end[2], ledger_end[2];
 	bool have_end;
@@ -154,13 +156,19 @@ static void ws_config(const struct engine *e, struct tl_ws_client_config *wc)
 	wc->port = e->cfg.port;
 }
 
-static struct tl_venue_auth auth_now(const struct engine *e)
+static int64_t wall_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (struct tl_venue_auth){e->signer, e->cfg.api_key,
-	                              (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0};
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Signed requests carry the venue's time as we estimate it (PROTOCOL.md: -1021 outside
+ * recvWindow): the wall clock plus the offset measured at start. */
+static struct tl_venue_auth auth_now(const struct engine *e)
+{
+	return (struct tl_venue_auth){e->signer, e->cfg.api_key, wall_ms() + e->clock_offset_ms, 0};
 }
 
 /* Sends one request (built with id 1) on a fresh connection and waits for its answer, at
@@ -199,6 +207,50 @@ static int venue_call(const struct engine *e, const char *req, size_t len, char 
 		tl_io_loop_poll(loop, 5000000);
 	tl_io_loop_destroy(loop);
 	return rc;
+}
+
+/*
+ * The venue's clock against ours: the WS API's `time`, answered between our send and our
+ * receipt, is taken to be at their midpoint. Three tries, the one with the shortest round
+ * trip wins. Sets e->clock_offset_ms; returns 0 or the last error.
+ */
+static int measure_clock(struct engine *e)
+{
+	static const char req[] = "{\"id\":1,\"method\":\"time\"}";
+	int64_t best_rtt = INT64_MAX;
+	int rc = -EIO;
+
+	for (int i = 0; i < 3; i++) {
+		char answer[512], *p, *end;
+		int64_t t0 = wall_ms(), t1, server;
+
+		if ((rc = venue_call(e, req, sizeof(req) - 1, answer, sizeof(answer))))
+			continue;
+		t1 = wall_ms();
+		p = strstr(answer, "\"serverTime\":");
+		if (!p) {
+			rc = -EPROTO;
+			continue;
+		}
+		errno = 0;
+		server = strtoll(p + 13, &end, 10);
+		if (errno || end == p + 13 || server <= 0) {
+			rc = -EPROTO;
+			continue;
+		}
+		if (t1 - t0 < best_rtt) {
+			best_rtt = t1 - t0;
+			e->clock_offset_ms = server - (t0 + t1) / 2;
+		}
+	}
+	if (best_rtt == INT64_MAX)
+		return rc;
+	if (e->clock_offset_ms > 500 || e->clock_offset_ms < -500)
+		tl_log(TL_LOG_WARNING, "run",
+		       "the venue's clock is %" PRId64 " ms %s ours: corrected",
+		       e->clock_offset_ms > 0 ? e->clock_offset_ms : -e->clock_offset_ms,
+		       e->clock_offset_ms > 0 ? "ahead of" : "behind");
+	return 0;
 }
 
 /* The venue's free + locked of base and quote, in 10^-8. */
@@ -951,6 +1003,7 @@ static void *user_main(void *arg)
 	sc.ws.path = "/ws-api/v3";
 	sc.api_key = e->cfg.api_key;
 	sc.signer = e->signer;
+	sc.clock_offset_ms = e->clock_offset_ms;
 	sc.parse.instruments = &e->inst;
 	sc.parse.n_instruments = 1;
 	{
@@ -1334,6 +1387,11 @@ int engine_start(struct engine *e)
 	}
 	if ((rc = tl_ledger_start(e->ledger)))
 		return rc;
+	if ((rc = measure_clock(e))) {
+		tl_log(TL_LOG_ERR, "run", "venue %s:%u: cannot read its clock: %s", e->cfg.host,
+		       e->cfg.port, tl_strerror(rc));
+		return rc;
+	}
 	/* Orders a previous run left open are cancelled first: the balances then read
 	 * have nothing locked by an order this run does not know. */
 	n = tl_venue_build_cancel_all(req, sizeof(req), 1, &a, e->cfg.symbol);
