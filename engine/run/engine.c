@@ -54,7 +54,16 @@ struct req {
 	uint64_t id;
 	uint64_t order_seq;
 	enum req_kind kind;
+	bool limited; /* let through by the rate limiter: its answer is folded in */
 };
+
+/* The circuit breaker's thresholds (DESIGN.md §6): refusals trip it sooner than network
+ * trouble; a rate limit trips it at once, for as long as the venue says. */
+#define BREAKER_REJECTS 5       /* refusals ... */
+#define BREAKER_REJECTS_NS 10e9 /* ... within 10 s */
+#define BREAKER_DROPS 3         /* lost connections ... */
+#define BREAKER_DROPS_NS 60e9   /* ... within a minute */
+#define BREAKER_COOLDOWN_NS 5e9 /* the shortest pause */
 
 struct engine {
 	struct tl_run_config cfg;
@@ -96,6 +105,12 @@ struct engine {
 		uint64_t order_id, order_seq;
 	} * links;
 	bool backfill_wanted, backfill_running;
+	struct tl_venue_limiter limiter;
+	/* the circuit breaker: recent refusals and drops, and the pause a trip started */
+	int64_t reject_ns[BREAKER_REJECTS], drop_ns[BREAKER_DROPS];
+	uint32_t reject_i, drop_i;
+	int64_t paused_until_ns; /* 0: not paused */
+	bool session_ready;
 	uint64_t done_after_backfill[64]; /* orders to report over once the back-fill is in */
 	uint32_t n_done_after;
 	struct tl_venue_trade trades[TRADES_PAGE];
@@ -566,6 +581,8 @@ static void venue_state(struct engine *e, bool ready, bool backfill)
 		tl_cpu_relax();
 }
 
+/* Notes a request in flight. Cancels and queries are counted by the rate limiter too,
+ * but never held back by it: taking risk off comes first (the venue may still refuse). */
 static void remember(struct engine *e, uint64_t id, enum req_kind kind, uint64_t order_seq)
 {
 	struct req *r = &e->reqs[id % REQS_MAX];
@@ -573,6 +590,9 @@ static void remember(struct engine *e, uint64_t id, enum req_kind kind, uint64_t
 	r->id = id;
 	r->kind = kind;
 	r->order_seq = order_seq;
+	r->limited =
+	    kind != REQ_PLACE && tl_venue_limiter_try(&e->limiter, (int64_t)tl_io_now_ns(),
+	                                              kind == REQ_STATUS ? 4 : 1, false) == 0;
 }
 
 static int send_req(struct engine *e, const char *buf, ssize_t n)
@@ -597,6 +617,55 @@ static void ask_status(struct engine *e, uint64_t order_seq)
 	send_req(e, buf, tl_venue_build_order_status(buf, sizeof(buf), id, &a, &ref));
 }
 
+/* Trips the breaker: quoting pauses (the strategy is told the venue is not ready), every
+ * open order is cancelled, and quoting resumes after `pause_ns` once the session is up. */
+static void trip(struct engine *e, const char *why, int64_t pause_ns)
+{
+	int64_t now = (int64_t)tl_io_now_ns(), until = now + pause_ns;
+	char buf[1024];
+	struct tl_venue_auth a = auth_now(e);
+	uint64_t id;
+
+	if (until <= e->paused_until_ns)
+		return; /* already paused at least that long */
+	if (!e->paused_until_ns) {
+		atomic_fetch_add_explicit(&e->user_ctr.breaker_trips, 1, memory_order_relaxed);
+		tl_log(TL_LOG_WARNING, "run",
+		       "circuit breaker: %s: cancelling everything, pausing %.1f s", why,
+		       (double)pause_ns / 1e9);
+		venue_state(e, false, false);
+		if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY) {
+			id = tl_venue_session_next_id(e->session);
+			e->reqs[id % REQS_MAX] = (struct req){id, 0, REQ_CANCEL_ALL, false};
+			send_req(
+			    e, buf,
+			    tl_venue_build_cancel_all(buf, sizeof(buf), id, &a, e->cfg.symbol));
+		}
+	}
+	e->paused_until_ns = until;
+}
+
+/* Counts one event in a window of the last n; true when all n fell within `span_ns`. */
+static bool burst(int64_t *ring, uint32_t *i, uint32_t n, int64_t span_ns)
+{
+	int64_t now = (int64_t)tl_io_now_ns();
+	int64_t oldest = ring[*i % n];
+
+	ring[*i % n] = now;
+	(*i)++;
+	return *i >= n && now - oldest <= span_ns;
+}
+
+static void maybe_resume(struct engine *e)
+{
+	if (!e->paused_until_ns || (int64_t)tl_io_now_ns() < e->paused_until_ns ||
+	    !e->session_ready)
+		return;
+	e->paused_until_ns = 0;
+	tl_log(TL_LOG_NOTICE, "run", "circuit breaker: cooled down; quoting again");
+	venue_state(e, true, false);
+}
+
 static void do_intent(struct engine *e, const tl_event_t *ev)
 {
 	char buf[1024], cid[24];
@@ -616,7 +685,17 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		                               .scale = e->cfg.scale,
 		                               .resp_type = TL_VENUE_RESP_ACK};
 
+		int64_t wait = tl_venue_limiter_try(&e->limiter, (int64_t)tl_io_now_ns(), 1, true);
+
+		if (wait != 0 || e->paused_until_ns) {
+			/* Over a venue limit, or paused: the order does not leave; the strategy
+			 * gets its slot back (and the LOCK released) and tries later. */
+			atomic_fetch_add_explicit(&e->user_ctr.throttled, 1, memory_order_relaxed);
+			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0);
+			return;
+		}
 		remember(e, id, REQ_PLACE, seq);
+		e->reqs[id % REQS_MAX].limited = true;
 		atomic_fetch_add_explicit(&e->user_ctr.places, 1, memory_order_relaxed);
 		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q)))
 			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0); /* it never left */
@@ -876,6 +955,17 @@ static void on_response(struct engine *e, const struct tl_venue_response *r)
 	if (!q || q->id != r->id || q->kind == REQ_NONE)
 		return;
 	out = tl_venue_classify(r, false, &v);
+	if (q->limited)
+		tl_venue_limiter_on_response(&e->limiter, (int64_t)tl_io_now_ns(), r);
+	if (out == TL_VENUE_RATE_LIMITED) {
+		/* The venue's Retry-After, and never less than the cooldown. */
+		int64_t wait = v.retry_wait_ms * 1000000;
+
+		trip(e, v.banned ? "banned (418)" : "rate limited",
+		     wait > (int64_t)BREAKER_COOLDOWN_NS ? wait : (int64_t)BREAKER_COOLDOWN_NS);
+	} else if (out == TL_VENUE_REJECTED && q->kind == REQ_PLACE &&
+	           burst(e->reject_ns, &e->reject_i, BREAKER_REJECTS, (int64_t)BREAKER_REJECTS_NS))
+		trip(e, "orders refused in a burst", (int64_t)BREAKER_COOLDOWN_NS);
 	switch (q->kind) {
 	case REQ_PLACE:
 		if (out == TL_VENUE_ACCEPTED) {
@@ -925,13 +1015,15 @@ static void user_on_ready(void *user, bool backfill)
 {
 	struct engine *e = user;
 
+	e->session_ready = true;
 	if (backfill) {
 		/* Events may have been lost while the stream was down. */
 		atomic_fetch_add_explicit(&e->user_ctr.reconnects, 1, memory_order_relaxed);
 		if (!e->backfill_running)
 			e->backfill_wanted = true;
 	}
-	venue_state(e, true, backfill);
+	if (!e->paused_until_ns) /* a pause ends in maybe_resume */
+		venue_state(e, true, backfill);
 }
 
 static void user_on_message(void *user, const struct tl_venue_msg *m)
@@ -949,7 +1041,10 @@ static void user_on_down(void *user, int err)
 	struct engine *e = user;
 
 	(void)err;
+	e->session_ready = false;
 	venue_state(e, false, false);
+	if (burst(e->drop_ns, &e->drop_i, BREAKER_DROPS, (int64_t)BREAKER_DROPS_NS))
+		trip(e, "the connection keeps dropping", 2 * (int64_t)BREAKER_COOLDOWN_NS);
 	/* Requests in flight have no answer now: their orders' state is asked again once
 	 * the session is back (order.status from the strategy's UNKNOWN handling). */
 	for (size_t i = 0; i < REQS_MAX; i++) {
@@ -957,6 +1052,8 @@ static void user_on_down(void *user, int err)
 
 		if (q->kind == REQ_PLACE || q->kind == REQ_CANCEL)
 			report(e, q->order_seq, TL_ORDER_UNKNOWN, false, NULL, 0);
+		if (q->kind != REQ_NONE && q->limited)
+			tl_venue_limiter_on_lost(&e->limiter, 1);
 		q->kind = REQ_NONE;
 	}
 }
@@ -997,6 +1094,17 @@ static void *user_main(void *arg)
 	if ((rc = tl_io_loop_create(&loop, &lc))) {
 		tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
 		return NULL;
+	}
+	{
+		/* Binance's published limits; every response's rateLimits corrects them. */
+		static const struct tl_venue_rate_limit limits[] = {
+		    {TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000, 1, 6000, -1},
+		    {TL_VENUE_LIMIT_ORDERS, 10000, 10, 100, -1},
+		    {TL_VENUE_LIMIT_ORDERS, 86400000, 1, 200000, -1},
+		};
+
+		tl_venue_limiter_init(&e->limiter, NULL, limits,
+		                      sizeof(limits) / sizeof(limits[0]));
 	}
 	tl_venue_session_config_default(&sc);
 	ws_config(e, &sc.ws);
@@ -1046,6 +1154,7 @@ static void *user_main(void *arg)
 		user_drain_acks(e);
 		if (e->backfill_wanted && !e->backfill_running)
 			backfill_next(e);
+		maybe_resume(e);
 	}
 	tl_venue_session_close(e->session);
 	tl_http_client_close(e->http);
@@ -1549,17 +1658,19 @@ void engine_summary(struct engine *e, FILE *out)
 	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
 	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
 	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	    ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"reconnects\":%" PRIu64
+	    ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
 	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
 	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
 	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
 	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 "}\n",
 	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
 	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->reconnects,
-	    e->md_ctr.book_down, e->strat_ctr.lock_rejects, e->have_end ? "true" : "false",
-	    e->cfg.base, engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
-	    e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
-	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max);
+	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->breaker_trips, u->throttled,
+	    u->reconnects, e->md_ctr.book_down, e->strat_ctr.lock_rejects,
+	    e->have_end ? "true" : "false", e->cfg.base, engine_drift(e, 0), e->cfg.quote,
+	    engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote, v[1], e->cfg.base, l[0],
+	    e->cfg.quote, l[1], e->ledger_dir, tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50,
+	    t2t.p99, t2t.max);
 	fflush(out);
 }

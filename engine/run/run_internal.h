@@ -34,7 +34,8 @@ struct user_counters {
 	_Atomic uint64_t reconnects, send_errors, status_queries;
 	_Atomic uint64_t fills_ws, fills_rest, fills_dup, backfills;
 	_Atomic uint64_t fills_recovered; /* at start-up, left by an earlier process */
-	_Atomic uint32_t open_orders;     /* on the venue, as the user thread knows them */
+	_Atomic uint64_t breaker_trips, throttled;
+	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
 };
 
 struct strat_counters {

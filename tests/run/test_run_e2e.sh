@@ -66,6 +66,10 @@ for f in "${faults[@]}"; do
 	dup-events)
 		grep -Eq '"duplicates_dropped":[1-9]' "$work/$name.json" ||
 			echo "note: dup-events: no fill was duplicated in this run" ;;
+	rate-limit)
+		# a refusal for a rate limit trips the breaker: everything cancelled, a pause
+		grep -Eq '"breaker_trips":[1-9]' "$work/$name.json" ||
+			fail "rate-limit: the circuit breaker never tripped" ;;
 	clock-skew-ms)
 		# the venue's clock 8 s ahead: orders get through only if the offset was measured
 		grep -Eq '"orders_acked":[1-9]' "$work/$name.json" ||
