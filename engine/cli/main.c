@@ -5,10 +5,12 @@
 #include "tl_bench.h"
 #include "tl_ledger.h"
 #include "tl_md.h"
+#include "tl_log.h"
 #include "tl_run.h"
 #include "tl_sim_server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef TALLY_VERSION
@@ -48,11 +50,19 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].what);
 	fprintf(out, "\n'tally <command> --help' describes a command and its options.\n"
 	             "\n"
+	             "Environment: TALLY_LOG_FORMAT=json writes every log line as a JSON object\n"
+	             "(`tally run` always does); under systemd (JOURNAL_STREAM) plain lines carry\n"
+	             "their syslog priority.\n"
+	             "\n"
 	             "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
 }
 
 int main(int argc, char **argv)
 {
+	const char *log_format = getenv("TALLY_LOG_FORMAT");
+
+	if (log_format && strcmp(log_format, "json") == 0)
+		tl_log_set_json(true);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

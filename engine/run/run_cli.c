@@ -118,6 +118,7 @@ static int spawn_sim(pid_t *pid, uint16_t *port)
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
+		setenv("TALLY_LOG_FORMAT", "json", 1); /* its log lines like ours */
 		execl("/proc/self/exe", "tally", "sim", "--port", "0", "--status-every", "0",
 		      (char *)NULL);
 		_exit(127);
@@ -185,6 +186,7 @@ int tl_run_cli_main(int argc, char **argv)
 	char *end;
 
 	tl_run_config_default(&cfg);
+	tl_log_set_json(true); /* structured log lines on stderr, beside the status lines */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {

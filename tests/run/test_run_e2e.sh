@@ -31,6 +31,9 @@ check() {
 }
 check embedded "$work/embedded.json" "$work/embedded"
 grep -q '"status":{"mid"' "$work/embedded.err" || fail "embedded: no status line"
+# every other stderr line is a JSON log record, the embedded sim's too
+grep -v '^{"status"' "$work/embedded.err" | grep -v '^{"ts_ms":[0-9]*,"level":"[a-z]*","prio":[0-9],"component":"[a-z]*","msg":".*"}$' |
+	grep . && fail "embedded: a stderr line that is not a JSON log record"
 # it quoted: orders went out and were acknowledged
 grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no order acked"
 
