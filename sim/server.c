@@ -232,7 +232,7 @@ struct tl_sim_server {
 	struct tl_sim_level depth_bids[TL_SIM_DEPTH_LEVELS_MAX],
 	    depth_asks[TL_SIM_DEPTH_LEVELS_MAX];
 
-	lws_sorted_usec_list_t sul_md, sul_drop, sul_fault, sul_status, sul_wake;
+	lws_sorted_usec_list_t sul_md, sul_drop, sul_fault, sul_status, sul_wake, sul_deposit;
 	uint32_t status_every_ms;
 	struct tl_sim_server_stats stats;
 	char *cert_pem, *key_pem;
@@ -1647,6 +1647,20 @@ static int open_replays(struct tl_sim_server *s)
 	return 0;
 }
 
+static void deposit_tick(lws_sorted_usec_list_t *sul)
+{
+	struct tl_sim_server *s = lws_container_of(sul, struct tl_sim_server, sul_deposit);
+	struct tl_sim_sink sink = {on_event, s};
+	int64_t now = server_now_ms(s);
+
+	for (uint32_t i = 0; i < s->cfg.n_accounts; i++)
+		if (tl_sim_account_deposit(s->sim, (uint32_t)s->sim_account[i],
+		                           s->cfg.faults.deposit.asset,
+		                           s->cfg.faults.deposit.amount, now, &sink) == 0)
+			s->stats.faults_injected++;
+	tl_log(LOG_NOTICE, "sim", "fault: an outside deposit into every account");
+}
+
 static int setup_accounts(struct tl_sim_server *s)
 {
 	int64_t now = server_now_ms(s);
@@ -1837,6 +1851,8 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 	schedule(s, &s->sul_md, md_tick, s->cfg.md_interval_ms);
 	if (s->cfg.faults.drop_conn_every_ms)
 		schedule(s, &s->sul_drop, drop_tick, s->cfg.faults.drop_conn_every_ms);
+	if (s->cfg.faults.deposit_after_ms)
+		schedule(s, &s->sul_deposit, deposit_tick, s->cfg.faults.deposit_after_ms);
 	if (s->cfg.faults.delay_events_ms || s->cfg.faults.reorder_events_pct)
 		schedule(s, &s->sul_fault, fault_tick, FAULT_TICK_MS);
 	/* lws_service() sleeps until lws's own next event, whatever timeout it is given:
@@ -1850,6 +1866,7 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 	}
 	lws_sul_cancel(&s->sul_md);
 	lws_sul_cancel(&s->sul_drop);
+	lws_sul_cancel(&s->sul_deposit);
 	lws_sul_cancel(&s->sul_fault);
 	lws_sul_cancel(&s->sul_status);
 	/* Goodbye: serverShutdown on every WebSocket, then a moment to deliver it. */

@@ -79,7 +79,9 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --status-every S       a status line on stderr every S seconds (default 10;\n"
 	    "                         0: none)\n"
 	    "  -h, --help             this help\n"
-	    "\n"
+	    "\n");
+	fprintf(
+	    out,
 	    "Faults (all off by default):\n"
 	    "  --drop-conn-every-ms N   drop every WebSocket every N ms, alternately with\n"
 	    "                           serverShutdown + close 1001 and a bare TCP cut\n"
@@ -91,6 +93,9 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --unknown-outcome PCT    place the order, but answer 503/-1000 or 408/-1007\n"
 	    "  --rate-limit PCT         refuse a signed request with 429 (-1003, -1015)\n"
 	    "  --clock-skew-ms N        the server's clock runs N ms ahead (negative: behind)\n"
+	    "  --deposit-after-ms N     N ms after the start, credit --deposit to every account\n"
+	    "                           from outside (default USDT=1000)\n"
+	    "  --deposit ASSET=AMOUNT   what that outside deposit is\n"
 	    "  --fault-seed N           seed of the fault draws (default 1)\n"
 	    "\n"
 	    "Stdout: a JSON line {\"event\":\"listening\",\"port\":N,...} once listening, and\n"
@@ -281,6 +286,8 @@ enum {
 	OPT_DEPTH_LEVELS,
 	OPT_REPLAY,
 	OPT_REPLAY_SPEED,
+	OPT_DEPOSIT_AFTER,
+	OPT_DEPOSIT,
 };
 
 #define REPLAY_FILES_MAX 64
@@ -317,6 +324,8 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"depth-levels", required_argument, NULL, OPT_DEPTH_LEVELS},
 	    {"replay", required_argument, NULL, OPT_REPLAY},
 	    {"replay-speed", required_argument, NULL, OPT_REPLAY_SPEED},
+	    {"deposit-after-ms", required_argument, NULL, OPT_DEPOSIT_AFTER},
+	    {"deposit", required_argument, NULL, OPT_DEPOSIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct tl_sim_server_config cfg;
@@ -331,6 +340,7 @@ int tl_sim_cli_main(int argc, char **argv)
 
 	tl_sim_server_config_default(&cfg);
 	cfg.faults.seed = 1;
+	cfg.faults.deposit = (struct tl_sim_funding){1, {1000 * 100000000ll}}; /* USDT=1000 */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		uint32_t *pct = NULL;
@@ -450,6 +460,25 @@ int tl_sim_cli_main(int argc, char **argv)
 				return usage_error("too many --replay files (at most %s)", "64");
 			replay_files[cfg.n_replay_paths++] = optarg;
 			break;
+		case OPT_DEPOSIT_AFTER:
+			if (parse_u64(optarg, 3600000, &v))
+				return usage_error("bad --deposit-after-ms '%s' (0..3600000)",
+				                   optarg);
+			cfg.faults.deposit_after_ms = (uint32_t)v;
+			break;
+		case OPT_DEPOSIT: {
+			struct tl_sim_server_config tmp = cfg;
+			bool first = true;
+
+			/* the same ASSET=AMOUNT syntax as --fund, into a scratch config */
+			if (parse_fund(optarg, &tmp, &first))
+				return usage_error(
+				    "bad --deposit '%s' (ASSET=AMOUNT, a known asset, "
+				    "amount > 0)",
+				    optarg);
+			cfg.faults.deposit = tmp.funding[0];
+			break;
+		}
 		case OPT_REPLAY_SPEED:
 			if (parse_u64(optarg, 1000, &v) || !v)
 				return usage_error("bad --replay-speed '%s' (1..1000)", optarg);

@@ -78,6 +78,11 @@ struct tl_sim_faults {
 	/* A user event is cut to half its length: a message no client can parse, as a
 	 * corrupting proxy or a venue bug would send. Binance itself never does. */
 	uint32_t garble_events_pct;
+	/* An outside deposit: deposit_after_ms after the start (0: never), `deposit` is
+	 * credited to every account (balanceUpdate and outboundAccountPosition follow), as a
+	 * transfer from elsewhere would: money the client's own books never saw coming. */
+	uint32_t deposit_after_ms;
+	struct tl_sim_funding deposit;
 	uint64_t seed;
 };
 

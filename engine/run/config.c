@@ -41,6 +41,8 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->user_poll_us = 200;
 	cfg->status_every_ms = 1000;
 	cfg->shutdown_wait_ms = 5000;
+	cfg->reconcile_every_ms = 5000;
+	cfg->reconcile_window_ms = 15000;
 }
 
 enum kind { K_TEXT, K_BOOL, K_U16, K_U32, K_I64, K_INT, K_DURABILITY, K_ORDER_MODE, K_IDLE };
@@ -101,6 +103,8 @@ static const struct key keys[] = {
     TEXT("run", "json_summary", json_summary, ""),
     NUM("run", "status_every_ms", K_U32, status_every_ms, 0, 3600000, ""),
     NUM("run", "shutdown_wait_ms", K_U32, shutdown_wait_ms, 100, 600000, ""),
+    NUM("run", "reconcile_every_ms", K_U32, reconcile_every_ms, 0, 3600000, "0: never"),
+    NUM("run", "reconcile_window_ms", K_U32, reconcile_window_ms, 1000, 3600000, ""),
 };
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)

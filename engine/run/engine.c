@@ -82,8 +82,11 @@ struct engine {
 	pthread_t md_thread, user_thread, strat_thread;
 	bool md_running, user_running, strat_running;
 	_Atomic int stop_md, stop_user, stop_strat;
-	_Atomic int quoting_stop; /* ask the strategy to stop quoting */
-	_Atomic int strat_idle;   /* the strategy has nothing open */
+	_Atomic int quoting_stop;     /* ask the strategy to stop quoting */
+	_Atomic int strat_idle;       /* the strategy has nothing open */
+	_Atomic int ledger_stale;     /* set by engine_reconcile: the strategy pauses */
+	_Atomic int backfill_request; /* engine_reconcile asks the user thread for one */
+	int64_t suspect_since_ns;     /* engine_reconcile: when a difference was first seen */
 
 	struct md_counters md_ctr;
 	struct user_counters user_ctr;
@@ -1152,6 +1155,8 @@ static void *user_main(void *arg)
 				       NULL, 0);
 		}
 		user_drain_acks(e);
+		if (atomic_exchange_explicit(&e->backfill_request, 0, memory_order_acq_rel))
+			e->backfill_wanted = true;
 		if (e->backfill_wanted && !e->backfill_running)
 			backfill_next(e);
 		maybe_resume(e);
@@ -1234,6 +1239,8 @@ static void *strat_main(void *arg)
 			if (have)
 				strategy_on_event(st, &top, tl_mono_ns());
 		}
+		strategy_set_stale(st,
+		                   atomic_load_explicit(&e->ledger_stale, memory_order_acquire));
 		if (!stopping && atomic_load_explicit(&e->quoting_stop, memory_order_acquire)) {
 			stopping = true;
 			strategy_stop(st);
@@ -1528,6 +1535,64 @@ int engine_start(struct engine *e)
 	return 0;
 }
 
+void engine_reconcile(struct engine *e, uint32_t window_ms)
+{
+	const char *names[2] = {e->cfg.base, e->cfg.quote};
+	uint32_t ids[2] = {e->asset_base, e->asset_quote};
+	int64_t venue[2], ledger[2], now = (int64_t)tl_io_now_ns();
+	bool same = true, known;
+
+	if (venue_balances(e, venue))
+		return; /* the venue did not answer: next time */
+	for (int i = 0; i < 2; i++) {
+		ledger[i] = ledger_total(e, ids[i], &known);
+		same &= ledger[i] == venue[i];
+	}
+	if (same) {
+		e->suspect_since_ns = 0;
+		if (atomic_exchange_explicit(&e->ledger_stale, 0, memory_order_acq_rel))
+			tl_log(TL_LOG_NOTICE, "run",
+			       "reconcile: the ledger agrees with the venue again; "
+			       "quoting resumes");
+		return;
+	}
+	if (!e->suspect_since_ns) {
+		/* Within the window the ledger is authoritative: fills may be on their way,
+		 * or lost on the WebSocket, which a back-fill finds. */
+		e->suspect_since_ns = now;
+		atomic_store_explicit(&e->backfill_request, 1, memory_order_release);
+		return;
+	}
+	if (now - e->suspect_since_ns < (int64_t)window_ms * 1000000)
+		return;
+	for (int i = 0; i < 2; i++) {
+		tl_ledger_cmd_t c;
+		tl_ledger_ack_t a;
+
+		if (ledger[i] == venue[i])
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.type = TL_LEDGER_ADJUSTMENT;
+		c.ts_ms = wall_ms();
+		c.amount = (tl_ledger_dec_t){venue[i] - ledger[i], 8, 0};
+		snprintf(c.account, sizeof(c.account), "%s", e->cfg.account);
+		snprintf(c.asset, sizeof(c.asset), "%s", names[i]);
+		snprintf(c.key, sizeof(c.key), "adj:reconcile:%" PRId64 ":%s", c.ts_ms, names[i]);
+		snprintf(c.reason, sizeof(c.reason),
+		         "reconcile: venue %" PRId64 " ledger %" PRId64 " for over %u ms", venue[i],
+		         ledger[i], window_ms);
+		a = boot_call(e, &c);
+		tl_log(TL_LOG_WARNING, "run",
+		       "reconcile: %s: the venue holds %" PRId64 ", the ledger %" PRId64
+		       " for over %u ms: ADJUSTMENT %s; quoting paused (ledger_stale)",
+		       names[i], venue[i], ledger[i], window_ms, tl_ledger_status_name(a.status));
+		atomic_fetch_add_explicit(&e->user_ctr.adjustments, 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&e->ledger_stale, 1, memory_order_release);
+	tl_wait_wake(&e->strat_wait);
+	e->suspect_since_ns = 0;
+}
+
 static void join(pthread_t t, bool *running, _Atomic int *flag, tl_wait_t *w)
 {
 	if (!*running)
@@ -1658,19 +1723,19 @@ void engine_summary(struct engine *e, FILE *out)
 	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
 	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
 	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	    ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"reconnects\":%" PRIu64
-	    ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	    ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
+	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
 	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
 	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
 	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
 	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 "}\n",
 	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
 	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->breaker_trips, u->throttled,
-	    u->reconnects, e->md_ctr.book_down, e->strat_ctr.lock_rejects,
-	    e->have_end ? "true" : "false", e->cfg.base, engine_drift(e, 0), e->cfg.quote,
-	    engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote, v[1], e->cfg.base, l[0],
-	    e->cfg.quote, l[1], e->ledger_dir, tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50,
-	    t2t.p99, t2t.max);
+	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
+	    u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
+	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
+	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
+	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max);
 	fflush(out);
 }

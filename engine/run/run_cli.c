@@ -182,7 +182,7 @@ int tl_run_cli_main(int argc, char **argv)
 	struct engine *e = NULL;
 	pid_t sim = 0;
 	int64_t start_ms = wall_ms();
-	uint64_t t0, next_status;
+	uint64_t t0, next_status, next_reconcile;
 	char *end;
 
 	tl_run_config_default(&cfg);
@@ -313,6 +313,7 @@ int tl_run_cli_main(int argc, char **argv)
 
 	t0 = tl_io_now_ns();
 	next_status = t0 + (uint64_t)cfg.status_every_ms * 1000000;
+	next_reconcile = t0 + (uint64_t)cfg.reconcile_every_ms * 1000000;
 	while (!stop_flag) {
 		struct timespec ts = {0, 20000000};
 		uint64_t now = tl_io_now_ns();
@@ -322,6 +323,11 @@ int tl_run_cli_main(int argc, char **argv)
 		if (cfg.status_every_ms && now >= next_status) {
 			engine_status(e, stderr);
 			next_status = now + (uint64_t)cfg.status_every_ms * 1000000;
+		}
+		if (cfg.reconcile_every_ms && now >= next_reconcile) {
+			engine_reconcile(e, cfg.reconcile_window_ms);
+			next_reconcile =
+			    tl_io_now_ns() + (uint64_t)cfg.reconcile_every_ms * 1000000;
 		}
 		nanosleep(&ts, NULL);
 	}

@@ -35,6 +35,7 @@ struct user_counters {
 	_Atomic uint64_t fills_ws, fills_rest, fills_dup, backfills;
 	_Atomic uint64_t fills_recovered; /* at start-up, left by an earlier process */
 	_Atomic uint64_t breaker_trips, throttled;
+	_Atomic uint64_t adjustments; /* written by reconciliation while running */
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
 };
 
@@ -90,6 +91,7 @@ struct strategy {
 	bool top_fresh; /* quoting in response to a top that just arrived */
 	bool venue_ready;
 	bool quoting; /* false once stop was asked */
+	bool stale;   /* the ledger and the venue disagree: paused until they agree again */
 	bool cancel_all_sent;
 	/* a budget of places: at most max_places_per_s */
 	int64_t budget_window_ns;
@@ -105,6 +107,9 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 void strategy_on_ack(struct strategy *st, const tl_ledger_ack_t *ack);
 /* Periodic work: refresh, resend what a full ring refused. */
 void strategy_tick(struct strategy *st, int64_t now_ns);
+/* Pause (stale true) or resume quoting: while paused no order is placed and the live ones
+ * are cancelled (the ledger_stale pause of DESIGN.md §6). */
+void strategy_set_stale(struct strategy *st, bool stale);
 /* Stop quoting: cancel everything. Then strategy_idle() says when every slot is empty. */
 void strategy_stop(struct strategy *st);
 bool strategy_idle(const struct strategy *st);
@@ -129,6 +134,10 @@ void engine_destroy(struct engine *e);
 /* One JSON status line; the JSON summary. Thread: the main thread. */
 void engine_status(struct engine *e, FILE *out);
 void engine_summary(struct engine *e, FILE *out);
+/* Compares the venue's balances with the ledger's (main thread, every few seconds). A
+ * difference first asks the user thread for a back-fill; one that outlasts `window_ms`
+ * is written as an ADJUSTMENT with its cause, and quoting pauses until the two agree. */
+void engine_reconcile(struct engine *e, uint32_t window_ms);
 /* venue - ledger of base (0) or quote (1) at the end, in 10^-8; INT64_MIN when unknown. */
 int64_t engine_drift(const struct engine *e, int asset);
 

@@ -272,7 +272,7 @@ static void quote(struct strategy *st, int64_t now_ns)
 
 			if (s->state != SLOT_EMPTY)
 				live++;
-			if (s->ledger_pending || !st->quoting || !st->venue_ready)
+			if (s->ledger_pending || !st->quoting || st->stale || !st->venue_ready)
 				continue;
 			px = target_px(st, side, level);
 			if (s->state == SLOT_EMPTY && px > 0) {
@@ -445,7 +445,7 @@ void strategy_tick(struct strategy *st, int64_t now_ns)
 			else if (s->state == SLOT_LOCKING &&
 			         send_intent(st, TL_EV_PLACE, s, side, level, now_ns))
 				s->state = SLOT_LIVE;
-			else if (!st->quoting && s->state == SLOT_LIVE)
+			else if ((!st->quoting || st->stale) && s->state == SLOT_LIVE)
 				cancel(st, side, level, now_ns);
 		}
 	}
@@ -458,6 +458,11 @@ void strategy_tick(struct strategy *st, int64_t now_ns)
 		st->cancel_all_sent = st->out.intent(st->out.ctx, &ev);
 	}
 	quote(st, now_ns);
+}
+
+void strategy_set_stale(struct strategy *st, bool stale)
+{
+	st->stale = stale;
 }
 
 void strategy_stop(struct strategy *st)

@@ -84,6 +84,8 @@ struct tl_run_config {
 	char json_summary[TL_RUN_TEXT_MAX + 1]; /* write the summary here too */
 	uint32_t status_every_ms;               /* the status line; default 1000, 0: none */
 	uint32_t shutdown_wait_ms;              /* bound on waiting for the venue to confirm */
+	uint32_t reconcile_every_ms;  /* compare the venue's balances with the ledger's; 0: no */
+	uint32_t reconcile_window_ms; /* a difference older than this is written and pauses */
 };
 
 /* The embedded default: the sim's BTCUSDT, demo account, 3 levels of 0.001 BTC, fast

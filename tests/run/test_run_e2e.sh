@@ -5,8 +5,10 @@
 #      stops, and the ledger equals the sim's balances exactly (zero drift, exit 0).
 #   2. One run per fault flag of the sim (duplicated, reordered, delayed and garbled user
 #      events, dropped fills, unknown outcomes, rate limits, dropped connections, a clock
-#      8 s ahead), each against a sim started with that flag: zero drift again, and the
-#      fills the faults hid come back through the REST back-fill where that is needed.
+#      8 s ahead, an outside deposit), each against a sim started with that flag: zero
+#      drift again, and the fills the faults hid come back through the REST back-fill
+#      where that is needed. Reconciliation runs every second: it must write no
+#      ADJUSTMENT, except the one the outside deposit calls for.
 # After every run `tally ledger verify` must pass. About 100 s in all.
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
@@ -48,13 +50,15 @@ faults=(
 	"--garble-events 5"
 	"--drop-conn-every-ms 2500"
 	"--clock-skew-ms 8000"
+	"--deposit-after-ms 2000 --deposit USDT=100"
 )
 for f in "${faults[@]}"; do
 	name=$(echo "$f" | cut -d' ' -f1 | sed 's/^--//')
 	# shellcheck disable=SC2086
 	start_sim "$name" --duration 30 $f
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
-		--set strategy.half_spread_ticks=1 --duration 8 --ledger-dir "$work/$name" \
+		--set strategy.half_spread_ticks=1 --set run.reconcile_every_ms=1000 \
+		--set run.reconcile_window_ms=3000 --duration 8 --ledger-dir "$work/$name" \
 		--json-summary "$work/$name.json" >"$work/$name.out" 2>"$work/$name.err" || {
 		rc=$?
 		tail -20 "$work/$name.err" >&2
@@ -62,6 +66,9 @@ for f in "${faults[@]}"; do
 	}
 	stop_sim
 	check "$name" "$work/$name.json" "$work/$name"
+	# reconciliation ran every second: with every fill accounted for, it never adjusts
+	[ "$name" = deposit-after-ms ] || grep -q '"adjustments":0,' "$work/$name.json" ||
+		fail "$name: reconciliation wrote an ADJUSTMENT: $(cat "$work/$name.json")"
 	case "$name" in
 	drop-fills)
 		grep -Eq '"fills_rest":[1-9]' "$work/$name.json" ||
@@ -73,6 +80,12 @@ for f in "${faults[@]}"; do
 		# a refusal for a rate limit trips the breaker: everything cancelled, a pause
 		grep -Eq '"breaker_trips":[1-9]' "$work/$name.json" ||
 			fail "rate-limit: the circuit breaker never tripped" ;;
+	deposit-after-ms)
+		# money from outside: reconciliation writes it as one ADJUSTMENT, with its cause
+		grep -q '"adjustments":1,' "$work/$name.json" ||
+			fail "deposit: expected one ADJUSTMENT: $(cat "$work/$name.json")"
+		"$tally" ledger dump --db "$work/$name" | grep -q 'ADJUSTMENT.*USDT.*100.00000000' ||
+			fail "deposit: no ADJUSTMENT of 100 USDT in the journal" ;;
 	clock-skew-ms)
 		# the venue's clock 8 s ahead: orders get through only if the offset was measured
 		grep -Eq '"orders_acked":[1-9]' "$work/$name.json" ||
