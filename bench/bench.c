@@ -14,6 +14,7 @@ static const struct bench {
     {"book", tl_bench_book, "market data: parse + apply of the real BTCUSDT capture; jsmn"},
     {"venue", tl_bench_venue, "order.place round trip against tally sim; signing; sim capacity"},
     {"io", tl_bench_io, "WebSocket echo: io_uring client vs blocking sockets; TLS cost"},
+    {"t2t", tl_bench_t2t, "tick-to-trade of tally run against tally sim; vs a minimal responder"},
 };
 
 #define BENCH_COUNT (sizeof(benches) / sizeof(benches[0]))

@@ -207,7 +207,7 @@ static int parse_book_opts(int argc, char **argv, struct book_opts *o)
 			break;
 		case 'r':
 			if (tl_bench_parse_u64(optarg, 1, REPS_MAX, &v) < 0)
-				return tl_bench_bad_value("book", "--reps", "1..50");
+				return tl_bench_bad_value("book", "reps", "1..50");
 			o->reps = (int)v;
 			break;
 		case 'd':

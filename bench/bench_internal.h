@@ -8,5 +8,6 @@ int tl_bench_ledger(int argc, char **argv);
 int tl_bench_io(int argc, char **argv);
 int tl_bench_book(int argc, char **argv);
 int tl_bench_venue(int argc, char **argv);
+int tl_bench_t2t(int argc, char **argv);
 
 #endif

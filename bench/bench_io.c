@@ -552,12 +552,12 @@ static int parse_io_opts(int argc, char **argv, struct io_opts *o)
 			break;
 		case 'r':
 			if (tl_bench_parse_u64(optarg, 1, REPS_MAX, &v) < 0)
-				return tl_bench_bad_value("io", "--reps", "1..50");
+				return tl_bench_bad_value("io", "reps", "1..50");
 			o->reps = (int)v;
 			break;
 		case 'm':
 			if (tl_bench_parse_u64(optarg, 100, 10000000, &v) < 0)
-				return tl_bench_bad_value("io", "--msgs", "100..10000000");
+				return tl_bench_bad_value("io", "msgs", "100..10000000");
 			o->msgs = v;
 			break;
 		case 'h':

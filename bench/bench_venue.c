@@ -460,21 +460,21 @@ int tl_bench_venue(int argc, char **argv)
 			break;
 		case 'r':
 			if (tl_bench_parse_u64(optarg, 1, REPS_MAX, &v)) {
-				tl_bench_bad_value("venue", "--reps", "1..20");
+				tl_bench_bad_value("venue", "reps", "1..20");
 				return 2;
 			}
 			reps = v;
 			break;
 		case 'n':
 			if (tl_bench_parse_u64(optarg, 10, 1000000, &v)) {
-				tl_bench_bad_value("venue", "--orders", "10..1000000");
+				tl_bench_bad_value("venue", "orders", "10..1000000");
 				return 2;
 			}
 			orders = v;
 			break;
 		case 'w':
 			if (tl_bench_parse_u64(optarg, 1, 4096, &v)) {
-				tl_bench_bad_value("venue", "--window", "1..4096");
+				tl_bench_bad_value("venue", "window", "1..4096");
 				return 2;
 			}
 			window = v;

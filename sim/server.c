@@ -27,7 +27,8 @@
 #include "sim_server_internal.h"
 #include "sim_wire.h"
 #include "tl_event.h" /* tl_mono_ns */
-#include "tl_io.h"    /* tl_ws_header_write */
+#include "tl_hist.h"
+#include "tl_io.h" /* tl_ws_header_write */
 #include "tl_log.h"
 #include "tl_md.h"
 #include "tl_sim_server.h"
@@ -235,6 +236,9 @@ struct tl_sim_server {
 	lws_sorted_usec_list_t sul_md, sul_drop, sul_fault, sul_status, sul_wake, sul_deposit;
 	uint32_t status_every_ms;
 	struct tl_sim_server_stats stats;
+	tl_hist_t *t2t;     /* t2t mode only */
+	int64_t md_sent_ns; /* the last market-data frame written */
+	bool md_pending;    /* no WS API request has arrived since it */
 	char *cert_pem, *key_pem;
 	size_t cert_pem_len, key_pem_len;
 };
@@ -414,6 +418,10 @@ static int conn_writeable(struct sim_conn *c)
 	struct frame_hdr *h = outq_head(&c->q);
 	int n;
 
+	if (h && c->kind == CONN_MD && c->srv->t2t) {
+		c->srv->md_sent_ns = tl_mono_ns(); /* just before the write, as a kernel stamp */
+		c->srv->md_pending = true;
+	}
 	if (!h)
 		return 0;
 	if (h->kind == FRAME_CLOSE) {
@@ -1086,6 +1094,12 @@ static void api_message(struct sim_conn *c, const char *msg, size_t len)
 
 static int api_receive(struct sim_conn *c, const void *in, size_t len)
 {
+	struct tl_sim_server *s = c->srv;
+
+	if (s->t2t && s->md_pending) {
+		tl_hist_record(s->t2t, (uint64_t)(tl_mono_ns() - s->md_sent_ns));
+		s->md_pending = false;
+	}
 	bool final = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
 
 	if (final && c->rx_len == 0) {
@@ -1728,6 +1742,14 @@ int tl_sim_server_create(tl_sim_server_t **out, const struct tl_sim_server_confi
 		rc = -ENOMEM;
 		goto fail;
 	}
+	if (cfg->t2t) {
+		s->t2t = malloc(sizeof(*s->t2t));
+		if (!s->t2t) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		tl_hist_reset(s->t2t);
+	}
 	rc = open_replays(s);
 	if (rc)
 		goto fail;
@@ -1802,6 +1824,11 @@ tl_sim_t *tl_sim_server_engine(tl_sim_server_t *s)
 void tl_sim_server_stats(const tl_sim_server_t *s, struct tl_sim_server_stats *out)
 {
 	*out = s->stats;
+	if (s->t2t) {
+		out->t2t_count = atomic_load_explicit(&s->t2t->count, memory_order_relaxed);
+		out->t2t_p50_ns = tl_hist_quantile(s->t2t, 0.5);
+		out->t2t_p99_ns = tl_hist_quantile(s->t2t, 0.99);
+	}
 	out->replay_passes = 0;
 	for (uint32_t m = 0; m < TL_SIM_MARKETS_MAX; m++)
 		out->replay_passes += s->replay[m] ? sim_replay_passes(s->replay[m]) : 0;
@@ -1910,6 +1937,7 @@ void tl_sim_server_destroy(tl_sim_server_t *s)
 	tl_sim_destroy(s->sim);
 	for (uint32_t m = 0; m < TL_SIM_MARKETS_MAX; m++)
 		sim_replay_close(s->replay[m]);
+	free(s->t2t);
 	free(s->conns);
 	free(s->wbatch);
 	free(s->stage);

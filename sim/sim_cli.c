@@ -76,6 +76,9 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --tls-cert FILE, --tls-key FILE   the certificate and key to serve (PEM)\n"
 	    "  --tls-cert-out FILE    write the generated certificate here, for clients\n"
 	    "  --duration S           stop after S seconds (default: run until a signal)\n"
+	    "  --t2t                  tick-to-trade stamps: from each market-data frame written\n"
+	    "                         to the first WS API request after it (in the stopped\n"
+	    "                         line: t2t_count, t2t_p50_ns, t2t_p99_ns)\n"
 	    "  --status-every S       a status line on stderr every S seconds (default 10;\n"
 	    "                         0: none)\n"
 	    "  -h, --help             this help\n"
@@ -245,14 +248,16 @@ static int parse_fund(const char *arg, struct tl_sim_server_config *cfg, bool *f
 
 static void print_stats(FILE *out, const char *event, const struct tl_sim_server_stats *st)
 {
-	fprintf(
-	    out,
-	    "{\"event\":\"%s\",\"connections\":%" PRIu64 ",\"ws_requests\":%" PRIu64
-	    ",\"rest_requests\":%" PRIu64 ",\"orders\":%" PRIu64 ",\"errors_sent\":%" PRIu64
-	    ",\"md_events\":%" PRIu64 ",\"user_events\":%" PRIu64 ",\"faults_injected\":%" PRIu64
-	    ",\"bytes_out\":%" PRIu64 ",\"replay_passes\":%" PRIu64 "}\n",
-	    event, st->connections, st->ws_requests, st->rest_requests, st->orders, st->errors_sent,
-	    st->md_events, st->user_events, st->faults_injected, st->bytes_out, st->replay_passes);
+	fprintf(out,
+	        "{\"event\":\"%s\",\"connections\":%" PRIu64 ",\"ws_requests\":%" PRIu64
+	        ",\"rest_requests\":%" PRIu64 ",\"orders\":%" PRIu64 ",\"errors_sent\":%" PRIu64
+	        ",\"md_events\":%" PRIu64 ",\"user_events\":%" PRIu64
+	        ",\"faults_injected\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+	        ",\"replay_passes\":%" PRIu64 ",\"t2t_count\":%" PRIu64 ",\"t2t_p50_ns\":%" PRIu64
+	        ",\"t2t_p99_ns\":%" PRIu64 "}\n",
+	        event, st->connections, st->ws_requests, st->rest_requests, st->orders,
+	        st->errors_sent, st->md_events, st->user_events, st->faults_injected, st->bytes_out,
+	        st->replay_passes, st->t2t_count, st->t2t_p50_ns, st->t2t_p99_ns);
 	fflush(out);
 }
 
@@ -288,6 +293,7 @@ enum {
 	OPT_REPLAY_SPEED,
 	OPT_DEPOSIT_AFTER,
 	OPT_DEPOSIT,
+	OPT_T2T,
 };
 
 #define REPLAY_FILES_MAX 64
@@ -326,6 +332,7 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"replay-speed", required_argument, NULL, OPT_REPLAY_SPEED},
 	    {"deposit-after-ms", required_argument, NULL, OPT_DEPOSIT_AFTER},
 	    {"deposit", required_argument, NULL, OPT_DEPOSIT},
+	    {"t2t", no_argument, NULL, OPT_T2T},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct tl_sim_server_config cfg;
@@ -479,6 +486,9 @@ int tl_sim_cli_main(int argc, char **argv)
 			cfg.faults.deposit = tmp.funding[0];
 			break;
 		}
+		case OPT_T2T:
+			cfg.t2t = true;
+			break;
 		case OPT_REPLAY_SPEED:
 			if (parse_u64(optarg, 1000, &v) || !v)
 				return usage_error("bad --replay-speed '%s' (1..1000)", optarg);

@@ -124,6 +124,10 @@ struct tl_sim_server_config {
 	char *const *replay_paths;
 	size_t n_replay_paths;
 	uint32_t replay_speed;
+	/* Tick-to-trade stamps (`tally bench t2t`): the time from the last market-data frame
+	 * written to any connection to the first WS API request that arrives after it, for
+	 * each such frame, into the stats' t2t figures. */
+	bool t2t;
 };
 
 /* The demo account of the default config; the same pair `tally run` uses by default.
@@ -165,6 +169,8 @@ struct tl_sim_server_stats {
 	uint64_t connections, ws_requests, rest_requests, orders, errors_sent, md_events,
 	    user_events, faults_injected, bytes_out;
 	uint64_t replay_passes; /* times a capture was started, summed over the markets */
+	/* t2t mode: market-data frame written -> next WS API request in, ns */
+	uint64_t t2t_count, t2t_p50_ns, t2t_p99_ns;
 };
 void tl_sim_server_stats(const tl_sim_server_t *s, struct tl_sim_server_stats *out);
 

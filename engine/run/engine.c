@@ -702,6 +702,9 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		atomic_fetch_add_explicit(&e->user_ctr.places, 1, memory_order_relaxed);
 		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q)))
 			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0); /* it never left */
+		else if (ev->ts_origin_ns)
+			tl_hist_record(&e->user_ctr.internal,
+			               (uint64_t)(tl_mono_ns() - ev->ts_origin_ns));
 	} else if (ev->type == TL_EV_CANCEL) {
 		struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol,
 		                                 .orig_client_order_id = cid};
@@ -710,6 +713,9 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		atomic_fetch_add_explicit(&e->user_ctr.cancels, 1, memory_order_relaxed);
 		if (send_req(e, buf, tl_venue_build_order_cancel(buf, sizeof(buf), id, &a, &ref)))
 			report(e, seq, TL_ORDER_CANCEL_FAILED, false, NULL, 0);
+		else if (ev->ts_origin_ns)
+			tl_hist_record(&e->user_ctr.internal,
+			               (uint64_t)(tl_mono_ns() - ev->ts_origin_ns));
 	} else if (ev->type == TL_EV_CANCEL_ALL) {
 		remember(e, id, REQ_CANCEL_ALL, 0);
 		send_req(e, buf,
@@ -1277,6 +1283,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	snprintf(e->inst.symbol, sizeof(e->inst.symbol), "%s", cfg->symbol);
 	e->inst.scale = cfg->scale;
 	tl_hist_reset(&e->strat_ctr.t2t);
+	tl_hist_reset(&e->user_ctr.internal);
 	e->seen = calloc(SEEN_MAX * 2, sizeof(*e->seen));
 	e->seen_fifo = calloc(SEEN_MAX, sizeof(*e->seen_fifo));
 	e->links = calloc(LINKS_MAX, sizeof(*e->links));
@@ -1708,34 +1715,38 @@ void engine_summary(struct engine *e, FILE *out)
 {
 	const struct user_counters *u = &e->user_ctr;
 	char v[2][48], l[2][48];
-	tl_hist_summary_t t2t;
+	tl_hist_summary_t t2t, internal;
 
 	for (int i = 0; i < 2; i++) {
 		amount(v[i], sizeof(v[i]), e->venue_end[i]);
 		amount(l[i], sizeof(l[i]), e->ledger_end[i]);
 	}
 	tl_hist_summary(&e->strat_ctr.t2t, &t2t);
-	fprintf(
-	    out,
-	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
-	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
-	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
-	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
-	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
-	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	    ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
-	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
-	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
-	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
-	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
-	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 "}\n",
-	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
-	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
-	    u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
-	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
-	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
-	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
-	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max);
+	tl_hist_summary(&e->user_ctr.internal, &internal);
+	fprintf(out,
+	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
+	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
+	        ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64 ",\"fills_ws\":%" PRIu64
+	        ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
+	        ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
+	        ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
+	        ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
+	        ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
+	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
+	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
+	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
+	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
+	        ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
+	        ",\"internal_p99_ns\":%" PRIu64 "}\n",
+	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
+	        u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
+	        u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
+	        u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
+	        e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
+	        engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
+	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	        tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
+	        internal.p50, internal.p99);
 	fflush(out);
 }

@@ -37,6 +37,9 @@ struct user_counters {
 	_Atomic uint64_t breaker_trips, throttled;
 	_Atomic uint64_t adjustments; /* written by reconciliation while running */
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
+	/* The engine's own tick-to-trade: a top's arrival on the md thread (its depth event
+	 * parsed and applied) to the submission of the request it caused, ns. */
+	tl_hist_t internal;
 };
 
 struct strat_counters {

@@ -129,7 +129,9 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
-	ev.ts_origin_ns = st->top_origin_ns;
+	/* Only an intent a top caused carries the top's arrival: the user thread measures
+	 * the engine's own tick-to-trade from it. */
+	ev.ts_origin_ns = st->top_fresh ? st->top_origin_ns : 0;
 	ev.ts_publish_ns = now_ns;
 	ev.payload.intent.order_seq = s->order_seq;
 	ev.payload.intent.px = s->px;
