@@ -1,13 +1,17 @@
-#!/ usr / bin / env bash
-#The `tally` command line as a user meets it : help, exit codes, errors, and the JSON of
+#!/usr/bin/env bash
+# The `tally` command line as a user meets it: help, exit codes, errors, and the JSON of
 # `tally bench ring` (its keys and that every figure is a positive number; never timings).
-set - u tally = $1 fails = 0 out = $(mktemp) err = $(mktemp) trap 'rm -f "$out" "$err"' EXIT
+set -u
+tally=$1
+fails=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
 
-#shellcheck source = lib.sh
-                                                       ."$(dirname " $
-{
-	BASH_SOURCE[0]
-}")/lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# A library that did not load would make every check a no-op: refuse to go on.
+declare -F expect >/dev/null || { echo "FAIL: lib.sh did not load" >&2; exit 1; }
 
 expect 0 "$tally" --help
 grep -q '^Usage: tally <command>' "$out" || fail "--help has no usage line"
@@ -30,39 +34,35 @@ expect 0 "$tally" bench ring --help
 grep -q '^Usage: tally bench ring' "$out" || fail "bench ring --help has no usage"
 grep -q 'Exit status' "$out" || fail "bench ring --help documents no exit status"
 
-for bad in "--reps 0" "--reps x" "--capacity 1000" "--capacity 0" "--msgs -5" "--rtts 1";
-do
-#shellcheck disable = SC2086
+for bad in "--reps 0" "--reps x" "--capacity 1000" "--capacity 0" "--msgs -5" "--rtts 1"; do
+	# shellcheck disable=SC2086
 	expect 2 "$tally" bench ring $bad
 	grep -q "bad value" "$err" || fail "'bench ring $bad' gives no clear error"
 done
 expect 2 "$tally" bench ring --bogus
 expect 2 "$tally" bench ring extra-arg
 
-#A short run : the JSON object must carry every key, each a positive number.
+# A short run: the JSON object must carry every key, each a positive number.
 expect 0 "$tally" bench ring --json --reps 1 --msgs 200000 --rtts 2000 --capacity 1024
 [ "$(wc -l <"$out")" -eq 1 ] || fail "--json printed more than one line"
 for key in ours_msgs_per_s ck_ring_msgs_per_s ours_batched_msgs_per_s ours_64b_msgs_per_s \
-	rtt_p50_ns rtt_p99_ns atomic_rtt_p50_ns;
-do
+	rtt_p50_ns rtt_p99_ns atomic_rtt_p50_ns; do
 	grep -Eq "\"$key\":[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" || fail "--json lacks a positive $key: $(cat "$out")"
 done
 grep -q '^{.*}$' "$out" || fail "--json output is not one object"
 grep -q 'rep 1/1' "$err" || fail "no progress on stderr"
 
-#The human table names every case.
+# The human table names every case.
 expect 0 "$tally" bench ring --reps 1 --msgs 100000 --rtts 1000
-for name in "ck_ring spsc" "batched" "64 B events" "two bare atomics";
-do
+for name in "ck_ring spsc" "batched" "64 B events" "two bare atomics"; do
 	grep -q "$name" "$out" || fail "table lacks '$name'"
 done
 
-#tally bench ledger : a short run through the real ledger on disk; every key, and no
-#command left unapplied(a bench whose commands were rejected measures nothing).
+# tally bench ledger: a short run through the real ledger on disk; every key, and no
+# command left unapplied (a bench whose commands were rejected measures nothing).
 expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50
 for key in group_mutations_per_s per_commit_mutations_per_s group_vs_per_commit ack_p50_us \
-	ack_p99_us batch_mean;
-do
+	ack_p99_us batch_mean; do
 	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
 		fail "bench ledger --json lacks a positive $key: $(cat "$out")"
 done
@@ -71,47 +71,47 @@ expect 2 "$tally" bench ledger --orders 5
 expect 0 "$tally" bench --help
 grep -q '^  ledger ' "$out" || fail "bench --help does not list ledger"
 
-#tally bench io : a short run of every client against the echo server, plain and TLS.
+# tally bench io: a short run of every client against the echo server, plain and TLS.
 expect 0 "$tally" bench io --json --reps 1 --msgs 200
 for key in uring_rtt_p50_us uring_rtt_p99_us blocking_rtt_p50_us tls_rtt_p50_us \
-	uring_vs_blocking_p50;
-do
+	uring_vs_blocking_p50; do
 	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
 		fail "bench io --json lacks a positive $key: $(cat "$out")"
 done
 grep -q '"tls_overhead_p50_us":-\?[0-9]' "$out" || fail "bench io --json lacks tls_overhead_p50_us"
 grep -q "closing with" "$err" && fail "bench io: a client closed on a protocol error: $(cat "$err")"
 
-#tally bench t2t : a short run, floor and engine against tally sim-- t2t; every key, and
-#samples on both sides(a run that measured nothing fails).
+# tally bench t2t: a short run, floor and engine against tally sim --t2t; every key, and
+# samples on both sides (a run that measured nothing fails).
 expect 0 "$tally" bench t2t --json --reps 1 --seconds 3
 for key in engine_t2t_p50_us engine_t2t_p99_us floor_p50_us floor_p99_us internal_p50_ns \
-	internal_p99_ns floor_samples engine_samples internal_samples;
-do
-	grep - Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]"
-	          "$out" ||
-	    fail "bench t2t --json lacks a positive $key: $(cat " $out ")" done
-	            expect 2 "$tally" bench t2t-- seconds 0 expect 0 "$tally" bench io-- help grep -
-	        q '^Usage: tally bench io' "$out" ||
-	    fail "bench io --help has no usage" expect 2 "$tally" bench
-	            io-- msgs 5 expect 2 "$tally" bench io-- reps 0 expect 0 "$tally" bench-- help
-	                grep -
-	        q '^  io ' "$out" ||
-	    fail "bench --help does not list io"
+	internal_p99_ns floor_samples engine_samples internal_samples; do
+	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
+		fail "bench t2t --json lacks a positive $key: $(cat "$out")"
+done
+expect 2 "$tally" bench t2t --seconds 0
+expect 0 "$tally" bench io --help
+grep -q '^Usage: tally bench io' "$out" || fail "bench io --help has no usage"
+expect 2 "$tally" bench io --msgs 5
+expect 2 "$tally" bench io --reps 0
+expect 0 "$tally" bench --help
+grep -q '^  io ' "$out" || fail "bench --help does not list io"
 
-#tally bench book : one pass of each parser over the real capture(when it is there).
-	    data = $(cd "$(dirname " $ { BASH_SOURCE[0] } ")/../../.." && pwd) / shared /
-	           data if[-d "$data/binance-spot"]; then
+# tally bench book: one pass of each parser over the real capture (when it is there).
+data=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/data
+if [ -d "$data/binance-spot" ]; then
 	expect 0 "$tally" bench book --json --reps 1 --data "$data"
-	for key in mb_per_s levels_per_s ns_per_event_p50 alt_parser_mb_per_s;
-do
-	grep - Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]"
-	          "$out" ||
-	    fail "bench book --json lacks a positive $key: $(cat " $out ")" done grep -
-	        q '"events":6495[,}]' "$out" ||
-	    fail "bench book did not replay every depth event" fi expect 1 "$tally" bench
-	            book-- data /
-	        nonexistent expect 2 "$tally" bench book-- reps 0
+	for key in mb_per_s levels_per_s ns_per_event_p50 alt_parser_mb_per_s; do
+		grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
+			fail "bench book --json lacks a positive $key: $(cat "$out")"
+	done
+	grep -q '"events":6495[,}]' "$out" || fail "bench book did not replay every depth event"
+fi
+expect 1 "$tally" bench book --data /nonexistent
+expect 2 "$tally" bench book --reps 0
 
-	        if[$fails - ne 0];
-then echo "$fails check(s) failed" > &2 exit 1 fi echo "cli: ok"
+if [ $fails -ne 0 ]; then
+	echo "$fails check(s) failed" >&2
+	exit 1
+fi
+echo "cli: ok"
