@@ -22,7 +22,6 @@
 #include "tl_ledger.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -360,23 +359,6 @@ struct bench_db {
 	tl_ledger_port_t *port;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path) == 0 ? 0 : -1;
-}
-
-/* rm -r: depth first, so a directory is emptied before it is removed; symbolic links are
- * removed, never followed. */
-static void rm_tree(const char *dir)
-{
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "tally bench ledger: warning: cannot remove %s: %s\n", dir,
-		        strerror(errno));
-}
-
 /* Opens the ledger in db->dir with `batch_max` (0: the default), attaches the port and
  * starts the thread. Returns 0, or a negative errno after saying why on stderr. */
 static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batch_max)
@@ -426,7 +408,7 @@ static void db_remove(struct bench_db *db)
 {
 	db_down(db);
 	if (db->dir[0] != '\0')
-		rm_tree(db->dir);
+		tl_bench_rm_tree(db->dir);
 	db->dir[0] = '\0';
 }
 

@@ -230,13 +230,7 @@ static int run_engine(uint16_t port, unsigned seconds, uint64_t *internal_p50,
 		fclose(f);
 	}
 	unlink(summary);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ledger);
-		if (system(cmd) != 0)
-			fprintf(stderr, "bench t2t: could not remove %s\n", ledger);
-	}
+	tl_bench_rm_tree(ledger);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line[0])
 		return -EIO;
 	*internal_p50 = json_u64(line, "internal_p50_ns");

@@ -5,11 +5,13 @@
 #include "tl_ring.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -107,4 +109,19 @@ int tl_bench_bad_value(const char *bench, const char *opt, const char *range)
 	fprintf(stderr, "tally bench %s: bad value '%s' for --%s: expected %s\n", bench, optarg,
 	        opt, range);
 	return -EINVAL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : -1;
+}
+
+void tl_bench_rm_tree(const char *dir)
+{
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "tally bench: warning: cannot remove %s: %s\n", dir,
+		        strerror(errno));
 }

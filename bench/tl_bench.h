@@ -35,6 +35,10 @@ int tl_bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
  * returns -EINVAL. */
 int tl_bench_bad_value(const char *bench, const char *opt, const char *range);
 
+/* rm -r of a benchmark's scratch directory: depth first, symbolic links removed, never
+ * followed. A failure is a warning on stderr. Thread: any. Blocks: on the file system. */
+void tl_bench_rm_tree(const char *dir);
+
 /* Median of n values; sorts `v` in place. Returns 0 for n == 0. */
 double tl_bench_median(double *v, int n);
 

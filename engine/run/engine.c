@@ -174,19 +174,32 @@ static void ws_config(const struct engine *e, struct tl_ws_client_config *wc)
 	wc->port = e->cfg.port;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Signed requests carry the venue's time as we estimate it (PROTOCOL.md: -1021 outside
  * recvWindow): the wall clock plus the offset measured at start. */
+static void http_config(const struct engine *e, struct tl_http_client_config *hc)
+{
+	tl_http_client_config_default(hc);
+	hc->conn.tls = e->cfg.tls;
+	hc->conn.ca_file = e->cfg.ca_file[0] ? e->cfg.ca_file : NULL;
+	hc->host = e->cfg.host;
+	hc->port = e->cfg.port;
+}
+
+/* Polls `loop` until *done, an error, or `end_ns`. Returns 0, -ETIMEDOUT or the error. */
+static int poll_until(tl_io_loop_t *loop, const bool *done, uint64_t end_ns)
+{
+	int rc = 0;
+
+	while (!*done && tl_io_now_ns() < end_ns)
+		if ((rc = tl_io_loop_poll(loop, 20000000)) < 0)
+			return rc;
+	return *done ? 0 : -ETIMEDOUT;
+}
+
 static struct tl_venue_auth auth_now(const struct engine *e)
 {
-	return (struct tl_venue_auth){e->signer, e->cfg.api_key, wall_ms() + e->clock_offset_ms, 0};
+	return (struct tl_venue_auth){e->signer, e->cfg.api_key, run_wall_ms() + e->clock_offset_ms,
+	                              0};
 }
 
 /* Sends one request (built with id 1) on a fresh connection and waits for its answer, at
@@ -214,11 +227,8 @@ static int venue_call(const struct engine *e, const char *req, size_t len, char 
 		return rc;
 	}
 	rc = tl_ws_client_connect(ws);
-	while (!rc && !o.done && tl_io_now_ns() < end)
-		if ((rc = tl_io_loop_poll(loop, 20000000)) > 0)
-			rc = 0;
-	if (!rc && !o.done)
-		rc = -ETIMEDOUT;
+	if (!rc)
+		rc = poll_until(loop, &o.done, end);
 	if (tl_ws_client_is_open(ws))
 		tl_ws_client_close(ws, 1000, "done");
 	for (int i = 0; i < 200 && tl_ws_client_destroy(ws) == -EBUSY; i++)
@@ -240,11 +250,11 @@ static int measure_clock(struct engine *e)
 
 	for (int i = 0; i < 3; i++) {
 		char answer[512], *p, *end;
-		int64_t t0 = wall_ms(), t1, server;
+		int64_t t0 = run_wall_ms(), t1, server;
 
 		if ((rc = venue_call(e, req, sizeof(req) - 1, answer, sizeof(answer))))
 			continue;
-		t1 = wall_ms();
+		t1 = run_wall_ms();
 		p = strstr(answer, "\"serverTime\":");
 		if (!p) {
 			rc = -EPROTO;
@@ -634,8 +644,8 @@ static void trip(struct engine *e, const char *why, int64_t pause_ns)
 	if (!e->paused_until_ns) {
 		atomic_fetch_add_explicit(&e->user_ctr.breaker_trips, 1, memory_order_relaxed);
 		tl_log(TL_LOG_WARNING, "run",
-		       "circuit breaker: %s: cancelling everything, pausing %.1f s", why,
-		       (double)pause_ns / 1e9);
+		       "circuit breaker: %s: cancelling everything, pausing %" PRId64 " ms", why,
+		       pause_ns / 1000000);
 		venue_state(e, false, false);
 		if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY) {
 			id = tl_venue_session_next_id(e->session);
@@ -1126,11 +1136,7 @@ static void *user_main(void *arg)
 	{
 		struct tl_http_client_config hc;
 
-		tl_http_client_config_default(&hc);
-		hc.conn.tls = e->cfg.tls;
-		hc.conn.ca_file = sc.ws.conn.ca_file;
-		hc.host = e->cfg.host;
-		hc.port = e->cfg.port;
+		http_config(e, &hc);
 		if ((rc = tl_http_client_create(&e->http, loop, &hc, on_trades, e))) {
 			tl_log(TL_LOG_ERR, "run", "user: http: %s", tl_strerror(rc));
 			tl_io_loop_destroy(loop);
@@ -1358,22 +1364,15 @@ static int rest_get(const struct engine *e, const char *target, struct rest_get 
 	tl_io_loop_config_default(&lc);
 	if ((rc = tl_io_loop_create(&loop, &lc)))
 		return rc;
-	tl_http_client_config_default(&hc);
-	hc.conn.tls = e->cfg.tls;
-	hc.conn.ca_file = e->cfg.ca_file[0] ? e->cfg.ca_file : NULL;
-	hc.host = e->cfg.host;
-	hc.port = e->cfg.port;
+	http_config(e, &hc);
 	if ((rc = tl_http_client_create(&cl, loop, &hc, rest_get_done, g))) {
 		tl_io_loop_destroy(loop);
 		return rc;
 	}
 	g->done = false;
 	rc = tl_http_client_request(cl, "GET", target, &h, 1, NULL, 0);
-	while (!rc && !g->done && tl_io_now_ns() < end)
-		if ((rc = tl_io_loop_poll(loop, 20000000)) > 0)
-			rc = 0;
-	if (!rc && !g->done)
-		rc = -ETIMEDOUT;
+	if (!rc)
+		rc = poll_until(loop, &g->done, end);
 	tl_http_client_close(cl);
 	for (int i = 0; i < 200 && tl_http_client_destroy(cl) == -EBUSY; i++)
 		tl_io_loop_poll(loop, 5000000);
@@ -1580,7 +1579,7 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.type = TL_LEDGER_ADJUSTMENT;
-		c.ts_ms = wall_ms();
+		c.ts_ms = run_wall_ms();
 		c.amount = (tl_ledger_dec_t){venue[i] - ledger[i], 8, 0};
 		snprintf(c.account, sizeof(c.account), "%s", e->cfg.account);
 		snprintf(c.asset, sizeof(c.asset), "%s", names[i]);

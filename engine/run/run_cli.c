@@ -158,14 +158,6 @@ static void stop_sim(pid_t pid)
 	waitpid(pid, &st, 0);
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int tl_run_cli_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
@@ -181,7 +173,7 @@ int tl_run_cli_main(int argc, char **argv)
 	char ledger_dir[TL_RUN_TEXT_MAX + 1];
 	struct engine *e = NULL;
 	pid_t sim = 0;
-	int64_t start_ms = wall_ms();
+	int64_t start_ms = run_wall_ms();
 	uint64_t t0, next_status, next_reconcile;
 	char *end;
 

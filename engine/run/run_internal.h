@@ -21,6 +21,15 @@ __extension__ typedef __int128 run_i128;
 #define RUN_SIDES 2
 #define RUN_LEVELS_MAX 16
 
+/* Wall-clock ms (CLOCK_REALTIME through the vDSO: no syscall), the venue's time base. */
+static inline int64_t run_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- counters: one cache-line-aligned block per thread, read by others lock-free ---- */
 
 struct md_counters {
