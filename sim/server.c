@@ -14,6 +14,7 @@
  * Binance. A slow consumer whose queue passes OUTQ_MAX_BYTES is dropped, as Binance does.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,7 @@ struct tl_sim_server {
 	uint32_t status_every_ms;
 	struct tl_sim_server_stats stats;
 	tl_hist_t *t2t;     /* t2t mode only */
+	FILE *audit;        /* cfg.audit_path, or NULL */
 	int64_t md_sent_ns; /* the last market-data frame written */
 	bool md_pending;    /* no WS API request has arrived since it */
 	char *cert_pem, *key_pem;
@@ -525,12 +527,46 @@ static void flush_stage(struct tl_sim_server *s, int64_t now_ms)
 	sim_buf_reset(&s->stage_bytes);
 }
 
+/* One line of the audit trail (tl_sim_server.h describes it). */
+static void audit_line(struct tl_sim_server *s, int64_t ms, const char *what, int account,
+                       uint32_t market, const char *cid, int side, int64_t px, int64_t qty,
+                       int64_t trade_id, int reason)
+{
+	fprintf(s->audit,
+	        "%" PRId64 "\t%s\t%d\t%s\t%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%d\n", ms,
+	        what, account, s->cfg.sim.markets[market].symbol, cid,
+	        side == TL_SIM_BUY ? "BUY" : "SELL", px, qty, trade_id, reason);
+	fflush(s->audit);
+}
+
+static void audit_exec(struct tl_sim_server *s, int account, const struct tl_sim_event *ev)
+{
+	static const char *const names[] = {[TL_SIM_X_NEW] = "NEW",
+	                                    [TL_SIM_X_CANCELED] = "CANCELED",
+	                                    [TL_SIM_X_TRADE] = "TRADE",
+	                                    [TL_SIM_X_EXPIRED] = "EXPIRED"};
+	const struct tl_sim_exec_report *x = &ev->u.exec;
+	/* A cancel's report carries the cancel request's id; the order's is the original. */
+	const char *cid = x->orig_client_order_id[0] ? x->orig_client_order_id : x->client_order_id;
+	int64_t qty = x->exec_type == TL_SIM_X_TRADE ? x->last_qty.v
+	              : x->exec_type == TL_SIM_X_NEW ? x->qty.v
+	                                             : x->qty.v - x->cum_qty.v;
+
+	if (x->exec_type > TL_SIM_X_EXPIRED)
+		return;
+	audit_line(s, ev->event_ms, names[x->exec_type], account, ev->market, cid, x->side,
+	           x->exec_type == TL_SIM_X_TRADE ? x->last_px.v : x->px.v, qty,
+	           x->exec_type == TL_SIM_X_TRADE ? x->trade_id : 0, 0);
+}
+
 static void route_user_event(struct tl_sim_server *s, const struct tl_sim_event *ev)
 {
 	int a = cfg_account(s, event_account(ev));
 
 	if (a < 0)
 		return;
+	if (s->audit && ev->kind == TL_SIM_EV_EXEC_REPORT)
+		audit_exec(s, a, ev);
 	if (ev->kind == TL_SIM_EV_EXEC_REPORT && ev->u.exec.exec_type == TL_SIM_X_TRADE) {
 		if (s->fill_account == a && s->fill_market == (int)ev->market &&
 		    s->n_fills < FILLS_MAX) {
@@ -831,8 +867,20 @@ static int serve_call(struct tl_sim_server *s, const struct sim_request *req, in
 		rc = tl_sim_place(s->sim, (uint32_t)call.market, (uint32_t)s->sim_account[a],
 		                  &call.place, now, &sink, &o);
 		s->fill_account = -1;
-		if (rc != 0)
+		if (rc != 0) {
+			if (s->audit) {
+				char cid[TL_SIM_CLIENT_ID_MAX + 1];
+				uint32_t n = call.place.client_order_id_len;
+
+				n = n > TL_SIM_CLIENT_ID_MAX ? TL_SIM_CLIENT_ID_MAX : n;
+				memcpy(cid, call.place.client_order_id, n);
+				cid[n] = '\0';
+				audit_line(s, now, "REJECTED", a, (uint32_t)call.market,
+				           n ? cid : "-", call.place.side, call.place.px.v,
+				           call.place.qty.v, 0, rc);
+			}
 			goto reject;
+		}
 		if (chance(&s->rng_unknown, s->cfg.faults.unknown_outcome_pct)) {
 			s->stats.faults_injected++;
 			if (s->unknown_flip++ & 1)
@@ -1750,6 +1798,12 @@ int tl_sim_server_create(tl_sim_server_t **out, const struct tl_sim_server_confi
 		}
 		tl_hist_reset(s->t2t);
 	}
+	if (cfg->audit_path && !(s->audit = fopen(cfg->audit_path, "w"))) {
+		rc = -errno;
+		tl_log(LOG_ERR, "sim", "cannot create the audit file %s: %s", cfg->audit_path,
+		       strerror(errno));
+		goto fail;
+	}
 	rc = open_replays(s);
 	if (rc)
 		goto fail;
@@ -1938,6 +1992,8 @@ void tl_sim_server_destroy(tl_sim_server_t *s)
 	for (uint32_t m = 0; m < TL_SIM_MARKETS_MAX; m++)
 		sim_replay_close(s->replay[m]);
 	free(s->t2t);
+	if (s->audit)
+		fclose(s->audit);
 	free(s->conns);
 	free(s->wbatch);
 	free(s->stage);

@@ -81,6 +81,11 @@ void tl_sim_cli_usage(FILE *out)
 	    "                         line: t2t_count, t2t_p50_ns, t2t_p99_ns)\n"
 	    "  --status-every S       a status line on stderr every S seconds (default 10;\n"
 	    "                         0: none)\n"
+	    "  --audit FILE           write every client order event to FILE as it happens,\n"
+	    "                         one tab-separated line each: ms, NEW|TRADE|CANCELED|\n"
+	    "                         EXPIRED|REJECTED, account index, symbol, clientOrderId,\n"
+	    "                         side, price and qty (integers at the symbol's scale),\n"
+	    "                         trade id, reject code; before any fault is applied\n"
 	    "  -h, --help             this help\n"
 	    "\n");
 	fprintf(
@@ -294,6 +299,7 @@ enum {
 	OPT_DEPOSIT_AFTER,
 	OPT_DEPOSIT,
 	OPT_T2T,
+	OPT_AUDIT,
 };
 
 #define REPLAY_FILES_MAX 64
@@ -333,6 +339,7 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"deposit-after-ms", required_argument, NULL, OPT_DEPOSIT_AFTER},
 	    {"deposit", required_argument, NULL, OPT_DEPOSIT},
 	    {"t2t", no_argument, NULL, OPT_T2T},
+	    {"audit", required_argument, NULL, OPT_AUDIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct tl_sim_server_config cfg;
@@ -488,6 +495,9 @@ int tl_sim_cli_main(int argc, char **argv)
 		}
 		case OPT_T2T:
 			cfg.t2t = true;
+			break;
+		case OPT_AUDIT:
+			cfg.audit_path = optarg;
 			break;
 		case OPT_REPLAY_SPEED:
 			if (parse_u64(optarg, 1000, &v) || !v)

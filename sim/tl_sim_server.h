@@ -128,7 +128,21 @@ struct tl_sim_server_config {
 	 * written to any connection to the first WS API request that arrives after it, for
 	 * each such frame, into the stats' t2t figures. */
 	bool t2t;
+	/* An audit trail of every client order, for tests and post-mortems: when set, the
+	 * file is created (truncated) and gets one line per order event of a configured
+	 * account, written as it happens (its format is described below). NULL: none. */
+	const char *audit_path;
 };
+
+/*
+ * The audit trail's lines: tab-separated, one event each, flushed as written:
+ *   ms  EVENT  account  symbol  clientOrderId  side  price  qty  trade_id  reason
+ * EVENT is NEW (accepted), TRADE (a fill: qty is the fill's), CANCELED or EXPIRED (qty
+ * is what was left), or REJECTED (a place refused: qty is the order's, reason the sim's
+ * reject code). account is the index in cfg.accounts; side BUY or SELL; price and qty are
+ * integers at the symbol's px_decimals and qty_decimals; trade_id is 0 but on TRADE, and
+ * reason 0 but on REJECTED. Every event is recorded before any fault touches the wire.
+ */
 
 /* The demo account of the default config; the same pair `tally run` uses by default.
  * Publicly known: only for the simulator. */

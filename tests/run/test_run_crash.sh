@@ -46,6 +46,8 @@ if "$tally" ledger dump --db "$work/ledger" | grep -q ADJUSTMENT; then
 	fail "an ADJUSTMENT was needed: a restart did not recover everything"
 fi
 "$tally" ledger verify --db "$work/ledger" >/dev/null || fail "ledger verify failed"
+# the sim's record: no client order id reused across the restarts, every trade settled once
+check_audit crash "$work/ledger"
 fills=$("$tally" ledger dump --db "$work/ledger" | grep -c TRADE_SETTLE)
 echo "ok: 6 kill -9 cycles and a clean run: zero drift, no ADJUSTMENT, verify passes" \
 	"($fills fill entries in the journal; $recovered fill(s) recovered at restarts)"

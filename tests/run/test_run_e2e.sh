@@ -8,7 +8,10 @@
 #      8 s ahead, an outside deposit), each against a sim started with that flag: zero
 #      drift again, and the fills the faults hid come back through the REST back-fill
 #      where that is needed. Reconciliation runs every second: it must write no
-#      ADJUSTMENT, except the one the outside deposit calls for.
+#      ADJUSTMENT, except the one the outside deposit calls for. From the sim's audit
+#      trail of every order event: no client order id reused, every sim trade settled
+#      once (the ledger's trade keys are exactly the sim's trades), and the position
+#      limit never exceeded by the conservative exposure (position + open orders).
 # After every run `tally ledger verify` must pass. About 100 s in all.
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
@@ -21,8 +24,18 @@ check() {
 	grep -q '"settles_rejected":0,"settles_failed":0' "$summary" ||
 		fail "$name: a fill was not settled: $(cat "$summary")"
 	"$tally" ledger verify --db "$dir" >/dev/null || fail "$name: ledger verify failed"
-	echo "ok: $name: $(grep -o '"fills":[0-9]*,"fills_ws":[0-9]*,"fills_rest":[0-9]*,"duplicates_dropped":[0-9]*' "$summary")"
+	echo "ok: $name: $(grep -oE '"(fills|fills_ws|fills_rest|duplicates_dropped)":[0-9]+' "$summary" | tr '\n' ' ')"
 }
+
+# 0. the audit check itself fails on what it must catch: a client order id used twice,
+# and a buy that takes the exposure past the limit.
+mkdir -p "$work/selftest"
+"$tally" ledger apply --db "$work/selftest" </dev/null >/dev/null 2>&1 || true
+printf '1\tNEW\t0\tBTCUSDT\ttl-a\tBUY\t100\t200\t0\t0\n2\tCANCELED\t0\tBTCUSDT\ttl-a\tBUY\t100\t200\t0\t0\n3\tNEW\t0\tBTCUSDT\ttl-a\tBUY\t100\t100\t0\t0\n' >"$work/reuse.audit"
+(check_audit reuse "$work/selftest" 300) >/dev/null 2>&1 && fail "the audit check missed a reused id"
+printf '1\tNEW\t0\tBTCUSDT\ttl-a\tBUY\t100\t200\t0\t0\n2\tTRADE\t0\tBTCUSDT\ttl-a\tBUY\t100\t200\t9\t0\n3\tNEW\t0\tBTCUSDT\ttl-b\tBUY\t100\t200\t0\t0\n' >"$work/over.audit"
+(check_audit over "$work/selftest" 300 2>&1) | grep -q 'position limit 300 exceeded' ||
+	fail "the audit check missed an exposure past the limit"
 
 # 1. the embedded default
 "$tally" run --duration 12 --ledger-dir "$work/embedded" --json-summary "$work/embedded.json" \
@@ -39,7 +52,9 @@ grep -v '^{"status"' "$work/embedded.err" | grep -v '^{"ts_ms":[0-9]*,"level":"[
 # it quoted: orders went out and were acknowledged
 grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no order acked"
 
-# 2. each fault in turn. The sim runs a little longer than the engine.
+# 2. each fault in turn. The sim runs a little longer than the engine. A position limit
+# of three orders a side binds often at one tick from the mid.
+max_position=300
 faults=(
 	"--dup-events 50"
 	"--reorder-events 50"
@@ -57,7 +72,8 @@ for f in "${faults[@]}"; do
 	# shellcheck disable=SC2086
 	start_sim "$name" --duration 30 $f
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
-		--set strategy.half_spread_ticks=1 --set run.reconcile_every_ms=1000 \
+		--set strategy.half_spread_ticks=1 --set strategy.max_position=$max_position \
+		--set run.reconcile_every_ms=1000 \
 		--set run.reconcile_window_ms=3000 --duration 8 --ledger-dir "$work/$name" \
 		--json-summary "$work/$name.json" >"$work/$name.out" 2>"$work/$name.err" || {
 		rc=$?
@@ -66,6 +82,7 @@ for f in "${faults[@]}"; do
 	}
 	stop_sim
 	check "$name" "$work/$name.json" "$work/$name"
+	check_audit "$name" "$work/$name" "$max_position"
 	# reconciliation ran every second: with every fill accounted for, it never adjusts
 	[ "$name" = deposit-after-ms ] || grep -q '"adjustments":0,' "$work/$name.json" ||
 		fail "$name: reconciliation wrote an ADJUSTMENT: $(cat "$work/$name.json")"
