@@ -6,11 +6,13 @@
  * request that arrives after it closes the measurement (sim/tl_sim_server.h). Each
  * repetition runs two clients against a fresh sim, for --seconds each:
  *   - the floor: a minimal responder on the same io path (io/'s WebSocket client on an
- *     io_uring loop, busy-polling) that answers every depth frame with a fixed request;
+ *     io_uring loop, waiting as --idle says) that answers every depth frame with a fixed
+ *     request;
  *   - the engine: `tally run` quoting the sim, with refresh_ticks 0 (every move of the
- *     book is acted on), the strategy spinning and the user thread busy-polling. Its
- *     summary gives the engine's own part: a depth event applied on the md thread to the
- *     request submitted on the user thread (internal_p50_ns, internal_p99_ns).
+ *     book is acted on) and every hot thread idle as --idle says (yield by default: on
+ *     two cores, spinning threads starve the md thread and the sim). Its summary gives
+ *     the engine's own part: a depth frame's bytes reaped on the md thread to the request
+ *     submitted on the user thread (internal_p50_ns, internal_p99_ns), and its legs.
  * Orders the engine sends for other reasons (an order re-placed once the ledger acked
  * the last one's release) also close a measurement, so the engine's figure is an upper
  * bound. Each figure is the median over the repetitions.
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "tl_io.h"
+#include "tl_ring.h"
 
 #define REPS_MAX 20
 
@@ -136,7 +140,17 @@ static void floor_api(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t 
 	(void)len; /* the pongs: nothing to do */
 }
 
-static int run_floor(uint16_t port, unsigned seconds)
+/* One wait of the floor's loop, as the engine's io threads wait (engine.c's io_wait). */
+static int floor_wait(tl_io_loop_t *loop, tl_idle_kind_t idle, bool idle_round)
+{
+	if (idle == TL_IDLE_BLOCK)
+		return tl_io_loop_poll(loop, 1000000);
+	if (idle == TL_IDLE_YIELD && idle_round)
+		sched_yield();
+	return tl_io_loop_poll(loop, 0);
+}
+
+static int run_floor(uint16_t port, unsigned seconds, tl_idle_kind_t idle)
 {
 	static const struct tl_ws_client_ops md_ops = {.on_open = floor_open,
 	                                               .on_message = floor_md};
@@ -165,9 +179,8 @@ static int run_floor(uint16_t port, unsigned seconds)
 	    (rc = tl_ws_client_connect(md)))
 		goto out;
 	end = tl_io_now_ns() + (uint64_t)seconds * 1000000000;
-	while (tl_io_now_ns() < end)
-		if ((rc = tl_io_loop_poll(loop, 0)) <
-		    0) /* busy-poll, as the engine's user thread */
+	for (rc = 1; tl_io_now_ns() < end;)
+		if ((rc = floor_wait(loop, idle, rc == 0)) < 0)
 			goto out;
 	rc = f.answered ? 0 : -EIO;
 out:
@@ -189,9 +202,19 @@ out:
 
 /* ---- the engine ------------------------------------------------------------------------ */
 
-static int run_engine(uint16_t port, unsigned seconds, uint64_t *internal_p50,
-                      uint64_t *internal_p99, uint64_t *internal_n)
+/* What the engine's summary says of its own part (ns): the whole, and its three legs. */
+struct engine_figures {
+	uint64_t internal_p50, internal_p99, internal_n;
+	uint64_t leg_p50[3], leg_p99[3]; /* md, strategy, user */
+};
+
+static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle,
+                      struct engine_figures *fig)
 {
+	static const char *const leg_keys[3][2] = {{"md_p50_ns", "md_p99_ns"},
+	                                           {"strategy_p50_ns", "strategy_p99_ns"},
+	                                           {"user_p50_ns", "user_p99_ns"}};
+	char md_idle[48], user_idle[48], strat_idle[48];
 	char port_s[32], dur_s[16], summary[] = "/tmp/tally-bench-t2t.XXXXXX", ledger[64];
 	char line[8192];
 	int fd = mkstemp(summary), st;
@@ -204,6 +227,10 @@ static int run_engine(uint16_t port, unsigned seconds, uint64_t *internal_p50,
 	snprintf(ledger, sizeof(ledger), "%s.ledger", summary);
 	snprintf(port_s, sizeof(port_s), "venue.port=%u", port);
 	snprintf(dur_s, sizeof(dur_s), "%u", seconds);
+	snprintf(md_idle, sizeof(md_idle), "threads.md_idle=%s", tl_idle_kind_name(idle));
+	snprintf(user_idle, sizeof(user_idle), "threads.user_idle=%s", tl_idle_kind_name(idle));
+	snprintf(strat_idle, sizeof(strat_idle), "threads.strategy_idle=%s",
+	         tl_idle_kind_name(idle));
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -215,10 +242,10 @@ static int run_engine(uint16_t port, unsigned seconds, uint64_t *internal_p50,
 		setenv("TALLY_API_SECRET",
 		       "tallyDemoSecret000000000000000000000000000000000000000000000001", 1);
 		execl("/proc/self/exe", "tally", "run", "--set", "venue.host=127.0.0.1", "--set",
-		      port_s, "--set", "strategy.refresh_ticks=0", "--set",
-		      "threads.strategy_idle=spin", "--set", "threads.user_poll_us=0", "--set",
-		      "run.status_every_ms=0", "--set", "run.reconcile_every_ms=0", "--duration",
-		      dur_s, "--ledger-dir", ledger, "--json-summary", summary, (char *)NULL);
+		      port_s, "--set", "strategy.refresh_ticks=0", "--set", md_idle, "--set",
+		      user_idle, "--set", strat_idle, "--set", "run.status_every_ms=0", "--set",
+		      "run.reconcile_every_ms=0", "--duration", dur_s, "--ledger-dir", ledger,
+		      "--json-summary", summary, (char *)NULL);
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
@@ -233,9 +260,13 @@ static int run_engine(uint16_t port, unsigned seconds, uint64_t *internal_p50,
 	tl_bench_rm_tree(ledger);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line[0])
 		return -EIO;
-	*internal_p50 = json_u64(line, "internal_p50_ns");
-	*internal_p99 = json_u64(line, "internal_p99_ns");
-	*internal_n = json_u64(line, "internal_count");
+	fig->internal_p50 = json_u64(line, "internal_p50_ns");
+	fig->internal_p99 = json_u64(line, "internal_p99_ns");
+	fig->internal_n = json_u64(line, "internal_count");
+	for (int i = 0; i < 3; i++) {
+		fig->leg_p50[i] = json_u64(line, leg_keys[i][0]);
+		fig->leg_p99[i] = json_u64(line, leg_keys[i][1]);
+	}
 	return 0;
 }
 
@@ -250,14 +281,15 @@ static double median_u64(const uint64_t *v, size_t n)
 
 int tl_bench_t2t(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-	                                         {"reps", required_argument, NULL, 'r'},
-	                                         {"seconds", required_argument, NULL, 's'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},          {"reps", required_argument, NULL, 'r'},
+	    {"seconds", required_argument, NULL, 's'}, {"idle", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	uint64_t reps = 3, seconds = 5, v;
 	uint64_t fl50[REPS_MAX], fl99[REPS_MAX], en50[REPS_MAX], en99[REPS_MAX], in50[REPS_MAX],
 	    in99[REPS_MAX], fln[REPS_MAX], enn[REPS_MAX], inn[REPS_MAX];
+	uint64_t leg[3][2][REPS_MAX]; /* md, strategy, user; p50, p99 */
+	tl_idle_kind_t idle = TL_IDLE_YIELD;
 	bool json = false;
 	int c;
 
@@ -277,9 +309,14 @@ int tl_bench_t2t(int argc, char **argv)
 				return tl_bench_bad_value("t2t", "seconds", "1..600"), 2;
 			seconds = v;
 			break;
+		case 'i':
+			if (!(idle = tl_idle_kind_parse(optarg)))
+				return tl_bench_bad_value("t2t", "idle", "block, yield or spin"), 2;
+			break;
 		case 'h':
 			printf(
-			    "Usage: tally bench t2t [--json] [--reps N] [--seconds S]\n"
+			    "Usage: tally bench t2t [--json] [--reps N] [--seconds S] [--idle "
+			    "KIND]\n"
 			    "\n"
 			    "Tick-to-trade on loopback against `tally sim --t2t` (market data "
 			    "every\n"
@@ -290,12 +327,24 @@ int tl_bench_t2t(int argc, char **argv)
 			    "io path (the floor), then `tally run` (the engine), S seconds each\n"
 			    "(default 5), and reads the engine's own part from its summary: a "
 			    "depth\n"
-			    "event applied to the request submitted. Medians of N repetitions\n"
+			    "frame's bytes reaped from the socket to the request submitted, in "
+			    "three\n"
+			    "legs (md, strategy, user). Medians of N repetitions\n"
 			    "(default 3).\n"
 			    "\n"
+			    "--idle KIND: how every hot thread of the engine waits, and the "
+			    "floor's\n"
+			    "loop with them: block (the engine's default: sleep in io_uring or on "
+			    "the\n"
+			    "rings), yield (the default here: poll, and give the CPU away when "
+			    "idle)\n"
+			    "or spin (poll; owns a core each, so only with a core per thread).\n"
+			    "\n"
 			    "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us,\n"
-			    "floor_p99_us, engine_vs_floor_p50, internal_p50_ns, internal_p99_ns,\n"
-			    "and the sample counts.\n"
+			    "floor_p99_us, engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, "
+			    "its\n"
+			    "legs internal_{md,strategy,user}_{p50,p99}_ns, idle, and the sample\n"
+			    "counts.\n"
 			    "\n"
 			    "Exit status: 0, 1 when a run failed, 2 on a usage error.\n");
 			return 0;
@@ -304,21 +353,29 @@ int tl_bench_t2t(int argc, char **argv)
 		}
 	}
 	for (uint64_t r = 0; r < reps; r++) {
+		struct engine_figures fig = {0};
 		struct sim_child s;
 		int rc;
 
 		fprintf(stderr, "bench t2t: rep %" PRIu64 "/%" PRIu64 ": floor...\n", r + 1, reps);
-		if ((rc = sim_start(&s)) || (rc = run_floor(s.port, (unsigned)seconds)) ||
+		if ((rc = sim_start(&s)) || (rc = run_floor(s.port, (unsigned)seconds, idle)) ||
 		    (rc = sim_stop(&s, &fln[r], &fl50[r], &fl99[r]))) {
 			fprintf(stderr, "bench t2t: the floor run failed: %s\n", strerror(-rc));
 			return 1;
 		}
 		fprintf(stderr, "bench t2t: rep %" PRIu64 "/%" PRIu64 ": engine...\n", r + 1, reps);
 		if ((rc = sim_start(&s)) ||
-		    (rc = run_engine(s.port, (unsigned)seconds, &in50[r], &in99[r], &inn[r])) ||
+		    (rc = run_engine(s.port, (unsigned)seconds, idle, &fig)) ||
 		    (rc = sim_stop(&s, &enn[r], &en50[r], &en99[r]))) {
 			fprintf(stderr, "bench t2t: the engine run failed: %s\n", strerror(-rc));
 			return 1;
+		}
+		in50[r] = fig.internal_p50;
+		in99[r] = fig.internal_p99;
+		inn[r] = fig.internal_n;
+		for (int i = 0; i < 3; i++) {
+			leg[i][0][r] = fig.leg_p50[i];
+			leg[i][1][r] = fig.leg_p99[i];
 		}
 		fprintf(
 		    stderr,
@@ -327,33 +384,50 @@ int tl_bench_t2t(int argc, char **argv)
 		    r + 1, (double)fl50[r] / 1e3, fln[r], (double)en50[r] / 1e3, enn[r], in50[r]);
 	}
 	{
+		static const char *const leg_names[3] = {"md", "strategy", "user"};
 		double f50 = median_u64(fl50, reps) / 1e3, f99 = median_u64(fl99, reps) / 1e3;
 		double e50 = median_u64(en50, reps) / 1e3, e99 = median_u64(en99, reps) / 1e3;
 		double i50 = median_u64(in50, reps), i99 = median_u64(in99, reps);
+		double l50[3], l99[3];
 
+		for (int i = 0; i < 3; i++) {
+			l50[i] = median_u64(leg[i][0], reps);
+			l99[i] = median_u64(leg[i][1], reps);
+		}
 		if (json) {
-			printf("{\"engine_t2t_p50_us\":%.1f,\"engine_t2t_p99_us\":%.1f,\"floor_p50_"
-			       "us\":%.1f,"
-			       "\"floor_p99_us\":%.1f,\"engine_vs_floor_p50\":%.2f,\"internal_p50_"
-			       "ns\":%.0f,"
-			       "\"internal_p99_ns\":%.0f,\"floor_samples\":%.0f,\"engine_samples\":"
-			       "%.0f,"
-			       "\"internal_samples\":%.0f,\"reps\":%" PRIu64 "}\n",
-			       e50, e99, f50, f99, f50 > 0 ? e50 / f50 : 0, i50, i99,
+			printf("{\"idle\":\"%s\",\"engine_t2t_p50_us\":%.1f,\"engine_t2t_p99_us\":%"
+			       ".1f,"
+			       "\"floor_p50_us\":%.1f,\"floor_p99_us\":%.1f,\"engine_vs_floor_"
+			       "p50\":%.2f,"
+			       "\"internal_p50_ns\":%.0f,\"internal_p99_ns\":%.0f",
+			       tl_idle_kind_name(idle), e50, e99, f50, f99, f50 > 0 ? e50 / f50 : 0,
+			       i50, i99);
+			for (int i = 0; i < 3; i++)
+				printf(",\"internal_%s_p50_ns\":%.0f,\"internal_%s_p99_ns\":%.0f",
+				       leg_names[i], l50[i], leg_names[i], l99[i]);
+			printf(",\"floor_samples\":%.0f,\"engine_samples\":%.0f,\"internal_"
+			       "samples\":%.0f,"
+			       "\"reps\":%" PRIu64 "}\n",
 			       median_u64(fln, reps), median_u64(enn, reps), median_u64(inn, reps),
 			       reps);
 		} else {
-			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64 " s each\n",
-			       reps, seconds);
+			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64
+			       " s each, every hot thread idle %s\n",
+			       reps, seconds, tl_idle_kind_name(idle));
 			printf("%-44s %10s %10s\n", "", "p50", "p99");
 			printf("%-44s %8.1f us %7.1f us\n", "floor: minimal responder", f50, f99);
 			printf("%-44s %8.1f us %7.1f us   (%.2fx the floor at p50)\n",
 			       "engine: tally run", e50, e99, f50 > 0 ? e50 / f50 : 0);
 			printf("%-44s %8.0f ns %7.0f ns\n",
-			       "engine internal: depth applied -> request", i50, i99);
+			       "engine internal: bytes reaped -> request", i50, i99);
+			printf("%-44s %8.0f ns %7.0f ns\n", "  md: bytes reaped -> top published",
+			       l50[0], l99[0]);
+			printf("%-44s %8.0f ns %7.0f ns\n", "  strategy: top -> intent published",
+			       l50[1], l99[1]);
+			printf("%-44s %8.0f ns %7.0f ns\n", "  user: intent -> request submitted",
+			       l50[2], l99[2]);
 			printf("targets, for information only: engine p50 <= 1.5x floor; internal "
-			       "p50 <= "
-			       "3 us, p99 <= 15 us\n");
+			       "p50 <= 3 us, p99 <= 15 us\n");
 		}
 	}
 	return 0;

@@ -701,6 +701,7 @@ void tl_io_conn_complete(struct tl_io_conn *c, enum tl_io_op op, const struct io
 		c->timer_ops--;
 		break;
 	case TL_IO_OP_NONE:
+	case TL_IO_OP_WAKE: /* the loop's own (loop.c), never a conn's */
 		break;
 	}
 	settle(c);

@@ -9,6 +9,7 @@
 #define TL_IO_INTERNAL_H
 
 #include "tl_io.h"
+#include "tl_ring.h"
 
 #include <liburing.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@ enum tl_io_op {
 	TL_IO_OP_TIMER,        /* the conn's one timeout */
 	TL_IO_OP_TIMER_UPDATE, /* moving that timeout earlier */
 	TL_IO_OP_CANCEL,       /* cancelling everything on the fd */
+	TL_IO_OP_WAKE,         /* the loop's read of its waiter's eventfd (no conn) */
 };
 #define TL_IO_OP_MASK 0xfu
 
@@ -43,6 +45,14 @@ struct tl_io_loop {
 
 	/* conns destroyed while ops were in flight; freed when the last one completes */
 	struct tl_io_conn *zombies;
+
+	/* tl_io_loop_set_waiter: the rings' waiter, its eventfd and the read kept posted */
+	tl_wait_t *waiter;
+	int wake_fd;
+	uint64_t wake_count;
+	bool wake_armed;
+
+	uint64_t batch_ns; /* when the completions being handled were reaped */
 };
 
 enum tl_io_conn_state {

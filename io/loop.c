@@ -18,7 +18,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #define TL_IO_BGID 1
@@ -33,6 +35,33 @@ void tl_io_loop_config_default(struct tl_io_loop_config *cfg)
 uint64_t tl_io_now_ns(void)
 {
 	return (uint64_t)tl_mono_ns(); /* the clock every latency stamp uses (tl_event.h) */
+}
+
+uint64_t tl_io_loop_batch_ns(const tl_io_loop_t *loop)
+{
+	return loop->batch_ns;
+}
+
+static void wake_arm(tl_io_loop_t *loop)
+{
+	struct io_uring_sqe *sqe = tl_io_loop_sqe(loop);
+
+	io_uring_prep_read(sqe, loop->wake_fd, &loop->wake_count, sizeof(loop->wake_count), 0);
+	io_uring_sqe_set_data64(sqe, tl_io_tag(NULL, TL_IO_OP_WAKE));
+	loop->wake_armed = true;
+}
+
+int tl_io_loop_set_waiter(tl_io_loop_t *loop, tl_wait_t *w)
+{
+	if (loop->waiter)
+		return -EBUSY;
+	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->wake_fd < 0)
+		return -errno;
+	loop->waiter = w;
+	tl_wait_set_eventfd(w, loop->wake_fd);
+	wake_arm(loop);
+	return 0;
 }
 
 static bool is_pow2(unsigned v)
@@ -135,6 +164,8 @@ void tl_io_loop_destroy(tl_io_loop_t *loop)
 	 * were waiting for their completions be freed. */
 	io_uring_unregister_buf_ring(&loop->ring, TL_IO_BGID);
 	io_uring_queue_exit(&loop->ring);
+	if (loop->waiter)
+		close(loop->wake_fd);
 	while (loop->zombies) {
 		struct tl_io_conn *c = loop->zombies;
 		loop->zombies = c->next_zombie;
@@ -181,6 +212,8 @@ static int handle_completions(tl_io_loop_t *loop)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+
+	loop->batch_ns = tl_io_now_ns();
 	io_uring_for_each_cqe(&loop->ring, head, cqe)
 	{
 		n++;
@@ -188,11 +221,16 @@ static int handle_completions(tl_io_loop_t *loop)
 		enum tl_io_op op = (enum tl_io_op)(tag & TL_IO_OP_MASK);
 		struct tl_io_conn *conn =
 		    (struct tl_io_conn *)(uintptr_t)(tag & ~(uint64_t)TL_IO_OP_MASK);
-		if (op != TL_IO_OP_NONE && conn)
+		if (op == TL_IO_OP_WAKE)
+			loop->wake_armed =
+			    false; /* a producer wrote (or the read failed): re-arm */
+		else if (op != TL_IO_OP_NONE && conn)
 			tl_io_conn_complete(conn, op, cqe);
 	}
 	io_uring_cq_advance(&loop->ring, n);
 	buf_publish(loop);
+	if (loop->waiter && !loop->wake_armed)
+		wake_arm(loop);
 	/* A multishot recv that ran out of buffers has ended; now that buffers are back,
 	 * start it again (its bytes wait in the socket meanwhile). */
 	while (loop->starved) {
@@ -206,7 +244,16 @@ static int handle_completions(tl_io_loop_t *loop)
 
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
 {
+	bool announced = false;
 	int rc;
+
+	/* A thread that waits for its rings here too: tell their producers it is about to
+	 * sleep, and do not sleep when one of them already has data (tl_ring.h). */
+	if (loop->waiter && wait_ns != 0) {
+		announced = true;
+		if (!tl_wait_announce(loop->waiter))
+			wait_ns = 0;
+	}
 	if (wait_ns == 0) {
 		rc = io_uring_submit_and_get_events(&loop->ring);
 	} else {
@@ -221,6 +268,8 @@ int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
 		if (rc == -ETIME)
 			rc = 0;
 	}
+	if (announced)
+		tl_wait_settle(loop->waiter);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		return rc;
 	return handle_completions(loop);

@@ -396,6 +396,25 @@ int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns);
 /* CLOCK_MONOTONIC in ns (vDSO: no syscall). Thread: any. */
 uint64_t tl_io_now_ns(void);
 
+/*
+ * The time (tl_io_now_ns) at which the completions now being handled were reaped: inside
+ * a callback, when its bytes came off the socket as this thread saw them, the origin of
+ * a tick-to-trade measurement. Thread: the loop's.
+ */
+uint64_t tl_io_loop_batch_ns(const tl_io_loop_t *loop);
+
+/*
+ * Lets the producers of the rings that `w` watches wake this loop's thread while it waits
+ * in tl_io_loop_poll (tl_ring.h: tl_wait_set_eventfd): creates an eventfd, keeps a read of
+ * it posted, and from then on every poll with wait_ns != 0 announces itself to w, and
+ * does not sleep when one of w's rings is readable. So a thread can wait for its sockets
+ * and its rings at once. Call before the producers start; at most once per loop. The fd
+ * is closed by tl_io_loop_destroy (after the producers stopped).
+ * Returns 0, -EBUSY (already set), or the errno of eventfd(2). Thread: the loop's.
+ */
+struct tl_wait;
+int tl_io_loop_set_waiter(tl_io_loop_t *loop, struct tl_wait *w);
+
 /* ======================================================================================
  * Connections: TCP, optionally TLS 1.3, on a loop.
  * ====================================================================================== */

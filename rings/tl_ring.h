@@ -210,6 +210,15 @@ static inline bool tl_ring_readable(tl_ring_t *ring);
  *
  * tl_wait_wake() wakes w's consumer if it sleeps, for a reason outside the rings (shutdown,
  * a timer, an admin command). Thread: any. Blocks: no.
+ *
+ * A consumer that sleeps somewhere else (an io thread waits in io_uring, for its sockets
+ * and its rings at once) gives the waiter an eventfd with tl_wait_set_eventfd() before
+ * the producers start; producers then wake it by writing 1 to that fd instead of through
+ * the futex, and the consumer keeps a read of the fd in its wait. Around each of its
+ * sleeps it calls tl_wait_announce(), which returns false when a watched ring is already
+ * readable (then it must not sleep), and tl_wait_settle() once awake (always, whatever
+ * announce returned). The fd stays the caller's to close, after the producers stopped.
+ * Thread: w's consumer. Blocks: no (announce costs one membarrier(2)).
  */
 #define TL_WAIT_RINGS_MAX 8
 
@@ -227,12 +236,16 @@ struct tl_wait {
 	tl_ring_t *rings[TL_WAIT_RINGS_MAX];
 	uint32_t ring_count;
 	bool publish_fence; /* membarrier(2) was unavailable at tl_wait_init() */
+	int wake_fd;        /* an eventfd the consumer waits on, or -1: the futex */
 };
 
 int tl_wait_init(tl_wait_t *w);
 int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w);
 int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns);
 void tl_wait_wake(tl_wait_t *w);
+void tl_wait_set_eventfd(tl_wait_t *w, int fd);
+bool tl_wait_announce(tl_wait_t *w);
+void tl_wait_settle(tl_wait_t *w);
 
 /*
  * Idle strategies: what an agent's loop does after a do_work() that found nothing

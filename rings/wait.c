@@ -22,6 +22,11 @@
  * the slot at the consumer's head. A commit stores several words, the head's among them,
  * all before its single p3 in program order, so the argument covers each of them.
  *
+ * With an eventfd (tl_wait_set_eventfd), s1 and s5 are the consumer's own: it keeps a read
+ * of the fd posted in its io_uring and waits there; the wake is a write to the fd. The
+ * counter holds a write made before the wait starts, so the read completes at once and
+ * that wake cannot be lost either.
+ *
  * When membarrier is unavailable, producers use a seq_cst fence at p2 and the consumer a
  * seq_cst fence at s3: the classic Dekker pairing.
  */
@@ -62,6 +67,7 @@ int tl_wait_init(tl_wait_t *w)
 	atomic_init(&w->sleeping, 0);
 	atomic_init(&w->wake_seq, 0);
 	atomic_init(&w->sleeps, 0);
+	w->wake_fd = -1;
 	if (membarrier_register() < 0) {
 		w->publish_fence = true;
 		return -ENOSYS;
@@ -81,9 +87,24 @@ int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w)
 	return 0;
 }
 
-static void futex_wake_one(_Atomic uint32_t *word)
+/* Wakes the consumer where it sleeps: in futex_wait on wake_seq, or on its eventfd. */
+static void wake_consumer(tl_wait_t *w)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	if (w->wake_fd >= 0) {
+		uint64_t one = 1;
+
+		/* Can only fail with EAGAIN, when the counter is already huge: awake anyway. */
+		ssize_t n = write(w->wake_fd, &one, sizeof(one));
+
+		(void)n;
+		return;
+	}
+	syscall(SYS_futex, (uint32_t *)&w->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void tl_wait_set_eventfd(tl_wait_t *w, int fd)
+{
+	w->wake_fd = fd;
 }
 
 void tl_wait_wake_sleeper(tl_wait_t *w)
@@ -93,13 +114,13 @@ void tl_wait_wake_sleeper(tl_wait_t *w)
 	if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_acq_rel) == 0)
 		return;
 	atomic_fetch_add_explicit(&w->wake_seq, 1, memory_order_release);
-	futex_wake_one(&w->wake_seq);
+	wake_consumer(w);
 }
 
 void tl_wait_wake(tl_wait_t *w)
 {
 	atomic_fetch_add_explicit(&w->wake_seq, 1, memory_order_release);
-	futex_wake_one(&w->wake_seq);
+	wake_consumer(w);
 }
 
 static bool any_ring_readable(tl_wait_t *w)
@@ -110,14 +131,9 @@ static bool any_ring_readable(tl_wait_t *w)
 	return false;
 }
 
-int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns)
+/* s2 to s4 of the DESIGN note: true when nothing is readable and the caller may sleep. */
+bool tl_wait_announce(tl_wait_t *w)
 {
-	struct timespec ts, *tsp = NULL;
-	uint32_t seq;
-	long rc;
-
-	/* s1: read the futex word before announcing, so any later bump is noticed. */
-	seq = atomic_load_explicit(&w->wake_seq, memory_order_acquire);
 	/* s2 */
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	/* s3: see the DESIGN note above. */
@@ -126,8 +142,24 @@ int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns)
 	else
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	/* s4 */
-	if (any_ring_readable(w)) {
-		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	return !any_ring_readable(w);
+}
+
+void tl_wait_settle(tl_wait_t *w)
+{
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+}
+
+int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	uint32_t seq;
+	long rc;
+
+	/* s1: read the futex word before announcing, so any later bump is noticed. */
+	seq = atomic_load_explicit(&w->wake_seq, memory_order_acquire);
+	if (!tl_wait_announce(w)) {
+		tl_wait_settle(w);
 		return 0;
 	}
 	if (timeout_ns >= 0) {

@@ -37,8 +37,8 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->order_mode = TL_RUN_ORDERS_FAST;
 	snprintf(cfg->account, sizeof(cfg->account), "venue");
 	cfg->cpu_md = cfg->cpu_user = cfg->cpu_strategy = cfg->cpu_ledger = -1;
-	cfg->strategy_idle = TL_IDLE_BLOCK;
-	cfg->user_poll_us = 200;
+	cfg->md_idle = cfg->user_idle = cfg->strategy_idle = TL_IDLE_BLOCK;
+	cfg->user_poll_us = 1000;
 	cfg->status_every_ms = 1000;
 	cfg->shutdown_wait_ms = 5000;
 	cfg->reconcile_every_ms = 5000;
@@ -97,8 +97,10 @@ static const struct key keys[] = {
     NUM("threads", "cpu_user", K_INT, cpu_user, -1, 1023, ""),
     NUM("threads", "cpu_strategy", K_INT, cpu_strategy, -1, 1023, ""),
     NUM("threads", "cpu_ledger", K_INT, cpu_ledger, -1, 1023, ""),
+    NUM("threads", "md_idle", K_IDLE, md_idle, 0, 0, "spin|yield|block"),
+    NUM("threads", "user_idle", K_IDLE, user_idle, 0, 0, "spin|yield|block"),
     NUM("threads", "strategy_idle", K_IDLE, strategy_idle, 0, 0, "spin|yield|block"),
-    NUM("threads", "user_poll_us", K_U32, user_poll_us, 0, 100000, ""),
+    NUM("threads", "user_poll_us", K_U32, user_poll_us, 1, 100000, ""),
     NUM("run", "duration_s", K_U32, duration_s, 0, 86400 * 365, "0: until a signal"),
     TEXT("run", "json_summary", json_summary, ""),
     NUM("run", "status_every_ms", K_U32, status_every_ms, 0, 3600000, ""),

@@ -12,8 +12,10 @@
  *   strategy -> ledger  LOCK / UNLOCK, a ledger port (acks back to the strategy)
  *   user -> ledger      TRADE_SETTLE, a ledger port (acks back to the user thread)
  * The strategy sleeps on a tl_wait over its three input rings. The io threads sleep in
- * io_uring, at most user_poll_us (user) or 50 ms (md) at a time, and check their input
- * rings and the stop flag in between.
+ * io_uring, at most user_poll_us (user) or 50 ms (md) at a time, and check the stop flag
+ * in between; the user thread's loop holds a tl_wait over the intent ring
+ * (tl_io_loop_set_waiter), so an intent wakes it at once. Each thread's idle kind
+ * (threads.*_idle) can trade a core for latency: yield or spin polls instead of sleeping.
  *
  * Start-up (main thread, before any quoting): the ledger is opened; the venue's open
  * orders for the symbol are cancelled (a previous run may have left some); the venue's
@@ -76,6 +78,7 @@ struct engine {
 
 	tl_ring_t *md_ring, *intent_ring, *report_ring;
 	tl_wait_t strat_wait;
+	tl_wait_t user_wait; /* the intent ring's, woken through the user loop's eventfd */
 	tl_venue_signer_t *signer;
 	struct tl_venue_instrument inst;
 
@@ -442,12 +445,45 @@ static int reconcile_start(struct engine *e)
 	return 0;
 }
 
+/* How long an idle yield or spin io thread watches its input ring between polls. */
+#define IO_RING_WATCH_NS 20000
+
+/* One wait of an io thread, by its idle kind: block sleeps in io_uring for at most
+ * block_ns (woken by its sockets, and by its rings when the loop has a waiter); yield
+ * polls without sleeping, and gives the CPU away after a round that found nothing; spin
+ * only polls. Returns what tl_io_loop_poll returns, or 0 at once when `watch` (the
+ * thread's input ring, or NULL) became readable.
+ * Yield and spin first watch `watch` for a while after an idle round: a poll and a yield
+ * are syscalls (several us each on a virtual machine), and an intent should not wait for
+ * them. */
+static int io_wait(tl_io_loop_t *loop, tl_idle_kind_t kind, bool idle_round, int64_t block_ns,
+                   tl_ring_t *watch)
+{
+	if (kind == TL_IDLE_BLOCK)
+		return tl_io_loop_poll(loop, block_ns);
+	if (idle_round && watch) {
+		int64_t until = tl_mono_ns() + IO_RING_WATCH_NS;
+
+		do {
+			for (int i = 0; i < 64; i++) {
+				if (tl_ring_readable(watch))
+					return 0;
+				tl_cpu_relax();
+			}
+		} while (tl_mono_ns() < until);
+	}
+	if (kind == TL_IDLE_YIELD && idle_round)
+		sched_yield();
+	return tl_io_loop_poll(loop, 0);
+}
+
 /* ======================================================================================
  * md thread
  * ====================================================================================== */
 
 struct md_ctx {
 	struct engine *e;
+	tl_io_loop_t *loop;
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
 	bool live;
 };
@@ -455,6 +491,9 @@ struct md_ctx {
 static void md_push(struct md_ctx *m, tl_event_t *ev)
 {
 	ev->ts_publish_ns = tl_mono_ns();
+	if (ev->ts_origin_ns)
+		tl_hist_record(&m->e->md_ctr.apply,
+		               (uint64_t)(ev->ts_publish_ns - ev->ts_origin_ns));
 	if (tl_ring_try_push(m->e->md_ring, ev))
 		atomic_fetch_add_explicit(&m->e->md_ctr.tops, 1, memory_order_relaxed);
 	else
@@ -480,7 +519,8 @@ static void md_on_book(tl_md_feed_t *feed, void *user, uint64_t update_id, const
 	m->ask_qty = a.qty.v;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = TL_EV_TOP;
-	ev.ts_origin_ns = tl_mono_ns();
+	/* Tick-to-trade starts when the frame's bytes came off the socket, not now. */
+	ev.ts_origin_ns = (int64_t)tl_io_loop_batch_ns(m->loop);
 	ev.payload.top.bid_px = b.px.v;
 	ev.payload.top.bid_qty = b.qty.v;
 	ev.payload.top.ask_px = a.px.v;
@@ -509,6 +549,7 @@ static void *md_main(void *arg)
 		tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
 		return NULL;
 	}
+	m.loop = loop;
 	tl_md_feed_config_default(&fc);
 	fc.symbol = e->cfg.symbol;
 	ws_config(e, &fc.ws);
@@ -529,8 +570,8 @@ static void *md_main(void *arg)
 		tl_log(TL_LOG_ERR, "run", "md: feed: %s", tl_strerror(rc));
 		goto out;
 	}
-	while (!atomic_load_explicit(&e->stop_md, memory_order_relaxed)) {
-		if ((rc = tl_io_loop_poll(loop, MD_WAIT_NS)) < 0) {
+	for (rc = 1; !atomic_load_explicit(&e->stop_md, memory_order_relaxed);) {
+		if ((rc = io_wait(loop, e->cfg.md_idle, rc == 0, MD_WAIT_NS, NULL)) < 0) {
 			tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
 			break;
 		}
@@ -556,6 +597,18 @@ out:
 /* ======================================================================================
  * user thread
  * ====================================================================================== */
+
+/* A request a top caused has been submitted: the engine's tick-to-trade and its last leg. */
+static void record_t2t(struct engine *e, const tl_event_t *intent)
+{
+	int64_t now;
+
+	if (!intent->ts_origin_ns)
+		return;
+	now = tl_mono_ns();
+	tl_hist_record(&e->user_ctr.internal, (uint64_t)(now - intent->ts_origin_ns));
+	tl_hist_record(&e->user_ctr.send, (uint64_t)(now - intent->ts_publish_ns));
+}
 
 static void report(struct engine *e, uint64_t order_seq, uint8_t kind, bool done,
                    const struct tl_venue_exec_report *x, int32_t code)
@@ -712,9 +765,8 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		atomic_fetch_add_explicit(&e->user_ctr.places, 1, memory_order_relaxed);
 		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q)))
 			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0); /* it never left */
-		else if (ev->ts_origin_ns)
-			tl_hist_record(&e->user_ctr.internal,
-			               (uint64_t)(tl_mono_ns() - ev->ts_origin_ns));
+		else
+			record_t2t(e, ev);
 	} else if (ev->type == TL_EV_CANCEL) {
 		struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol,
 		                                 .orig_client_order_id = cid};
@@ -723,9 +775,8 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		atomic_fetch_add_explicit(&e->user_ctr.cancels, 1, memory_order_relaxed);
 		if (send_req(e, buf, tl_venue_build_order_cancel(buf, sizeof(buf), id, &a, &ref)))
 			report(e, seq, TL_ORDER_CANCEL_FAILED, false, NULL, 0);
-		else if (ev->ts_origin_ns)
-			tl_hist_record(&e->user_ctr.internal,
-			               (uint64_t)(tl_mono_ns() - ev->ts_origin_ns));
+		else
+			record_t2t(e, ev);
 	} else if (ev->type == TL_EV_CANCEL_ALL) {
 		remember(e, id, REQ_CANCEL_ALL, 0);
 		send_req(e, buf,
@@ -1114,6 +1165,11 @@ static void *user_main(void *arg)
 		tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
 		return NULL;
 	}
+	if ((rc = tl_io_loop_set_waiter(loop, &e->user_wait))) {
+		tl_log(TL_LOG_ERR, "run", "user: io loop waiter: %s", tl_strerror(rc));
+		tl_io_loop_destroy(loop);
+		return NULL;
+	}
 	{
 		/* Binance's published limits; every response's rateLimits corrects them. */
 		static const struct tl_venue_rate_limit limits[] = {
@@ -1149,14 +1205,17 @@ static void *user_main(void *arg)
 		tl_io_loop_destroy(loop);
 		return NULL;
 	}
-	while (!atomic_load_explicit(&e->stop_user, memory_order_relaxed)) {
+	for (int work = 1; !atomic_load_explicit(&e->stop_user, memory_order_relaxed);) {
 		tl_event_t ev;
 
-		if ((rc = tl_io_loop_poll(loop, wait_ns)) < 0) {
+		if ((rc = io_wait(loop, e->cfg.user_idle, work == 0, wait_ns, e->intent_ring)) <
+		    0) {
 			tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
 			break;
 		}
+		work = rc;
 		while (tl_ring_try_pop(e->intent_ring, &ev)) {
+			work++;
 			if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
 				do_intent(e, &ev);
 			else if (ev.type == TL_EV_PLACE)
@@ -1289,7 +1348,10 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	snprintf(e->inst.symbol, sizeof(e->inst.symbol), "%s", cfg->symbol);
 	e->inst.scale = cfg->scale;
 	tl_hist_reset(&e->strat_ctr.t2t);
+	tl_hist_reset(&e->strat_ctr.react);
+	tl_hist_reset(&e->md_ctr.apply);
 	tl_hist_reset(&e->user_ctr.internal);
+	tl_hist_reset(&e->user_ctr.send);
 	e->seen = calloc(SEEN_MAX * 2, sizeof(*e->seen));
 	e->seen_fifo = calloc(SEEN_MAX, sizeof(*e->seen_fifo));
 	e->links = calloc(LINKS_MAX, sizeof(*e->links));
@@ -1305,6 +1367,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 		goto fail;
 	if ((rc = tl_wait_init(&e->strat_wait)) && rc != -ENOSYS)
 		goto fail;
+	tl_wait_init(&e->user_wait); /* -ENOSYS was logged by the first */
 	tl_ledger_config_default(&lc);
 	lc.dir = e->ledger_dir;
 	lc.durability = cfg->durability;
@@ -1316,6 +1379,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	    (rc = tl_ledger_port_attach(e->ledger, 4096, &e->user_port)) ||
 	    (rc = tl_ring_set_waiter(e->md_ring, &e->strat_wait)) ||
 	    (rc = tl_ring_set_waiter(e->report_ring, &e->strat_wait)) ||
+	    (rc = tl_ring_set_waiter(e->intent_ring, &e->user_wait)) ||
 	    (rc = tl_ledger_port_set_ack_waiter(e->strat_port, &e->strat_wait)))
 		goto fail;
 	*out = e;
@@ -1567,6 +1631,7 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 		 * or lost on the WebSocket, which a back-fill finds. */
 		e->suspect_since_ns = now;
 		atomic_store_explicit(&e->backfill_request, 1, memory_order_release);
+		tl_wait_wake(&e->user_wait);
 		return;
 	}
 	if (now - e->suspect_since_ns < (int64_t)window_ms * 1000000)
@@ -1627,7 +1692,7 @@ void engine_stop(struct engine *e)
 		       "stop: orders still open after %u ms; the next start cancels them",
 		       e->cfg.shutdown_wait_ms);
 	join(e->md_thread, &e->md_running, &e->stop_md, NULL);
-	join(e->user_thread, &e->user_running, &e->stop_user, NULL);
+	join(e->user_thread, &e->user_running, &e->stop_user, &e->user_wait);
 	join(e->strat_thread, &e->strat_running, &e->stop_strat, &e->strat_wait);
 	tl_ledger_stop(e->ledger);
 	/* The books at the end: the venue's against the ledger's. */
@@ -1714,7 +1779,7 @@ void engine_summary(struct engine *e, FILE *out)
 {
 	const struct user_counters *u = &e->user_ctr;
 	char v[2][48], l[2][48];
-	tl_hist_summary_t t2t, internal;
+	tl_hist_summary_t t2t, internal, leg[3];
 
 	for (int i = 0; i < 2; i++) {
 		amount(v[i], sizeof(v[i]), e->venue_end[i]);
@@ -1722,6 +1787,9 @@ void engine_summary(struct engine *e, FILE *out)
 	}
 	tl_hist_summary(&e->strat_ctr.t2t, &t2t);
 	tl_hist_summary(&e->user_ctr.internal, &internal);
+	tl_hist_summary(&e->md_ctr.apply, &leg[0]);
+	tl_hist_summary(&e->strat_ctr.react, &leg[1]);
+	tl_hist_summary(&e->user_ctr.send, &leg[2]);
 	fprintf(out,
 	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
 	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
@@ -1737,7 +1805,10 @@ void engine_summary(struct engine *e, FILE *out)
 	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
 	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
 	        ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
-	        ",\"internal_p99_ns\":%" PRIu64 "}\n",
+	        ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
+	        ",\"md_p99_ns\":%" PRIu64 ",\"strategy_p50_ns\":%" PRIu64
+	        ",\"strategy_p99_ns\":%" PRIu64 ",\"user_p50_ns\":%" PRIu64
+	        ",\"user_p99_ns\":%" PRIu64 "}}\n",
 	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
 	        u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
 	        u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
@@ -1746,6 +1817,7 @@ void engine_summary(struct engine *e, FILE *out)
 	        engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
 	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
 	        tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
-	        internal.p50, internal.p99);
+	        internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99,
+	        leg[2].p50, leg[2].p99);
 	fflush(out);
 }

@@ -32,9 +32,16 @@ static inline int64_t run_wall_ms(void)
 
 /* ---- counters: one cache-line-aligned block per thread, read by others lock-free ---- */
 
+/* Tick-to-trade in three legs, one histogram per thread, each written by its thread only:
+ *   md.apply      a frame's bytes reaped from the socket -> its top published (parse, book)
+ *   strat.react   the top published -> the intent it caused published (a ring hop, a wake)
+ *   user.send     that intent published -> its request submitted (a ring hop, a wake, the
+ *                 signature)
+ * and user.internal, the whole of it. */
 struct md_counters {
 	alignas(64) _Atomic uint64_t tops, tops_dropped, book_down;
 	_Atomic int64_t bid_px, ask_px; /* the last top published */
+	tl_hist_t apply;
 };
 
 struct user_counters {
@@ -46,9 +53,9 @@ struct user_counters {
 	_Atomic uint64_t breaker_trips, throttled;
 	_Atomic uint64_t adjustments; /* written by reconciliation while running */
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
-	/* The engine's own tick-to-trade: a top's arrival on the md thread (its depth event
-	 * parsed and applied) to the submission of the request it caused, ns. */
-	tl_hist_t internal;
+	/* The engine's own tick-to-trade: a depth frame's bytes reaped on the md thread to the
+	 * submission of the request its top caused, ns; and its last leg (above). */
+	tl_hist_t internal, send;
 };
 
 struct strat_counters {
@@ -57,7 +64,8 @@ struct strat_counters {
 	_Atomic int64_t quote_delta_units; /* 10^-8 quote: sold - bought notional - fees */
 	_Atomic uint32_t live_slots;
 	_Atomic int64_t ref_px;
-	tl_hist_t t2t; /* TOP's arrival to the intent it caused, ns */
+	tl_hist_t t2t;   /* a top's arrival to the place it caused, ns */
+	tl_hist_t react; /* a top's publication to any intent it caused, ns */
 };
 
 /* ---- the strategy (strategy.c) ------------------------------------------------------ */
@@ -99,7 +107,7 @@ struct strategy {
 	/* the book */
 	bool have_top;
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
-	int64_t top_origin_ns;
+	int64_t top_origin_ns, top_publish_ns;
 	bool top_fresh; /* quoting in response to a top that just arrived */
 	bool venue_ready;
 	bool quoting; /* false once stop was asked */

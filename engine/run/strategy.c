@@ -132,7 +132,7 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 	/* Only an intent a top caused carries the top's arrival: the user thread measures
 	 * the engine's own tick-to-trade from it. */
 	ev.ts_origin_ns = st->top_fresh ? st->top_origin_ns : 0;
-	ev.ts_publish_ns = now_ns;
+	ev.ts_publish_ns = st->top_fresh ? tl_mono_ns() : now_ns;
 	ev.payload.intent.order_seq = s->order_seq;
 	ev.payload.intent.px = s->px;
 	ev.payload.intent.qty = s->qty;
@@ -141,6 +141,8 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 	if (!st->out.intent(st->out.ctx, &ev))
 		return false;
 	atomic_fetch_add_explicit(&st->ctr->intents, 1, memory_order_relaxed);
+	if (st->top_fresh)
+		tl_hist_record(&st->ctr->react, (uint64_t)(ev.ts_publish_ns - st->top_publish_ns));
 	if (type == TL_EV_PLACE && st->top_fresh)
 		tl_hist_record(&st->ctr->t2t, (uint64_t)(now_ns - st->top_origin_ns));
 	return true;
@@ -361,6 +363,7 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 		st->ask_px = ev->payload.top.ask_px;
 		st->ask_qty = ev->payload.top.ask_qty;
 		st->top_origin_ns = ev->ts_origin_ns;
+		st->top_publish_ns = ev->ts_publish_ns;
 		atomic_store_explicit(&st->ctr->ref_px, (st->bid_px + st->ask_px) / 2,
 		                      memory_order_relaxed);
 		/* Tick-to-trade counts the orders this very top caused, nothing later. */

@@ -76,8 +76,13 @@ struct tl_run_config {
 
 	/* [threads] */
 	int cpu_md, cpu_user, cpu_strategy, cpu_ledger; /* -1: not pinned */
-	tl_idle_kind_t strategy_idle;                   /* default block */
-	uint32_t user_poll_us; /* the user thread's longest io wait between intent checks */
+	/* Each hot thread's wait when idle (default block, right for a small box):
+	 *   block  md and user sleep in io_uring (an intent wakes the user thread at once);
+	 *          the strategy spins a little, yields, then sleeps on its rings
+	 *   yield  poll without sleeping; give the CPU away after a round with nothing
+	 *   spin   poll without sleeping; owns a core */
+	tl_idle_kind_t md_idle, user_idle, strategy_idle;
+	uint32_t user_poll_us; /* block: the user thread's longest sleep (timers, back-fills) */
 
 	/* the run */
 	uint32_t duration_s;                    /* 0: until a signal */

@@ -5,8 +5,12 @@
  * SYN), handshake timeout (a TLS conn to a server that never answers), idle timeout, a
  * large stream received through partial consumption, the stash limit, a large stream sent
  * in pieces with the send buffer's limit, peer EOF, and destroy from inside on_close.
+ * And a loop that waits for a ring as well as its sockets (tl_io_loop_set_waiter): a push
+ * from another thread wakes a poll that would otherwise sleep 10 s, and a poll does not
+ * sleep at all while the ring is readable.
  */
 #include "tl_io.h"
+#include "tl_ring.h"
 #include "tl_test.h"
 
 #include <arpa/inet.h>
@@ -340,6 +344,65 @@ static void test_send_stream(void)
 	close(s.lfd);
 }
 
+/* ---- a ring's producer wakes the loop ---------------------------------------------------- */
+
+#define WAKE_PUSHES 20
+#define WAKE_WAIT_NS 10000000000LL /* what each poll would sleep without the wake */
+
+static void *wake_producer(void *arg)
+{
+	tl_ring_t *ring = arg;
+
+	for (uint64_t i = 1; i <= WAKE_PUSHES; i++) {
+		struct timespec ts = {0, 20000000}; /* let the consumer fall asleep first */
+
+		nanosleep(&ts, NULL);
+		while (!tl_ring_try_push(ring, &i))
+			;
+	}
+	return NULL;
+}
+
+static void test_ring_waiter(void)
+{
+	tl_io_loop_t *l;
+	tl_ring_t *ring;
+	tl_wait_t w;
+	pthread_t t;
+	uint64_t v, next = 1, t0;
+
+	CHECK_EQ(tl_io_loop_create(&l, NULL), 0);
+	CHECK_EQ(tl_ring_create(&ring, 64, sizeof(uint64_t)), 0);
+	tl_wait_init(&w);
+	CHECK_EQ(tl_ring_set_waiter(ring, &w), 0);
+	CHECK_EQ(tl_io_loop_set_waiter(l, &w), 0);
+	CHECK_EQ(tl_io_loop_set_waiter(l, &w), -EBUSY);
+
+	/* Readable before the poll: it must not sleep (a bound far below its 10 s). */
+	v = 99;
+	CHECK(tl_ring_try_push(ring, &v));
+	t0 = tl_io_now_ns();
+	CHECK(tl_io_loop_poll(l, WAKE_WAIT_NS) >= 0);
+	CHECK(tl_io_now_ns() - t0 < WAKE_WAIT_NS / 2);
+	CHECK(tl_ring_try_pop(ring, &v) && v == 99);
+
+	/* Empty: each poll sleeps until the producer's push wakes it through the eventfd. */
+	CHECK_EQ(pthread_create(&t, NULL, wake_producer, ring), 0);
+	while (next <= WAKE_PUSHES) {
+		t0 = tl_io_now_ns();
+		CHECK(tl_io_loop_poll(l, WAKE_WAIT_NS) >= 0);
+		CHECK(tl_io_now_ns() - t0 < WAKE_WAIT_NS / 2); /* woken, not timed out */
+		while (tl_ring_try_pop(ring, &v)) {
+			CHECK_EQ(v, next);
+			next++;
+		}
+	}
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	tl_io_loop_destroy(l);
+	tl_ring_destroy(ring);
+	fprintf(stderr, "ring waiter: %d pushes woke the loop\n", WAKE_PUSHES);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -361,6 +424,7 @@ int main(void)
 	test_stash_limit();
 	test_send_stream();
 	tl_io_loop_destroy(loop);
+	test_ring_waiter();
 	fprintf(stderr, "ok\n");
 	return 0;
 }
