@@ -46,7 +46,8 @@ struct tl_io_loop {
 	/* conns destroyed while ops were in flight; freed when the last one completes */
 	struct tl_io_conn *zombies;
 
-	/* tl_io_loop_set_waiter: the rings' waiter, its eventfd and the read kept posted */
+	/* tl_io_loop_set_waiter: the rings' waiter, its eventfd (the waiter's) and the read
+	 * kept posted */
 	tl_wait_t *waiter;
 	int wake_fd;
 	uint64_t wake_count;

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <time.h>
@@ -55,11 +54,10 @@ int tl_io_loop_set_waiter(tl_io_loop_t *loop, tl_wait_t *w)
 {
 	if (loop->waiter)
 		return -EBUSY;
-	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (loop->wake_fd < 0)
-		return -errno;
+	if (w->wake_fd < 0)
+		return -EINVAL;
+	loop->wake_fd = w->wake_fd;
 	loop->waiter = w;
-	tl_wait_set_eventfd(w, loop->wake_fd);
 	wake_arm(loop);
 	return 0;
 }
@@ -164,8 +162,6 @@ void tl_io_loop_destroy(tl_io_loop_t *loop)
 	 * were waiting for their completions be freed. */
 	io_uring_unregister_buf_ring(&loop->ring, TL_IO_BGID);
 	io_uring_queue_exit(&loop->ring);
-	if (loop->waiter)
-		close(loop->wake_fd);
 	while (loop->zombies) {
 		struct tl_io_conn *c = loop->zombies;
 		loop->zombies = c->next_zombie;

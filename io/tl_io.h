@@ -405,12 +405,12 @@ uint64_t tl_io_loop_batch_ns(const tl_io_loop_t *loop);
 
 /*
  * Lets the producers of the rings that `w` watches wake this loop's thread while it waits
- * in tl_io_loop_poll (tl_ring.h: tl_wait_set_eventfd): creates an eventfd, keeps a read of
- * it posted, and from then on every poll with wait_ns != 0 announces itself to w, and
- * does not sleep when one of w's rings is readable. So a thread can wait for its sockets
- * and its rings at once. Call before the producers start; at most once per loop. The fd
- * is closed by tl_io_loop_destroy (after the producers stopped).
- * Returns 0, -EBUSY (already set), or the errno of eventfd(2). Thread: the loop's.
+ * in tl_io_loop_poll: keeps a read of w's eventfd (tl_ring.h: tl_wait_open_eventfd)
+ * posted, and from then on every poll with wait_ns != 0 announces itself to w, and does
+ * not sleep when one of w's rings is readable. So a thread can wait for its sockets and
+ * its rings at once. Call before the producers start; at most once per loop. The fd stays
+ * w's (tl_wait_close, once the loop is destroyed and every waker stopped).
+ * Returns 0, -EBUSY (already set), or -EINVAL (w has no eventfd). Thread: the loop's.
  */
 struct tl_wait;
 int tl_io_loop_set_waiter(tl_io_loop_t *loop, struct tl_wait *w);

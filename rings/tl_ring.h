@@ -212,13 +212,16 @@ static inline bool tl_ring_readable(tl_ring_t *ring);
  * a timer, an admin command). Thread: any. Blocks: no.
  *
  * A consumer that sleeps somewhere else (an io thread waits in io_uring, for its sockets
- * and its rings at once) gives the waiter an eventfd with tl_wait_set_eventfd() before
- * the producers start; producers then wake it by writing 1 to that fd instead of through
- * the futex, and the consumer keeps a read of the fd in its wait. Around each of its
- * sleeps it calls tl_wait_announce(), which returns false when a watched ring is already
- * readable (then it must not sleep), and tl_wait_settle() once awake (always, whatever
- * announce returned). The fd stays the caller's to close, after the producers stopped.
- * Thread: w's consumer. Blocks: no (announce costs one membarrier(2)).
+ * and its rings at once) calls tl_wait_open_eventfd() before the producers start: the
+ * waiter gets an eventfd (w->wake_fd), producers then wake it by writing 1 to that fd
+ * instead of through the futex, and the consumer keeps a read of the fd in its wait.
+ * Returns 0 or the negative errno of eventfd(2). Around each of its sleeps the consumer
+ * calls tl_wait_announce(), which returns false when a watched ring is already readable
+ * (then it must not sleep), and tl_wait_settle() once awake (always, whatever announce
+ * returned). tl_wait_close() closes the fd: only once no thread can wake w any more (every
+ * producer and waker joined), since a write to a closed fd could reach a reused one.
+ * Thread: w's consumer (open: any, before the threads). Blocks: no (announce costs one
+ * membarrier(2)).
  */
 #define TL_WAIT_RINGS_MAX 8
 
@@ -243,7 +246,8 @@ int tl_wait_init(tl_wait_t *w);
 int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w);
 int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns);
 void tl_wait_wake(tl_wait_t *w);
-void tl_wait_set_eventfd(tl_wait_t *w, int fd);
+int tl_wait_open_eventfd(tl_wait_t *w);
+void tl_wait_close(tl_wait_t *w);
 bool tl_wait_announce(tl_wait_t *w);
 void tl_wait_settle(tl_wait_t *w);
 

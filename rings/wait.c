@@ -22,7 +22,7 @@
  * the slot at the consumer's head. A commit stores several words, the head's among them,
  * all before its single p3 in program order, so the argument covers each of them.
  *
- * With an eventfd (tl_wait_set_eventfd), s1 and s5 are the consumer's own: it keeps a read
+ * With an eventfd (tl_wait_open_eventfd), s1 and s5 are the consumer's own: it keeps a read
  * of the fd posted in its io_uring and waits there; the wake is a write to the fd. The
  * counter holds a write made before the wait starts, so the read completes at once and
  * that wake cannot be lost either.
@@ -38,6 +38,7 @@
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,9 +103,19 @@ static void wake_consumer(tl_wait_t *w)
 	syscall(SYS_futex, (uint32_t *)&w->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void tl_wait_set_eventfd(tl_wait_t *w, int fd)
+int tl_wait_open_eventfd(tl_wait_t *w)
 {
-	w->wake_fd = fd;
+	if (w->wake_fd >= 0)
+		return -EBUSY;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return w->wake_fd < 0 ? -errno : 0;
+}
+
+void tl_wait_close(tl_wait_t *w)
+{
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void tl_wait_wake_sleeper(tl_wait_t *w)

@@ -78,7 +78,8 @@ struct engine {
 
 	tl_ring_t *md_ring, *intent_ring, *report_ring;
 	tl_wait_t strat_wait;
-	tl_wait_t user_wait; /* the intent ring's, woken through the user loop's eventfd */
+	tl_wait_t user_wait; /* the intent ring's, woken through its eventfd in the user loop */
+	bool user_wait_open; /* its eventfd is open: closed once every thread is joined */
 	tl_venue_signer_t *signer;
 	struct tl_venue_instrument inst;
 
@@ -1368,6 +1369,9 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	if ((rc = tl_wait_init(&e->strat_wait)) && rc != -ENOSYS)
 		goto fail;
 	tl_wait_init(&e->user_wait); /* -ENOSYS was logged by the first */
+	if ((rc = tl_wait_open_eventfd(&e->user_wait)))
+		goto fail;
+	e->user_wait_open = true;
 	tl_ledger_config_default(&lc);
 	lc.dir = e->ledger_dir;
 	lc.durability = cfg->durability;
@@ -1713,6 +1717,8 @@ void engine_destroy(struct engine *e)
 	if (!e)
 		return;
 	tl_ledger_close(e->ledger);
+	if (e->user_wait_open)
+		tl_wait_close(&e->user_wait); /* every thread that could wake it is joined */
 	tl_ring_destroy(e->md_ring);
 	tl_ring_destroy(e->intent_ring);
 	tl_ring_destroy(e->report_ring);

@@ -375,6 +375,8 @@ static void test_ring_waiter(void)
 	CHECK_EQ(tl_ring_create(&ring, 64, sizeof(uint64_t)), 0);
 	tl_wait_init(&w);
 	CHECK_EQ(tl_ring_set_waiter(ring, &w), 0);
+	CHECK_EQ(tl_io_loop_set_waiter(l, &w), -EINVAL); /* no eventfd yet */
+	CHECK_EQ(tl_wait_open_eventfd(&w), 0);
 	CHECK_EQ(tl_io_loop_set_waiter(l, &w), 0);
 	CHECK_EQ(tl_io_loop_set_waiter(l, &w), -EBUSY);
 
@@ -399,6 +401,7 @@ static void test_ring_waiter(void)
 	}
 	CHECK_EQ(pthread_join(t, NULL), 0);
 	tl_io_loop_destroy(l);
+	tl_wait_close(&w);
 	tl_ring_destroy(ring);
 	fprintf(stderr, "ring waiter: %d pushes woke the loop\n", WAKE_PUSHES);
 }
