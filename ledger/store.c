@@ -8,7 +8,8 @@
  *   balances  be32 account id, be32 asset id -> available, locked, last seq
  *   assets    be32 id -> decimals, name
  *   accounts  be32 id -> name
- *   orders    be64 order -> account id, asset id, remaining reservation
+ *   orders    be64 order -> account id, asset id, remaining reservation; order 0, all
+ *             zero, is a sentinel that keeps the table from emptying (open_schema)
  * Values are little-endian fixed-width fields.
  */
 #include "ledger_internal.h"
@@ -345,6 +346,18 @@ static int open_schema(tl_store_t *st, MDB_txn *txn, bool create, const char *di
 		              tl_strerror(rc));
 		return rc;
 	}
+	if (create) {
+		/* The sentinel: order 0 (never a real order) keeps `orders` from going empty.
+		 * An order's reservation is often put and deleted within one batch, so the table
+		 * emptied and refilled over and over; LMDB frees the root of an emptied tree and
+		 * takes a fresh page at the next put, and a commit wrote about one page per
+		 * order: 4.7 of the 6.2 MB a commit of 4000 commands wrote (strace). */
+		uint8_t key[8] = {0}, val[TL_ORDER_VAL] = {0};
+		MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
+		rc = mdb_put(txn, st->orders, &k, &v, MDB_NOOVERWRITE);
+		if (rc && rc != MDB_KEYEXIST)
+			return tl_store_err(rc);
+	}
 	return 0;
 }
 
@@ -585,6 +598,8 @@ int tl_state_load(tl_state_t *s, tl_store_t *st)
 			goto out;
 		}
 		r.order = tl_be64_get(k.mv_data);
+		if (r.order == 0 && r.remaining == 0 && r.account_id == 0 && r.asset_id == 0)
+			continue; /* the sentinel (open_schema) */
 		tl_pair_t *p = r.order ? tl_state_pair(s, r.account_id, r.asset_id, false) : NULL;
 		if (!p || r.remaining <= 0) {
 			rc = TL_E_CORRUPT; /* a reservation is always of a stored balance */
