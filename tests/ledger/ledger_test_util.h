@@ -117,6 +117,30 @@ static inline tl_ledger_balance_t lt_balance(const tl_ledger_t *l, const char *a
 	return b;
 }
 
+/* Submits n commands, command i built by make(i, ctx), as fast as the port takes them,
+ * while draining the acks; every ack must say APPLIED. */
+static inline void lt_stream(tl_ledger_port_t *port, uint64_t n,
+                             tl_ledger_cmd_t (*make)(uint64_t i, void *ctx), void *ctx)
+{
+	uint64_t sent = 0, got = 0;
+	tl_ledger_cmd_t c;
+	tl_ledger_ack_t a;
+
+	if (n)
+		c = make(0, ctx);
+	while (got < n) {
+		if (sent < n && tl_ledger_submit(port, &c)) {
+			if (++sent < n)
+				c = make(sent, ctx);
+			continue;
+		}
+		if (tl_ledger_poll_ack(port, &a)) {
+			CHECK_EQ(a.status, TL_LEDGER_APPLIED);
+			got++;
+		}
+	}
+}
+
 static inline void lt_verify_ok(const char *dir)
 {
 	tl_ledger_verify_report_t rep;

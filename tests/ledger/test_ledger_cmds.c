@@ -466,6 +466,16 @@ static void test_tamper(const char *dir)
 	CHECK(rep.problems >= 2); /* the hash chain, and the balance it changed */
 }
 
+/* A deposit of one unit under a long key: command i of the growth test. */
+static tl_ledger_cmd_t grow_cmd(uint64_t i, void *ctx)
+{
+	char key[64];
+
+	(void)ctx;
+	snprintf(key, sizeof(key), "grow-key-with-some-length-%06llu", (unsigned long long)i);
+	return lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, key, "a", "BTC", "0.00000001");
+}
+
 static void test_modes_and_growth(void)
 {
 	const tl_ledger_durability_t modes[] = {TL_LEDGER_NOMETASYNC, TL_LEDGER_PERIODIC};
@@ -483,23 +493,7 @@ static void test_modes_and_growth(void)
 		CHECK_EQ(lt_call(p, lt_asset("BTC", 8)).status, TL_LEDGER_APPLIED);
 		CHECK_EQ(lt_call(p, lt_account("a")).status, TL_LEDGER_APPLIED);
 		enum { N = 6000 };
-		uint64_t sent = 0, got = 0;
-		while (got < N) {
-			tl_ledger_cmd_t c;
-			char key[64];
-			snprintf(key, sizeof(key), "grow-key-with-some-length-%06llu",
-			         (unsigned long long)sent);
-			c = lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, key, "a", "BTC", "0.00000001");
-			if (sent < N && tl_ledger_submit(p, &c)) {
-				sent++;
-				continue;
-			}
-			tl_ledger_ack_t a;
-			if (tl_ledger_poll_ack(p, &a)) {
-				CHECK_EQ(a.status, TL_LEDGER_APPLIED);
-				got++;
-			}
-		}
+		lt_stream(p, N, grow_cmd, NULL);
 		CHECK_EQ(lt_balance(l, "a", "BTC").available, N);
 		tl_ledger_stats_t st;
 		tl_ledger_stats(l, &st);
@@ -517,6 +511,22 @@ static void test_modes_and_growth(void)
 /* Applies 2 x ORDERS commands to a fresh ledger as fast as it takes them: LOCK then UNLOCK
  * of each order (churn), or as many deposits. Returns the pages the file holds after. */
 enum { CHURN_ORDERS = 3000 };
+
+/* Command i: LOCK (even i) or UNLOCK of order i/2 + 1, or with *ctx false a deposit. */
+static tl_ledger_cmd_t churn_cmd(uint64_t i, void *ctx)
+{
+	bool churn = *(bool *)ctx, lock = i % 2 == 0;
+	uint64_t order = i / 2 + 1;
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s:%llu", lock ? "lock" : "unlock", (unsigned long long)order);
+	tl_ledger_cmd_t c = lt_cmd(!churn ? TL_LEDGER_DEPOSIT_CREDIT
+	                           : lock ? TL_LEDGER_LOCK
+	                                  : TL_LEDGER_UNLOCK,
+	                           key, "mm", "USDT", "1");
+	c.order = churn ? order : 0;
+	return c;
+}
 static size_t churn_pages(bool churn)
 {
 	char dir[256];
@@ -527,29 +537,7 @@ static size_t churn_pages(bool churn)
 	CHECK_EQ(lt_call(p, lt_account("mm")).status, TL_LEDGER_APPLIED);
 	CHECK_EQ(lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, "d", "mm", "USDT", "1000")).status,
 	         TL_LEDGER_APPLIED);
-	uint64_t sent = 0, got = 0;
-	while (got < 2 * CHURN_ORDERS) {
-		tl_ledger_cmd_t c;
-		char key[64];
-		uint64_t order = sent / 2 + 1;
-		bool lock = sent % 2 == 0;
-		snprintf(key, sizeof(key), "%s:%llu", lock ? "lock" : "unlock",
-		         (unsigned long long)order);
-		c = lt_cmd(!churn ? TL_LEDGER_DEPOSIT_CREDIT
-		           : lock ? TL_LEDGER_LOCK
-		                  : TL_LEDGER_UNLOCK,
-		           key, "mm", "USDT", "1");
-		c.order = churn ? order : 0;
-		if (sent < 2 * CHURN_ORDERS && tl_ledger_submit(p, &c)) {
-			sent++;
-			continue;
-		}
-		tl_ledger_ack_t a;
-		if (tl_ledger_poll_ack(p, &a)) {
-			CHECK_EQ(a.status, TL_LEDGER_APPLIED);
-			got++;
-		}
-	}
+	lt_stream(p, 2 * CHURN_ORDERS, churn_cmd, &churn);
 	tl_ledger_stats_t st;
 	tl_ledger_stats(l, &st);
 	tl_ledger_close(l);
