@@ -208,13 +208,13 @@ struct engine_figures {
 	uint64_t leg_p50[3], leg_p99[3]; /* md, strategy, user */
 };
 
-static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle,
+static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle, const char *layout,
                       struct engine_figures *fig)
 {
 	static const char *const leg_keys[3][2] = {{"md_p50_ns", "md_p99_ns"},
 	                                           {"strategy_p50_ns", "strategy_p99_ns"},
 	                                           {"user_p50_ns", "user_p99_ns"}};
-	char md_idle[48], user_idle[48], strat_idle[48];
+	char md_idle[48], user_idle[48], strat_idle[48], layout_s[48];
 	char port_s[32], dur_s[16], summary[] = "/tmp/tally-bench-t2t.XXXXXX", ledger[64];
 	char line[8192];
 	int fd = mkstemp(summary), st;
@@ -227,6 +227,7 @@ static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle,
 	snprintf(ledger, sizeof(ledger), "%s.ledger", summary);
 	snprintf(port_s, sizeof(port_s), "venue.port=%u", port);
 	snprintf(dur_s, sizeof(dur_s), "%u", seconds);
+	snprintf(layout_s, sizeof(layout_s), "threads.layout=%s", layout);
 	snprintf(md_idle, sizeof(md_idle), "threads.md_idle=%s", tl_idle_kind_name(idle));
 	snprintf(user_idle, sizeof(user_idle), "threads.user_idle=%s", tl_idle_kind_name(idle));
 	snprintf(strat_idle, sizeof(strat_idle), "threads.strategy_idle=%s",
@@ -243,9 +244,9 @@ static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle,
 		       "tallyDemoSecret000000000000000000000000000000000000000000000001", 1);
 		execl("/proc/self/exe", "tally", "run", "--set", "venue.host=127.0.0.1", "--set",
 		      port_s, "--set", "strategy.refresh_ticks=0", "--set", md_idle, "--set",
-		      user_idle, "--set", strat_idle, "--set", "run.status_every_ms=0", "--set",
-		      "run.reconcile_every_ms=0", "--duration", dur_s, "--ledger-dir", ledger,
-		      "--json-summary", summary, (char *)NULL);
+		      user_idle, "--set", strat_idle, "--set", layout_s, "--set",
+		      "run.status_every_ms=0", "--set", "run.reconcile_every_ms=0", "--duration",
+		      dur_s, "--ledger-dir", ledger, "--json-summary", summary, (char *)NULL);
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
@@ -281,10 +282,14 @@ static double median_u64(const uint64_t *v, size_t n)
 
 int tl_bench_t2t(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},          {"reps", required_argument, NULL, 'r'},
-	    {"seconds", required_argument, NULL, 's'}, {"idle", required_argument, NULL, 'i'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+	                                         {"reps", required_argument, NULL, 'r'},
+	                                         {"seconds", required_argument, NULL, 's'},
+	                                         {"idle", required_argument, NULL, 'i'},
+	                                         {"layout", required_argument, NULL, 'l'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
+	const char *layout = "split";
 	uint64_t reps = 3, seconds = 5, v;
 	uint64_t fl50[REPS_MAX], fl99[REPS_MAX], en50[REPS_MAX], en99[REPS_MAX], in50[REPS_MAX],
 	    in99[REPS_MAX], fln[REPS_MAX], enn[REPS_MAX], inn[REPS_MAX];
@@ -313,10 +318,16 @@ int tl_bench_t2t(int argc, char **argv)
 			if (!(idle = tl_idle_kind_parse(optarg)))
 				return tl_bench_bad_value("t2t", "idle", "block, yield or spin"), 2;
 			break;
+		case 'l':
+			if (strcmp(optarg, "split") && strcmp(optarg, "fused"))
+				return tl_bench_bad_value("t2t", "layout", "split or fused"), 2;
+			layout = optarg;
+			break;
 		case 'h':
 			printf(
 			    "Usage: tally bench t2t [--json] [--reps N] [--seconds S] [--idle "
 			    "KIND]\n"
+			    "                       [--layout split|fused]\n"
 			    "\n"
 			    "Tick-to-trade on loopback against `tally sim --t2t` (market data "
 			    "every\n"
@@ -340,10 +351,16 @@ int tl_bench_t2t(int argc, char **argv)
 			    "idle)\n"
 			    "or spin (poll; owns a core each, so only with a core per thread).\n"
 			    "\n"
+			    "--layout L: the engine's threads.layout: split (the default: md, "
+			    "strategy\n"
+			    "and user on three threads) or fused (the three on one thread, in "
+			    "turn).\n"
+			    "\n"
 			    "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us,\n"
 			    "floor_p99_us, engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, "
 			    "its\n"
-			    "legs internal_{md,strategy,user}_{p50,p99}_ns, idle, and the sample\n"
+			    "legs internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, and the "
+			    "sample\n"
 			    "counts.\n"
 			    "\n"
 			    "Exit status: 0, 1 when a run failed, 2 on a usage error.\n");
@@ -365,7 +382,7 @@ int tl_bench_t2t(int argc, char **argv)
 		}
 		fprintf(stderr, "bench t2t: rep %" PRIu64 "/%" PRIu64 ": engine...\n", r + 1, reps);
 		if ((rc = sim_start(&s)) ||
-		    (rc = run_engine(s.port, (unsigned)seconds, idle, &fig)) ||
+		    (rc = run_engine(s.port, (unsigned)seconds, idle, layout, &fig)) ||
 		    (rc = sim_stop(&s, &enn[r], &en50[r], &en99[r]))) {
 			fprintf(stderr, "bench t2t: the engine run failed: %s\n", strerror(-rc));
 			return 1;
@@ -395,13 +412,14 @@ int tl_bench_t2t(int argc, char **argv)
 			l99[i] = median_u64(leg[i][1], reps);
 		}
 		if (json) {
-			printf("{\"idle\":\"%s\",\"engine_t2t_p50_us\":%.1f,\"engine_t2t_p99_us\":%"
+			printf("{\"idle\":\"%s\",\"layout\":\"%s\",\"engine_t2t_p50_us\":%.1f,"
+			       "\"engine_t2t_p99_us\":%"
 			       ".1f,"
 			       "\"floor_p50_us\":%.1f,\"floor_p99_us\":%.1f,\"engine_vs_floor_"
 			       "p50\":%.2f,"
 			       "\"internal_p50_ns\":%.0f,\"internal_p99_ns\":%.0f",
-			       tl_idle_kind_name(idle), e50, e99, f50, f99, f50 > 0 ? e50 / f50 : 0,
-			       i50, i99);
+			       tl_idle_kind_name(idle), layout, e50, e99, f50, f99,
+			       f50 > 0 ? e50 / f50 : 0, i50, i99);
 			for (int i = 0; i < 3; i++)
 				printf(",\"internal_%s_p50_ns\":%.0f,\"internal_%s_p99_ns\":%.0f",
 				       leg_names[i], l50[i], leg_names[i], l99[i]);
@@ -412,8 +430,8 @@ int tl_bench_t2t(int argc, char **argv)
 			       reps);
 		} else {
 			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64
-			       " s each, every hot thread idle %s\n",
-			       reps, seconds, tl_idle_kind_name(idle));
+			       " s each, layout %s, every hot thread idle %s\n",
+			       reps, seconds, layout, tl_idle_kind_name(idle));
 			printf("%-44s %10s %10s\n", "", "p50", "p99");
 			printf("%-44s %8.1f us %7.1f us\n", "floor: minimal responder", f50, f99);
 			printf("%-44s %8.1f us %7.1f us   (%.2fx the floor at p50)\n",

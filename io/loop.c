@@ -238,6 +238,13 @@ static int handle_completions(tl_io_loop_t *loop)
 	return (int)n;
 }
 
+int tl_io_loop_submit(tl_io_loop_t *loop)
+{
+	if (io_uring_sq_ready(&loop->ring) == 0)
+		return 0;
+	return io_uring_submit(&loop->ring);
+}
+
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
 {
 	bool announced = false;

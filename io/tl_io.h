@@ -393,6 +393,14 @@ bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop);
  */
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns);
 
+/*
+ * Submits what is queued now (sends just written, say), without handling completions,
+ * so that other work can come before the next poll. Returns the number of submissions,
+ * 0 when nothing was queued (no syscall then), or a negative error from io_uring_enter.
+ * Thread: the loop's. Blocks: no.
+ */
+int tl_io_loop_submit(tl_io_loop_t *loop);
+
 /* CLOCK_MONOTONIC in ns (vDSO: no syscall). Thread: any. */
 uint64_t tl_io_now_ns(void);
 

@@ -590,6 +590,16 @@ bool tl_ledger_submit(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd)
 	return tl_ring_try_push(port->cmds, cmd);
 }
 
+bool tl_ledger_submit_quiet(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd)
+{
+	return tl_ring_try_push_quiet(port->cmds, cmd);
+}
+
+void tl_ledger_port_notify(tl_ledger_port_t *port)
+{
+	tl_ring_notify(port->cmds);
+}
+
 bool tl_ledger_poll_ack(tl_ledger_port_t *port, tl_ledger_ack_t *ack)
 {
 	return tl_ring_try_pop(port->acks, ack);

@@ -329,6 +329,15 @@ void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
 /* Queues a copy of *cmd. Returns true, or false when the port's command ring is full. */
 bool tl_ledger_submit(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd);
 
+/*
+ * tl_ledger_submit_quiet() queues like tl_ledger_submit() but does not wake a sleeping
+ * ledger thread (a syscall, and on a small box often a switch to that thread): the command
+ * waits for tl_ledger_port_notify(), which the producer must call before it idles. For a
+ * hot thread that has an order to send before the ledger needs to hear of it.
+ */
+bool tl_ledger_submit_quiet(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd);
+void tl_ledger_port_notify(tl_ledger_port_t *port);
+
 /* Takes the next ack into *ack. Returns true, or false when none is ready. */
 bool tl_ledger_poll_ack(tl_ledger_port_t *port, tl_ledger_ack_t *ack);
 

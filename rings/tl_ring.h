@@ -150,6 +150,23 @@ static inline bool tl_ring_try_push(tl_ring_t *ring, const void *msg);
 static inline bool tl_ring_try_pop(tl_ring_t *ring, void *msg);
 
 /*
+ * A publish now, its wake-up later
+ * --------------------------------
+ * tl_ring_try_push_quiet() is tl_ring_try_push() without the wake-up: the slot is published
+ * at once (a consumer that is awake sees it), but a consumer asleep on its waiter sleeps on
+ * until tl_ring_notify(). It is for a producer with something more urgent than a wake-up
+ * syscall to do first: the strategy's ledger commands go out quietly, and the ledger is
+ * woken once the orders they reserve for have left. The producer must call
+ * tl_ring_notify() after its last quiet push and before it idles or blocks, or the slot can
+ * wait for the consumer's next timeout.
+ *
+ * tl_ring_notify() wakes the ring's consumer if it announced a sleep (one syscall, only
+ * then); otherwise it costs a load. Thread: the producer only. Blocks: never.
+ */
+static inline bool tl_ring_try_push_quiet(tl_ring_t *ring, const void *msg);
+static inline void tl_ring_notify(tl_ring_t *ring);
+
+/*
  * Batch calls: reserve N then commit; peek N then release
  * -------------------------------------------------------
  * These let a thread write or drain a burst in place, with no copy. Commit stores the

@@ -137,7 +137,7 @@ static inline uint64_t tl_ring_free_slots(tl_ring_t *ring, uint64_t want)
 	return free_slots;
 }
 
-static inline bool tl_ring_try_push(tl_ring_t *ring, const void *msg)
+static inline bool tl_ring_try_push_quiet(tl_ring_t *ring, const void *msg)
 {
 	uint64_t tail = ring->prod.tail;
 	uint8_t *slot;
@@ -147,8 +147,16 @@ static inline bool tl_ring_try_push(tl_ring_t *ring, const void *msg)
 	slot = tl_ring_slot_at(ring, tail);
 	tl_ring_copy(slot + ring->conf.data_off, msg, ring->conf.slot_size);
 	ring->prod.tail = tail + 1;
-	/* P1: publishes the data just written; pairs with C1. */
+	/* P1: publishes the data just written; pairs with C1. P3 comes with the notify, at
+	 * any later point of the producer's program order: see wait.c. */
 	atomic_store_explicit(tl_ring_seq(slot), tail + 1, memory_order_release);
+	return true;
+}
+
+static inline bool tl_ring_try_push(tl_ring_t *ring, const void *msg)
+{
+	if (!tl_ring_try_push_quiet(ring, msg))
+		return false;
 	tl_ring_notify(ring);
 	return true;
 }

@@ -45,7 +45,18 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->reconcile_window_ms = 15000;
 }
 
-enum kind { K_TEXT, K_BOOL, K_U16, K_U32, K_I64, K_INT, K_DURABILITY, K_ORDER_MODE, K_IDLE };
+enum kind {
+	K_TEXT,
+	K_BOOL,
+	K_U16,
+	K_U32,
+	K_I64,
+	K_INT,
+	K_DURABILITY,
+	K_ORDER_MODE,
+	K_IDLE,
+	K_LAYOUT
+};
 
 struct key {
 	const char *section, *name;
@@ -93,6 +104,7 @@ static const struct key keys[] = {
     NUM("ledger", "durability", K_DURABILITY, durability, 0, 0, "strict|nometasync|periodic"),
     NUM("ledger", "orders", K_ORDER_MODE, order_mode, 0, 0, "fast|strict"),
     TEXT("ledger", "account", account, "the venue account's ledger name"),
+    NUM("threads", "layout", K_LAYOUT, layout, 0, 0, "split|fused"),
     NUM("threads", "cpu_md", K_INT, cpu_md, -1, 1023, ""),
     NUM("threads", "cpu_user", K_INT, cpu_user, -1, 1023, ""),
     NUM("threads", "cpu_strategy", K_INT, cpu_strategy, -1, 1023, ""),
@@ -149,6 +161,14 @@ static int set_key(struct tl_run_config *cfg, const struct key *k, const char *v
 			*(enum tl_run_order_mode *)base = TL_RUN_ORDERS_FAST;
 		else if (!strcmp(value, "strict"))
 			*(enum tl_run_order_mode *)base = TL_RUN_ORDERS_STRICT;
+		else
+			return -EINVAL;
+		return 0;
+	case K_LAYOUT:
+		if (!strcmp(value, "split"))
+			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_SPLIT;
+		else if (!strcmp(value, "fused"))
+			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_FUSED;
 		else
 			return -EINVAL;
 		return 0;

@@ -16,6 +16,14 @@
  * in between; the user thread's loop holds a tl_wait over the intent ring
  * (tl_io_loop_set_waiter), so an intent wakes it at once. Each thread's idle kind
  * (threads.*_idle) can trade a core for latency: yield or spin polls instead of sleeping.
+ * The strategy queues its LOCK / UNLOCK quietly and wakes the ledger after the pass: a
+ * wake-up is a syscall, and on a small box often a switch to the ledger thread, which
+ * the order it reserves for should not wait behind.
+ *
+ * Layout fused (threads.layout): the md, strategy and user stages take turns on one
+ * thread and one io_uring (fused_main), through the same rings, every ring's waiter being
+ * that loop's. The user stage's order reports cannot then wait for room in the report
+ * ring (nobody else would drain it): a full ring runs the strategy stage in place.
  *
  * Start-up (main thread, before any quoting): the ledger is opened; the venue's open
  * orders for the symbol are cancelled (a previous run may have left some); the venue's
@@ -46,9 +54,10 @@
 
 #define REQS_MAX 4096 /* requests in flight the user thread keeps track of */
 #define MD_WAIT_NS 50000000
-#define SEEN_MAX 65536   /* trade ids remembered (a power of two) */
-#define LINKS_MAX 16384  /* venue order ids remembered (a power of two) */
-#define TRADES_PAGE 1000 /* myTrades' largest page */
+#define STRAT_TICK_NS 10000000 /* the strategy's tick clock: refresh, resends, timeouts */
+#define SEEN_MAX 65536         /* trade ids remembered (a power of two) */
+#define LINKS_MAX 16384        /* venue order ids remembered (a power of two) */
+#define TRADES_PAGE 1000       /* myTrades' largest page */
 
 enum req_kind { REQ_NONE = 0, REQ_PLACE, REQ_CANCEL, REQ_STATUS, REQ_CANCEL_ALL };
 
@@ -77,13 +86,15 @@ struct engine {
 	uint32_t asset_base, asset_quote, account_id;
 
 	tl_ring_t *md_ring, *intent_ring, *report_ring;
-	tl_wait_t strat_wait;
-	tl_wait_t user_wait; /* the intent ring's, woken through its eventfd in the user loop */
+	tl_wait_t strat_wait; /* split: the strategy thread's */
+	/* The intent ring's, woken through its eventfd in the user loop; fused, every ring's */
+	tl_wait_t user_wait;
 	bool user_wait_open; /* its eventfd is open: closed once every thread is joined */
 	tl_venue_signer_t *signer;
 	struct tl_venue_instrument inst;
 
-	pthread_t md_thread, user_thread, strat_thread;
+	pthread_t md_thread, user_thread, strat_thread; /* fused: md_thread runs all three */
+	struct strat_stage *fused_strat; /* fused: the strategy, for the hot thread only */
 	bool md_running, user_running, strat_running;
 	_Atomic int stop_md, stop_user, stop_strat;
 	_Atomic int quoting_stop;     /* ask the strategy to stop quoting */
@@ -485,6 +496,8 @@ static int io_wait(tl_io_loop_t *loop, tl_idle_kind_t kind, bool idle_round, int
 struct md_ctx {
 	struct engine *e;
 	tl_io_loop_t *loop;
+	tl_md_feed_t *feed;
+	char path[96]; /* the depth stream's path: the feed keeps a pointer to it */
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
 	bool live;
 };
@@ -532,66 +545,87 @@ static void md_on_book(tl_md_feed_t *feed, void *user, uint64_t update_id, const
 	md_push(m, &ev);
 }
 
-static void *md_main(void *arg)
+/* The md stage on m->loop: subscribes to the depth stream and keeps the book. Returns 0
+ * or an error (logged). */
+static int md_open(struct md_ctx *m)
 {
-	struct engine *e = arg;
-	struct md_ctx m = {.e = e};
-	struct tl_io_loop_config lc;
+	struct engine *e = m->e;
 	struct tl_md_feed_config fc;
-	tl_io_loop_t *loop = NULL;
-	tl_md_feed_t *feed = NULL;
-	char path[96];
 	int rc;
 
-	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
-		tl_log(TL_LOG_WARNING, "run", "md: cannot pin to CPU %d", e->cfg.cpu_md);
-	tl_io_loop_config_default(&lc);
-	if ((rc = tl_io_loop_create(&loop, &lc))) {
-		tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
-		return NULL;
-	}
-	m.loop = loop;
 	tl_md_feed_config_default(&fc);
 	fc.symbol = e->cfg.symbol;
 	ws_config(e, &fc.ws);
 	fc.ws.ping_interval_ns = 0;
 	fc.ws.max_msg_bytes = 1u << 20;
-	snprintf(path, sizeof(path), "/ws/%s@depth@100ms", e->inst.symbol);
-	for (char *p = path; *p; p++)
+	snprintf(m->path, sizeof(m->path), "/ws/%s@depth@100ms", e->inst.symbol);
+	for (char *p = m->path; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p + 32);
-	fc.ws.path = path;
+	fc.ws.path = m->path;
 	fc.rest.conn.tls = e->cfg.tls;
 	fc.rest.conn.ca_file = fc.ws.conn.ca_file;
 	fc.rest.host = e->cfg.host;
 	fc.rest.port = e->cfg.port;
 	fc.scale = e->cfg.scale;
-	if ((rc = tl_md_feed_create(&feed, loop, &fc, md_on_book, &m)) ||
-	    (rc = tl_md_feed_start(feed))) {
+	if ((rc = tl_md_feed_create(&m->feed, m->loop, &fc, md_on_book, m)) ||
+	    (rc = tl_md_feed_start(m->feed))) {
 		tl_log(TL_LOG_ERR, "run", "md: feed: %s", tl_strerror(rc));
-		goto out;
+		return rc;
 	}
-	for (rc = 1; !atomic_load_explicit(&e->stop_md, memory_order_relaxed);) {
-		if ((rc = io_wait(loop, e->cfg.md_idle, rc == 0, MD_WAIT_NS, NULL)) < 0) {
-			tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
-			break;
-		}
-		if (m.live && tl_md_feed_state(feed) != TL_MD_LIVE) {
-			tl_event_t ev;
+	return 0;
+}
 
-			m.live = false;
-			m.bid_px = m.ask_px = 0;
-			memset(&ev, 0, sizeof(ev));
-			ev.type = TL_EV_BOOK_DOWN;
-			atomic_fetch_add_explicit(&e->md_ctr.book_down, 1, memory_order_relaxed);
-			md_push(&m, &ev);
+/* After each poll of the md stage's loop: a book that went down is told to the strategy. */
+static void md_check(struct md_ctx *m)
+{
+	tl_event_t ev;
+
+	if (!m->live || tl_md_feed_state(m->feed) == TL_MD_LIVE)
+		return;
+	m->live = false;
+	m->bid_px = m->ask_px = 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = TL_EV_BOOK_DOWN;
+	atomic_fetch_add_explicit(&m->e->md_ctr.book_down, 1, memory_order_relaxed);
+	md_push(m, &ev);
+}
+
+static void md_close(struct md_ctx *m)
+{
+	if (!m->feed)
+		return;
+	tl_md_feed_stop(m->feed);
+	for (int i = 0; i < 200 && tl_md_feed_destroy(m->feed) == -EBUSY; i++)
+		tl_io_loop_poll(m->loop, 5000000);
+	m->feed = NULL;
+}
+
+static void *md_main(void *arg)
+{
+	struct engine *e = arg;
+	struct md_ctx m = {.e = e};
+	struct tl_io_loop_config lc;
+	int rc;
+
+	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
+		tl_log(TL_LOG_WARNING, "run", "md: cannot pin to CPU %d", e->cfg.cpu_md);
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&m.loop, &lc))) {
+		tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
+		return NULL;
+	}
+	if (md_open(&m) == 0) {
+		for (rc = 1; !atomic_load_explicit(&e->stop_md, memory_order_relaxed);) {
+			if ((rc = io_wait(m.loop, e->cfg.md_idle, rc == 0, MD_WAIT_NS, NULL)) < 0) {
+				tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
+				break;
+			}
+			md_check(&m);
 		}
 	}
-	tl_md_feed_stop(feed);
-	for (int i = 0; i < 200 && tl_md_feed_destroy(feed) == -EBUSY; i++)
-		tl_io_loop_poll(loop, 5000000);
-out:
-	tl_io_loop_destroy(loop);
+	md_close(&m);
+	tl_io_loop_destroy(m.loop);
 	return NULL;
 }
 
@@ -609,6 +643,21 @@ static void record_t2t(struct engine *e, const tl_event_t *intent)
 	now = tl_mono_ns();
 	tl_hist_record(&e->user_ctr.internal, (uint64_t)(now - intent->ts_origin_ns));
 	tl_hist_record(&e->user_ctr.send, (uint64_t)(now - intent->ts_publish_ns));
+}
+
+struct strat_stage;
+static int strat_pass(struct engine *e, struct strat_stage *s);
+
+/* Order reports are never dropped. Split, the strategy thread drains its rings constantly;
+ * fused, the strategy runs on this very thread, so a full ring is drained here. */
+static void push_report(struct engine *e, const tl_event_t *ev)
+{
+	while (!tl_ring_try_push(e->report_ring, ev)) {
+		if (e->fused_strat)
+			strat_pass(e, e->fused_strat);
+		else
+			tl_cpu_relax();
+	}
 }
 
 static void report(struct engine *e, uint64_t order_seq, uint8_t kind, bool done,
@@ -631,9 +680,7 @@ static void report(struct engine *e, uint64_t order_seq, uint8_t kind, bool done
 		ev.payload.order.cum_qty = x->cum_qty.v;
 	}
 	ev.ts_publish_ns = tl_mono_ns();
-	/* Order reports are never dropped: the strategy drains its rings constantly. */
-	while (!tl_ring_try_push(e->report_ring, &ev))
-		tl_cpu_relax();
+	push_report(e, &ev);
 }
 
 static void venue_state(struct engine *e, bool ready, bool backfill)
@@ -644,8 +691,7 @@ static void venue_state(struct engine *e, bool ready, bool backfill)
 	ev.type = TL_EV_VENUE;
 	ev.payload.venue.ready = ready;
 	ev.payload.venue.backfill = backfill;
-	while (!tl_ring_try_push(e->report_ring, &ev))
-		tl_cpu_relax();
+	push_report(e, &ev);
 }
 
 /* Notes a request in flight. Cancels and queries are counted by the rate limiter too,
@@ -1148,40 +1194,23 @@ static void user_drain_acks(struct engine *e)
 	}
 }
 
-static void *user_main(void *arg)
+/* The user stage on `loop`: the rate limiter, the REST client for back-fills and the WS
+ * API session. Returns 0 or an error (logged). */
+static int user_open(struct engine *e, tl_io_loop_t *loop)
 {
 	static const struct tl_venue_session_ops ops = {
 	    .on_ready = user_on_ready, .on_message = user_on_message, .on_down = user_on_down};
-	struct engine *e = arg;
-	struct tl_io_loop_config lc;
+	/* Binance's published limits; every response's rateLimits corrects them. */
+	static const struct tl_venue_rate_limit limits[] = {
+	    {TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000, 1, 6000, -1},
+	    {TL_VENUE_LIMIT_ORDERS, 10000, 10, 100, -1},
+	    {TL_VENUE_LIMIT_ORDERS, 86400000, 1, 200000, -1},
+	};
 	struct tl_venue_session_config sc;
-	tl_io_loop_t *loop = NULL;
-	int64_t wait_ns = (int64_t)e->cfg.user_poll_us * 1000;
+	struct tl_http_client_config hc;
 	int rc;
 
-	if (e->cfg.cpu_user >= 0 && tl_thread_pin_self(e->cfg.cpu_user))
-		tl_log(TL_LOG_WARNING, "run", "user: cannot pin to CPU %d", e->cfg.cpu_user);
-	tl_io_loop_config_default(&lc);
-	if ((rc = tl_io_loop_create(&loop, &lc))) {
-		tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
-		return NULL;
-	}
-	if ((rc = tl_io_loop_set_waiter(loop, &e->user_wait))) {
-		tl_log(TL_LOG_ERR, "run", "user: io loop waiter: %s", tl_strerror(rc));
-		tl_io_loop_destroy(loop);
-		return NULL;
-	}
-	{
-		/* Binance's published limits; every response's rateLimits corrects them. */
-		static const struct tl_venue_rate_limit limits[] = {
-		    {TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000, 1, 6000, -1},
-		    {TL_VENUE_LIMIT_ORDERS, 10000, 10, 100, -1},
-		    {TL_VENUE_LIMIT_ORDERS, 86400000, 1, 200000, -1},
-		};
-
-		tl_venue_limiter_init(&e->limiter, NULL, limits,
-		                      sizeof(limits) / sizeof(limits[0]));
-	}
+	tl_venue_limiter_init(&e->limiter, NULL, limits, sizeof(limits) / sizeof(limits[0]));
 	tl_venue_session_config_default(&sc);
 	ws_config(e, &sc.ws);
 	sc.ws.path = "/ws-api/v3";
@@ -1190,56 +1219,103 @@ static void *user_main(void *arg)
 	sc.clock_offset_ms = e->clock_offset_ms;
 	sc.parse.instruments = &e->inst;
 	sc.parse.n_instruments = 1;
-	{
-		struct tl_http_client_config hc;
-
-		http_config(e, &hc);
-		if ((rc = tl_http_client_create(&e->http, loop, &hc, on_trades, e))) {
-			tl_log(TL_LOG_ERR, "run", "user: http: %s", tl_strerror(rc));
-			tl_io_loop_destroy(loop);
-			return NULL;
-		}
+	http_config(e, &hc);
+	if ((rc = tl_http_client_create(&e->http, loop, &hc, on_trades, e))) {
+		tl_log(TL_LOG_ERR, "run", "user: http: %s", tl_strerror(rc));
+		return rc;
 	}
 	if ((rc = tl_venue_session_create(&e->session, loop, &sc, &ops, e)) ||
 	    (rc = tl_venue_session_start(e->session))) {
 		tl_log(TL_LOG_ERR, "run", "user: session: %s", tl_strerror(rc));
-		tl_io_loop_destroy(loop);
-		return NULL;
+		return rc;
 	}
-	for (int work = 1; !atomic_load_explicit(&e->stop_user, memory_order_relaxed);) {
-		tl_event_t ev;
+	return 0;
+}
 
-		if ((rc = io_wait(loop, e->cfg.user_idle, work == 0, wait_ns, e->intent_ring)) <
-		    0) {
-			tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
-			break;
-		}
-		work = rc;
-		while (tl_ring_try_pop(e->intent_ring, &ev)) {
-			work++;
-			if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
-				do_intent(e, &ev);
-			else if (ev.type == TL_EV_PLACE)
-				report(e, ev.payload.intent.order_seq, TL_ORDER_REJECTED, true,
-				       NULL, 0);
-			else if (ev.type == TL_EV_CANCEL)
-				report(e, ev.payload.intent.order_seq, TL_ORDER_UNKNOWN, false,
-				       NULL, 0);
-		}
-		user_drain_acks(e);
-		if (atomic_exchange_explicit(&e->backfill_request, 0, memory_order_acq_rel))
-			e->backfill_wanted = true;
-		if (e->backfill_wanted && !e->backfill_running)
-			backfill_next(e);
-		maybe_resume(e);
+/* One pass of the user stage: the intents waiting, the ledger's acks of fills, a
+ * back-fill asked for, the end of a pause. Returns the intents it took. */
+static int user_pass(struct engine *e)
+{
+	int work = 0;
+	tl_event_t ev;
+
+	while (tl_ring_try_pop(e->intent_ring, &ev)) {
+		work++;
+		if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
+			do_intent(e, &ev);
+		else if (ev.type == TL_EV_PLACE)
+			report(e, ev.payload.intent.order_seq, TL_ORDER_REJECTED, true, NULL, 0);
+		else if (ev.type == TL_EV_CANCEL)
+			report(e, ev.payload.intent.order_seq, TL_ORDER_UNKNOWN, false, NULL, 0);
 	}
-	tl_venue_session_close(e->session);
-	tl_http_client_close(e->http);
-	for (int i = 0; i < 200 && tl_venue_session_destroy(e->session) == -EBUSY; i++)
-		tl_io_loop_poll(loop, 5000000);
-	for (int i = 0; i < 200 && tl_http_client_destroy(e->http) == -EBUSY; i++)
-		tl_io_loop_poll(loop, 5000000);
 	user_drain_acks(e);
+	if (atomic_exchange_explicit(&e->backfill_request, 0, memory_order_acq_rel))
+		e->backfill_wanted = true;
+	if (e->backfill_wanted && !e->backfill_running)
+		backfill_next(e);
+	maybe_resume(e);
+	return work;
+}
+
+/* Closes the session and the REST client, polling `loop` until they are gone. */
+static void user_close(struct engine *e, tl_io_loop_t *loop)
+{
+	if (e->session) {
+		tl_venue_session_close(e->session);
+		for (int i = 0; i < 200 && tl_venue_session_destroy(e->session) == -EBUSY; i++)
+			tl_io_loop_poll(loop, 5000000);
+		e->session = NULL;
+	}
+	if (e->http) {
+		tl_http_client_close(e->http);
+		for (int i = 0; i < 200 && tl_http_client_destroy(e->http) == -EBUSY; i++)
+			tl_io_loop_poll(loop, 5000000);
+		e->http = NULL;
+	}
+	user_drain_acks(e);
+}
+
+/* The user stage's loop sleeps on the intent ring too: an intent wakes it at once. */
+static int user_loop_create(tl_io_loop_t **loop, struct engine *e, const char *who)
+{
+	struct tl_io_loop_config lc;
+	int rc;
+
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(loop, &lc))) {
+		tl_log(TL_LOG_ERR, "run", "%s: io loop: %s", who, tl_strerror(rc));
+		return rc;
+	}
+	if ((rc = tl_io_loop_set_waiter(*loop, &e->user_wait))) {
+		tl_log(TL_LOG_ERR, "run", "%s: io loop waiter: %s", who, tl_strerror(rc));
+		tl_io_loop_destroy(*loop);
+		*loop = NULL;
+	}
+	return rc;
+}
+
+static void *user_main(void *arg)
+{
+	struct engine *e = arg;
+	tl_io_loop_t *loop = NULL;
+	int64_t wait_ns = (int64_t)e->cfg.user_poll_us * 1000;
+	int rc;
+
+	if (e->cfg.cpu_user >= 0 && tl_thread_pin_self(e->cfg.cpu_user))
+		tl_log(TL_LOG_WARNING, "run", "user: cannot pin to CPU %d", e->cfg.cpu_user);
+	if (user_loop_create(&loop, e, "user"))
+		return NULL;
+	if (user_open(e, loop) == 0) {
+		for (int work = 1; !atomic_load_explicit(&e->stop_user, memory_order_relaxed);) {
+			if ((rc = io_wait(loop, e->cfg.user_idle, work == 0, wait_ns,
+			                  e->intent_ring)) < 0) {
+				tl_log(TL_LOG_ERR, "run", "user: io loop: %s", tl_strerror(rc));
+				break;
+			}
+			work = rc + user_pass(e);
+		}
+	}
+	user_close(e, loop);
 	tl_io_loop_destroy(loop);
 	return NULL;
 }
@@ -1259,74 +1335,153 @@ static bool out_ledger(void *ctx, const tl_ledger_cmd_t *c)
 	tl_ledger_cmd_t cmd = *c;
 
 	cmd.ts_ms = e->start_wall_ms;
-	return tl_ledger_submit(e->strat_port, &cmd);
+	/* Quietly: the orders these LOCKs reserve for leave first; the ledger is woken after
+	 * the pass (strat_pass's callers call tl_ledger_port_notify). */
+	return tl_ledger_submit_quiet(e->strat_port, &cmd);
+}
+
+struct strat_stage {
+	struct strategy *st;
+	int64_t next_tick;
+	bool stopping;
+};
+
+/* Returns 0 or -ENOMEM (logged). */
+static int strat_open(struct engine *e, struct strat_stage *s)
+{
+	struct strat_out out = {out_intent, out_ledger, e};
+
+	s->st = calloc(1, sizeof(*s->st));
+	if (!s->st) {
+		tl_log(TL_LOG_ERR, "run", "strategy: out of memory");
+		return -ENOMEM;
+	}
+	strategy_init(s->st, &e->cfg, out, &e->strat_ctr, e->start_wall_ms);
+	return 0;
+}
+
+/* One pass of the strategy stage: the ledger's acks, the order reports, the newest top,
+ * and the tick clock every 10 ms. Returns the events it took. Its ledger commands are
+ * queued quietly: the caller wakes the ledger (tl_ledger_port_notify) before it idles. */
+static int strat_pass(struct engine *e, struct strat_stage *s)
+{
+	struct strategy *st = s->st;
+	int64_t now = tl_mono_ns();
+	int work = 0;
+	tl_event_t ev, top;
+	tl_ledger_ack_t ack;
+	bool have = false;
+
+	while (tl_ledger_poll_ack(e->strat_port, &ack)) {
+		strategy_on_ack(st, &ack);
+		work++;
+	}
+	while (tl_ring_try_pop(e->report_ring, &ev)) {
+		strategy_on_event(st, &ev, now);
+		work++;
+	}
+	/* Only the newest top matters: drain them, act on the last. */
+	while (tl_ring_try_pop(e->md_ring, &ev)) {
+		if (ev.type == TL_EV_TOP) {
+			top = ev;
+			have = true;
+		} else {
+			strategy_on_event(st, &ev, now);
+		}
+		work++;
+	}
+	if (have)
+		strategy_on_event(st, &top, tl_mono_ns());
+	strategy_set_stale(st, atomic_load_explicit(&e->ledger_stale, memory_order_acquire));
+	if (!s->stopping && atomic_load_explicit(&e->quoting_stop, memory_order_acquire)) {
+		s->stopping = true;
+		strategy_stop(st);
+		s->next_tick = 0;
+	}
+	if (now >= s->next_tick) {
+		strategy_tick(st, now);
+		s->next_tick = now + STRAT_TICK_NS;
+		atomic_store_explicit(&e->strat_idle, s->stopping && strategy_idle(st),
+		                      memory_order_release);
+	}
+	return work;
 }
 
 static void *strat_main(void *arg)
 {
 	struct engine *e = arg;
-	struct strategy *st = calloc(1, sizeof(*st));
-	struct strat_out out = {out_intent, out_ledger, e};
+	struct strat_stage s = {0};
 	tl_idle_t idle;
-	int64_t next_tick = 0;
-	bool stopping = false;
 
-	if (!st) {
-		tl_log(TL_LOG_ERR, "run", "strategy: out of memory");
-		return NULL;
-	}
 	if (e->cfg.cpu_strategy >= 0 && tl_thread_pin_self(e->cfg.cpu_strategy))
 		tl_log(TL_LOG_WARNING, "run", "strategy: cannot pin to CPU %d",
 		       e->cfg.cpu_strategy);
+	if (strat_open(e, &s))
+		return NULL;
 	tl_idle_init(&idle, e->cfg.strategy_idle, &e->strat_wait);
-	strategy_init(st, &e->cfg, out, &e->strat_ctr, e->start_wall_ms);
 	while (!atomic_load_explicit(&e->stop_strat, memory_order_relaxed)) {
-		int64_t now = tl_mono_ns();
-		int work = 0;
-		tl_event_t ev;
-		tl_ledger_ack_t ack;
+		int work = strat_pass(e, &s);
 
-		while (tl_ledger_poll_ack(e->strat_port, &ack)) {
-			strategy_on_ack(st, &ack);
-			work++;
-		}
-		while (tl_ring_try_pop(e->report_ring, &ev)) {
-			strategy_on_event(st, &ev, now);
-			work++;
-		}
-		/* Only the newest top matters: drain them, act on the last. */
-		{
-			bool have = false;
-			tl_event_t top;
-
-			while (tl_ring_try_pop(e->md_ring, &ev)) {
-				if (ev.type == TL_EV_TOP) {
-					top = ev;
-					have = true;
-				} else {
-					strategy_on_event(st, &ev, now);
-				}
-				work++;
-			}
-			if (have)
-				strategy_on_event(st, &top, tl_mono_ns());
-		}
-		strategy_set_stale(st,
-		                   atomic_load_explicit(&e->ledger_stale, memory_order_acquire));
-		if (!stopping && atomic_load_explicit(&e->quoting_stop, memory_order_acquire)) {
-			stopping = true;
-			strategy_stop(st);
-			next_tick = 0;
-		}
-		if (now >= next_tick) {
-			strategy_tick(st, now);
-			next_tick = now + 10000000;
-			atomic_store_explicit(&e->strat_idle, stopping && strategy_idle(st),
-			                      memory_order_release);
-		}
-		tl_idle_run(&idle, work, 10000000);
+		tl_ledger_port_notify(e->strat_port); /* after the intents: see out_ledger */
+		tl_idle_run(&idle, work, STRAT_TICK_NS);
 	}
-	free(st);
+	free(s.st);
+	return NULL;
+}
+
+/* ======================================================================================
+ * The fused layout: md, strategy and user in turn on one thread
+ * ====================================================================================== */
+
+/*
+ * One loop polls the market-data and WS API sockets together; after each poll the
+ * strategy takes the tops the md stage published and the user stage sends the intents
+ * the strategy wrote, in the same pass. The stages still meet only through their rings
+ * (every ring's waiter is the loop's, so a ring that holds something keeps the loop
+ * from sleeping), and only the ledger's acks come from another thread.
+ */
+static void *fused_main(void *arg)
+{
+	struct engine *e = arg;
+	struct md_ctx m = {.e = e};
+	struct strat_stage s = {0};
+	int64_t wait_ns = (int64_t)e->cfg.user_poll_us * 1000;
+	int rc;
+
+	if (wait_ns > STRAT_TICK_NS)
+		wait_ns = STRAT_TICK_NS; /* the strategy's tick clock runs between polls */
+	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
+		tl_log(TL_LOG_WARNING, "run", "hot thread: cannot pin to CPU %d", e->cfg.cpu_md);
+	if (user_loop_create(&m.loop, e, "hot thread"))
+		return NULL;
+	if (strat_open(e, &s) == 0) {
+		e->fused_strat = &s;
+		if (md_open(&m) == 0 && user_open(e, m.loop) == 0) {
+			for (int work = 1;
+			     !atomic_load_explicit(&e->stop_md, memory_order_relaxed);) {
+				if ((rc = io_wait(m.loop, e->cfg.md_idle, work == 0, wait_ns,
+				                  NULL)) < 0) {
+					tl_log(TL_LOG_ERR, "run", "hot thread: io loop: %s",
+					       tl_strerror(rc));
+					break;
+				}
+				md_check(&m);
+				work = rc + strat_pass(e, &s);
+				work += user_pass(e);
+				/* The orders first, then the ledger's wake-up (see out_ledger). */
+				if ((rc = tl_io_loop_submit(m.loop)) < 0 && rc != -EAGAIN &&
+				    rc != -EBUSY && rc != -EINTR)
+					tl_log(TL_LOG_WARNING, "run", "hot thread: submit: %s",
+					       tl_strerror(rc));
+				tl_ledger_port_notify(e->strat_port);
+			}
+		}
+	}
+	user_close(e, m.loop);
+	md_close(&m);
+	e->fused_strat = NULL;
+	free(s.st);
+	tl_io_loop_destroy(m.loop);
 	return NULL;
 }
 
@@ -1339,6 +1494,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	tl_ledger_config_t lc;
+	tl_wait_t *sw;
 	int rc;
 
 	if (!e)
@@ -1378,13 +1534,15 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	lc.cpu = cfg->cpu_ledger;
 	if ((rc = tl_ledger_open(&e->ledger, &lc)))
 		goto fail;
+	/* Fused, the one hot thread sleeps in its loop on every ring it reads. */
+	sw = cfg->layout == TL_RUN_LAYOUT_FUSED ? &e->user_wait : &e->strat_wait;
 	if ((rc = tl_ledger_port_attach(e->ledger, 64, &e->boot_port)) ||
 	    (rc = tl_ledger_port_attach(e->ledger, 1024, &e->strat_port)) ||
 	    (rc = tl_ledger_port_attach(e->ledger, 4096, &e->user_port)) ||
-	    (rc = tl_ring_set_waiter(e->md_ring, &e->strat_wait)) ||
-	    (rc = tl_ring_set_waiter(e->report_ring, &e->strat_wait)) ||
+	    (rc = tl_ring_set_waiter(e->md_ring, sw)) ||
+	    (rc = tl_ring_set_waiter(e->report_ring, sw)) ||
 	    (rc = tl_ring_set_waiter(e->intent_ring, &e->user_wait)) ||
-	    (rc = tl_ledger_port_set_ack_waiter(e->strat_port, &e->strat_wait)))
+	    (rc = tl_ledger_port_set_ack_waiter(e->strat_port, sw)))
 		goto fail;
 	*out = e;
 	return 0;
@@ -1597,6 +1755,12 @@ int engine_start(struct engine *e)
 	if ((rc = register_names(e)) || (rc = recover(e, stale, n_stale)) ||
 	    (rc = reconcile_start(e)))
 		return rc;
+	if (e->cfg.layout == TL_RUN_LAYOUT_FUSED) {
+		if ((rc = pthread_create(&e->md_thread, NULL, fused_main, e)))
+			return -rc;
+		e->md_running = true;
+		return 0;
+	}
 	if ((rc = pthread_create(&e->strat_thread, NULL, strat_main, e)))
 		return -rc;
 	e->strat_running = true;
@@ -1683,9 +1847,12 @@ void engine_stop(struct engine *e)
 {
 	uint64_t end = tl_io_now_ns() + (uint64_t)e->cfg.shutdown_wait_ms * 1000000;
 
+	bool fused = e->cfg.layout == TL_RUN_LAYOUT_FUSED;
+
 	atomic_store_explicit(&e->quoting_stop, 1, memory_order_release);
-	tl_wait_wake(&e->strat_wait);
-	while (e->strat_running && !atomic_load_explicit(&e->strat_idle, memory_order_acquire) &&
+	tl_wait_wake(fused ? &e->user_wait : &e->strat_wait);
+	while ((fused ? e->md_running : e->strat_running) &&
+	       !atomic_load_explicit(&e->strat_idle, memory_order_acquire) &&
 	       tl_io_now_ns() < end) {
 		struct timespec ts = {0, 10000000};
 
@@ -1695,7 +1862,7 @@ void engine_stop(struct engine *e)
 		tl_log(TL_LOG_WARNING, "run",
 		       "stop: orders still open after %u ms; the next start cancels them",
 		       e->cfg.shutdown_wait_ms);
-	join(e->md_thread, &e->md_running, &e->stop_md, NULL);
+	join(e->md_thread, &e->md_running, &e->stop_md, fused ? &e->user_wait : NULL);
 	join(e->user_thread, &e->user_running, &e->stop_user, &e->user_wait);
 	join(e->strat_thread, &e->strat_running, &e->stop_strat, &e->strat_wait);
 	tl_ledger_stop(e->ledger);

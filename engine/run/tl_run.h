@@ -1,7 +1,8 @@
 /*
  * tl_run.h: `tally run`, the engine: market data, order entry, the strategy and the ledger
  * on their own threads (DESIGN.md §1), against a venue that speaks the Binance Spot
- * protocol: the embedded `tally sim` by default, or the venue a config file names.
+ * protocol: the embedded `tally sim` by default, or the venue a config file names. With
+ * threads.layout = fused, md, user and strategy take turns on one thread instead.
  *
  * The threads and what they own
  *   md        an io loop and the book (tl_md_feed): publishes the best levels (TL_EV_TOP)
@@ -36,6 +37,12 @@
 enum tl_run_order_mode {
 	TL_RUN_ORDERS_FAST = 0, /* the order leaves at once; its LOCK is durable within a commit */
 	TL_RUN_ORDERS_STRICT,   /* the order leaves once its LOCK is durable */
+};
+
+/* Where the three hot stages run (threads.layout). */
+enum tl_run_layout {
+	TL_RUN_LAYOUT_SPLIT = 0, /* md, user and strategy each on a thread of its own */
+	TL_RUN_LAYOUT_FUSED,     /* all three on one thread and one io_uring, in turn */
 };
 
 struct tl_run_config {
@@ -75,6 +82,11 @@ struct tl_run_config {
 	char account[TL_LEDGER_ACCOUNT_NAME_MAX + 1]; /* the venue trading account's ledger name */
 
 	/* [threads] */
+	/* split: md, user and strategy on three threads, as DESIGN.md §1 draws them. fused: the
+	 * three stages take turns on one thread (the md thread: cpu_md, md_idle) and one
+	 * io_uring, still talking over the same rings; a tick reaches the order it causes
+	 * without a thread hand-off or a wake-up. For a box with fewer cores than threads. */
+	enum tl_run_layout layout;
 	int cpu_md, cpu_user, cpu_strategy, cpu_ledger; /* -1: not pinned */
 	/* Each hot thread's wait when idle (default block, right for a small box):
 	 *   block  md and user sleep in io_uring (an intent wakes the user thread at once);

@@ -1,7 +1,8 @@
 /*
  * Two-thread stress of the SPSC ring: a pinned producer sends sequenced messages, a pinned
  * consumer checks that each arrives exactly once, whole and in order. It runs for the
- * single-slot and the batch calls, and for each side using a different kind (the ledger's
+ * single-slot, the batch and the quiet calls (pushes whose wake-up comes later, with
+ * tl_ring_notify), and for each side using a different kind (the ledger's
  * ports do: single pushes drained in batches, batched acks popped singly), under every
  * idle strategy on the consumer side.
  *
@@ -24,7 +25,9 @@ typedef struct msg {
 
 #define MSG_CHECK(seq) ((seq)*0x9e3779b97f4a7c15ull)
 
-enum api { API_SINGLE, API_BATCH };
+/* API_QUIET: single pushes that do not wake the consumer, and a tl_ring_notify() after a
+ * random run of them and before every pause, as the strategy does with its ledger port. */
+enum api { API_SINGLE, API_BATCH, API_QUIET };
 
 struct run {
 	tl_ring_t *ring;
@@ -58,6 +61,8 @@ static void maybe_pause(struct run *run, uint64_t seq_before, uint64_t seq)
 {
 	if (run->idle_kind != TL_IDLE_BLOCK || seq_before >> 18 == seq >> 18)
 		return;
+	if (run->prod_api == API_QUIET)
+		tl_ring_notify(run->ring); /* before the pause: this producer is about to idle */
 	/* Wait for the consumer to drain the ring first: a slow one (popping singly under
 	 * TSan) could otherwise still be busy when the pause ends, and never sleep at all. */
 	uint32_t capacity = tl_ring_capacity(run->ring);
@@ -85,6 +90,16 @@ static void *producer(void *arg)
 				continue;
 			}
 			seq++;
+		} else if (run->prod_api == API_QUIET) {
+			uint32_t run_len = 1 + next_rand(&rng) % 16;
+			for (uint32_t i = 0; i < run_len && seq < run->count; i++) {
+				msg_t m = {seq, MSG_CHECK(seq)};
+				if (!tl_ring_try_push_quiet(run->ring, &m))
+					break; /* full: the notify below lets the consumer drain it
+					        */
+				seq++;
+			}
+			tl_ring_notify(run->ring);
 		} else {
 			uint64_t left = run->count - seq;
 			uint32_t want = 1 + next_rand(&rng) % 64;
@@ -160,7 +175,7 @@ static void *consumer(void *arg)
 
 static const char *api_name(enum api api)
 {
-	return api == API_SINGLE ? "single" : "batch";
+	return api == API_SINGLE ? "single" : api == API_BATCH ? "batch" : "quiet";
 }
 
 static void run_one(enum api prod_api, enum api cons_api, tl_idle_kind_t kind, uint64_t count,
@@ -227,7 +242,8 @@ int main(int argc, char **argv)
 		run_one(API_BATCH, API_BATCH, kinds[k], count, cpus);
 		run_one(API_SINGLE, API_BATCH, kinds[k], count, cpus);
 		run_one(API_BATCH, API_SINGLE, kinds[k], count, cpus);
+		run_one(API_QUIET, API_BATCH, kinds[k], count, cpus);
 	}
-	printf("ring stress: ok, %" PRIu64 " messages in each of 12 runs\n", count);
+	printf("ring stress: ok, %" PRIu64 " messages in each of 15 runs\n", count);
 	return 0;
 }

@@ -12,7 +12,9 @@
 #      trail of every order event: no client order id reused, every sim trade settled
 #      once (the ledger's trade keys are exactly the sim's trades), and the position
 #      limit never exceeded by the conservative exposure (position + open orders).
-# After every run `tally ledger verify` must pass. About 100 s in all.
+#   3. Four of those faults again with threads.layout=fused, the three hot stages on one
+#      thread, under the same checks.
+# After every run `tally ledger verify` must pass. About 150 s in all.
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
 
@@ -67,13 +69,16 @@ faults=(
 	"--clock-skew-ms 8000"
 	"--deposit-after-ms 2000 --deposit USDT=100"
 )
-for f in "${faults[@]}"; do
+# fault_run LAYOUT FLAGS: one run against a sim with FLAGS, threads.layout=LAYOUT.
+fault_run() {
+	local layout=$1 f=$2 name
 	name=$(echo "$f" | cut -d' ' -f1 | sed 's/^--//')
+	[ "$layout" = split ] || name="$name-$layout"
 	# shellcheck disable=SC2086
 	start_sim "$name" --duration 30 $f
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
 		--set strategy.half_spread_ticks=1 --set strategy.max_position=$max_position \
-		--set run.reconcile_every_ms=1000 \
+		--set run.reconcile_every_ms=1000 --set threads.layout="$layout" \
 		--set run.reconcile_window_ms=3000 --duration 8 --ledger-dir "$work/$name" \
 		--json-summary "$work/$name.json" >"$work/$name.out" 2>"$work/$name.err" || {
 		rc=$?
@@ -84,29 +89,41 @@ for f in "${faults[@]}"; do
 	check "$name" "$work/$name.json" "$work/$name"
 	check_audit "$name" "$work/$name" "$max_position"
 	# reconciliation ran every second: with every fill accounted for, it never adjusts
-	[ "$name" = deposit-after-ms ] || grep -q '"adjustments":0,' "$work/$name.json" ||
-		fail "$name: reconciliation wrote an ADJUSTMENT: $(cat "$work/$name.json")"
+	case "$name" in deposit-after-ms*) ;; *)
+		grep -q '"adjustments":0,' "$work/$name.json" ||
+			fail "$name: reconciliation wrote an ADJUSTMENT: $(cat "$work/$name.json")" ;;
+	esac
+	grep -Eq '"orders_acked":[1-9]' "$work/$name.json" || fail "$name: no order acked"
 	case "$name" in
-	drop-fills)
+	drop-fills*)
 		grep -Eq '"fills_rest":[1-9]' "$work/$name.json" ||
-			echo "note: drop-fills: no fill was dropped in this run" ;;
-	dup-events)
+			echo "note: $name: no fill was dropped in this run" ;;
+	dup-events*)
 		grep -Eq '"duplicates_dropped":[1-9]' "$work/$name.json" ||
-			echo "note: dup-events: no fill was duplicated in this run" ;;
-	rate-limit)
+			echo "note: $name: no fill was duplicated in this run" ;;
+	rate-limit*)
 		# a refusal for a rate limit trips the breaker: everything cancelled, a pause
 		grep -Eq '"breaker_trips":[1-9]' "$work/$name.json" ||
-			fail "rate-limit: the circuit breaker never tripped" ;;
-	deposit-after-ms)
+			fail "$name: the circuit breaker never tripped" ;;
+	deposit-after-ms*)
 		# money from outside: reconciliation writes it as one ADJUSTMENT, with its cause
 		grep -q '"adjustments":1,' "$work/$name.json" ||
-			fail "deposit: expected one ADJUSTMENT: $(cat "$work/$name.json")"
+			fail "$name: expected one ADJUSTMENT: $(cat "$work/$name.json")"
 		"$tally" ledger dump --db "$work/$name" | grep -q 'ADJUSTMENT.*USDT.*100.00000000' ||
-			fail "deposit: no ADJUSTMENT of 100 USDT in the journal" ;;
-	clock-skew-ms)
+			fail "$name: no ADJUSTMENT of 100 USDT in the journal" ;;
+	clock-skew-ms*)
 		# the venue's clock 8 s ahead: orders get through only if the offset was measured
 		grep -Eq '"orders_acked":[1-9]' "$work/$name.json" ||
-			fail "clock-skew: no order was accepted (-1021?)" ;;
+			fail "$name: no order was accepted (-1021?)" ;;
 	esac
+}
+for f in "${faults[@]}"; do
+	fault_run split "$f"
+done
+# 3. the fused layout (md, strategy and user on one thread): the faults that put its
+# in-thread hand-offs to work: a dropped connection reports every order in flight at once,
+# unknown outcomes and refusals turn around through the strategy, fills come back by REST.
+for f in "--drop-conn-every-ms 2500" "--unknown-outcome 20" "--drop-fills 50" "--rate-limit 10"; do
+	fault_run fused "$f"
 done
 echo "all e2e runs passed"
