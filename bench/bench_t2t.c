@@ -206,6 +206,7 @@ out:
 struct engine_figures {
 	uint64_t internal_p50, internal_p99, internal_n;
 	uint64_t leg_p50[3], leg_p99[3]; /* md, strategy, user */
+	char layout[8];                  /* the one the engine ran: split or fused */
 };
 
 static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle, const char *layout,
@@ -264,6 +265,11 @@ static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle, cons
 	fig->internal_p50 = json_u64(line, "internal_p50_ns");
 	fig->internal_p99 = json_u64(line, "internal_p99_ns");
 	fig->internal_n = json_u64(line, "internal_count");
+	{
+		const char *p = strstr(line, "\"layout\":\"");
+
+		snprintf(fig->layout, sizeof(fig->layout), "%.5s", p ? p + 10 : "?");
+	}
 	for (int i = 0; i < 3; i++) {
 		fig->leg_p50[i] = json_u64(line, leg_keys[i][0]);
 		fig->leg_p99[i] = json_u64(line, leg_keys[i][1]);
@@ -289,7 +295,8 @@ int tl_bench_t2t(int argc, char **argv)
 	                                         {"layout", required_argument, NULL, 'l'},
 	                                         {"help", no_argument, NULL, 'h'},
 	                                         {NULL, 0, NULL, 0}};
-	const char *layout = "split";
+	const char *layout = "auto";
+	char ran[8] = "?"; /* what auto became */
 	uint64_t reps = 3, seconds = 5, v;
 	uint64_t fl50[REPS_MAX], fl99[REPS_MAX], en50[REPS_MAX], en99[REPS_MAX], in50[REPS_MAX],
 	    in99[REPS_MAX], fln[REPS_MAX], enn[REPS_MAX], inn[REPS_MAX];
@@ -319,15 +326,17 @@ int tl_bench_t2t(int argc, char **argv)
 				return tl_bench_bad_value("t2t", "idle", "block, yield or spin"), 2;
 			break;
 		case 'l':
-			if (strcmp(optarg, "split") && strcmp(optarg, "fused"))
-				return tl_bench_bad_value("t2t", "layout", "split or fused"), 2;
+			if (strcmp(optarg, "auto") && strcmp(optarg, "split") &&
+			    strcmp(optarg, "fused"))
+				return tl_bench_bad_value("t2t", "layout", "auto, split or fused"),
+				       2;
 			layout = optarg;
 			break;
 		case 'h':
 			printf(
 			    "Usage: tally bench t2t [--json] [--reps N] [--seconds S] [--idle "
 			    "KIND]\n"
-			    "                       [--layout split|fused]\n"
+			    "                       [--layout auto|split|fused]\n"
 			    "\n"
 			    "Tick-to-trade on loopback against `tally sim --t2t` (market data "
 			    "every\n"
@@ -351,10 +360,11 @@ int tl_bench_t2t(int argc, char **argv)
 			    "idle)\n"
 			    "or spin (poll; owns a core each, so only with a core per thread).\n"
 			    "\n"
-			    "--layout L: the engine's threads.layout: split (the default: md, "
-			    "strategy\n"
-			    "and user on three threads) or fused (the three on one thread, in "
-			    "turn).\n"
+			    "--layout L: the engine's threads.layout: auto (the default, as the "
+			    "engine's:\n"
+			    "fused with fewer than 4 CPUs online), split (md, strategy and user on "
+			    "three\n"
+			    "threads) or fused (the three on one thread, in turn).\n"
 			    "\n"
 			    "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us,\n"
 			    "floor_p99_us, engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, "
@@ -387,6 +397,7 @@ int tl_bench_t2t(int argc, char **argv)
 			fprintf(stderr, "bench t2t: the engine run failed: %s\n", strerror(-rc));
 			return 1;
 		}
+		memcpy(ran, fig.layout, sizeof(ran));
 		in50[r] = fig.internal_p50;
 		in99[r] = fig.internal_p99;
 		inn[r] = fig.internal_n;
@@ -418,7 +429,7 @@ int tl_bench_t2t(int argc, char **argv)
 			       "\"floor_p50_us\":%.1f,\"floor_p99_us\":%.1f,\"engine_vs_floor_"
 			       "p50\":%.2f,"
 			       "\"internal_p50_ns\":%.0f,\"internal_p99_ns\":%.0f",
-			       tl_idle_kind_name(idle), layout, e50, e99, f50, f99,
+			       tl_idle_kind_name(idle), ran, e50, e99, f50, f99,
 			       f50 > 0 ? e50 / f50 : 0, i50, i99);
 			for (int i = 0; i < 3; i++)
 				printf(",\"internal_%s_p50_ns\":%.0f,\"internal_%s_p99_ns\":%.0f",
@@ -431,7 +442,7 @@ int tl_bench_t2t(int argc, char **argv)
 		} else {
 			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64
 			       " s each, layout %s, every hot thread idle %s\n",
-			       reps, seconds, layout, tl_idle_kind_name(idle));
+			       reps, seconds, ran, tl_idle_kind_name(idle));
 			printf("%-44s %10s %10s\n", "", "p50", "p99");
 			printf("%-44s %8.1f us %7.1f us\n", "floor: minimal responder", f50, f99);
 			printf("%-44s %8.1f us %7.1f us   (%.2fx the floor at p50)\n",

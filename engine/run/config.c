@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void tl_run_config_default(struct tl_run_config *cfg)
 {
@@ -43,6 +44,21 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->shutdown_wait_ms = 5000;
 	cfg->reconcile_every_ms = 5000;
 	cfg->reconcile_window_ms = 15000;
+}
+
+enum tl_run_layout tl_run_layout_effective(enum tl_run_layout layout)
+{
+	if (layout != TL_RUN_LAYOUT_AUTO)
+		return layout;
+	return sysconf(_SC_NPROCESSORS_ONLN) < TL_RUN_SPLIT_CPUS ? TL_RUN_LAYOUT_FUSED
+	                                                         : TL_RUN_LAYOUT_SPLIT;
+}
+
+const char *tl_run_layout_name(enum tl_run_layout layout)
+{
+	return layout == TL_RUN_LAYOUT_FUSED   ? "fused"
+	       : layout == TL_RUN_LAYOUT_SPLIT ? "split"
+	                                       : "auto";
 }
 
 enum kind {
@@ -104,7 +120,7 @@ static const struct key keys[] = {
     NUM("ledger", "durability", K_DURABILITY, durability, 0, 0, "strict|nometasync|periodic"),
     NUM("ledger", "orders", K_ORDER_MODE, order_mode, 0, 0, "fast|strict"),
     TEXT("ledger", "account", account, "the venue account's ledger name"),
-    NUM("threads", "layout", K_LAYOUT, layout, 0, 0, "split|fused"),
+    NUM("threads", "layout", K_LAYOUT, layout, 0, 0, "auto|split|fused"),
     NUM("threads", "cpu_md", K_INT, cpu_md, -1, 1023, ""),
     NUM("threads", "cpu_user", K_INT, cpu_user, -1, 1023, ""),
     NUM("threads", "cpu_strategy", K_INT, cpu_strategy, -1, 1023, ""),
@@ -165,7 +181,9 @@ static int set_key(struct tl_run_config *cfg, const struct key *k, const char *v
 			return -EINVAL;
 		return 0;
 	case K_LAYOUT:
-		if (!strcmp(value, "split"))
+		if (!strcmp(value, "auto"))
+			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_AUTO;
+		else if (!strcmp(value, "split"))
 			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_SPLIT;
 		else if (!strcmp(value, "fused"))
 			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_FUSED;

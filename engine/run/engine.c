@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tl_io.h"
 #include "tl_log.h"
@@ -1500,6 +1501,10 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	if (!e)
 		return -ENOMEM;
 	e->cfg = *cfg;
+	e->cfg.layout = tl_run_layout_effective(cfg->layout);
+	if (cfg->layout == TL_RUN_LAYOUT_AUTO)
+		tl_log(TL_LOG_INFO, "run", "threads: layout %s (auto, %ld CPUs online)",
+		       tl_run_layout_name(e->cfg.layout), sysconf(_SC_NPROCESSORS_ONLN));
 	e->start_wall_ms = start_wall_ms;
 	snprintf(e->ledger_dir, sizeof(e->ledger_dir), "%s", ledger_dir);
 	snprintf(e->inst.symbol, sizeof(e->inst.symbol), "%s", cfg->symbol);
@@ -1535,7 +1540,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	if ((rc = tl_ledger_open(&e->ledger, &lc)))
 		goto fail;
 	/* Fused, the one hot thread sleeps in its loop on every ring it reads. */
-	sw = cfg->layout == TL_RUN_LAYOUT_FUSED ? &e->user_wait : &e->strat_wait;
+	sw = e->cfg.layout == TL_RUN_LAYOUT_FUSED ? &e->user_wait : &e->strat_wait;
 	if ((rc = tl_ledger_port_attach(e->ledger, 64, &e->boot_port)) ||
 	    (rc = tl_ledger_port_attach(e->ledger, 1024, &e->strat_port)) ||
 	    (rc = tl_ledger_port_attach(e->ledger, 4096, &e->user_port)) ||
@@ -1981,7 +1986,7 @@ void engine_summary(struct engine *e, FILE *out)
 	        ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
 	        ",\"md_p99_ns\":%" PRIu64 ",\"strategy_p50_ns\":%" PRIu64
 	        ",\"strategy_p99_ns\":%" PRIu64 ",\"user_p50_ns\":%" PRIu64
-	        ",\"user_p99_ns\":%" PRIu64 "}}\n",
+	        ",\"user_p99_ns\":%" PRIu64 "},\"layout\":\"%s\"}\n",
 	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
 	        u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
 	        u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
@@ -1991,6 +1996,6 @@ void engine_summary(struct engine *e, FILE *out)
 	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
 	        tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
 	        internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99,
-	        leg[2].p50, leg[2].p99);
+	        leg[2].p50, leg[2].p99, tl_run_layout_name(e->cfg.layout));
 	fflush(out);
 }

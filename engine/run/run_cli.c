@@ -36,6 +36,8 @@ void tl_run_cli_usage(FILE *out)
 	        "Runs the market-making engine: market data, order entry, the strategy and the\n"
 	        "ledger on their own threads. With no venue configured it starts `tally sim` on\n"
 	        "loopback and quotes BTCUSDT on its funded demo account: the embedded default.\n"
+	        "On a box with fewer than 4 CPUs, market data, order entry and the strategy\n"
+	        "take turns on one thread instead (threads.layout: auto, split or fused).\n"
 	        "\n"
 	        "Before quoting, it cancels the symbol's open orders on the venue and brings the\n"
 	        "ledger to the venue's balances (a first run credits them; a later run that\n"

@@ -41,9 +41,17 @@ enum tl_run_order_mode {
 
 /* Where the three hot stages run (threads.layout). */
 enum tl_run_layout {
-	TL_RUN_LAYOUT_SPLIT = 0, /* md, user and strategy each on a thread of its own */
-	TL_RUN_LAYOUT_FUSED,     /* all three on one thread and one io_uring, in turn */
+	TL_RUN_LAYOUT_AUTO =
+	    0,               /* fused with fewer than TL_RUN_SPLIT_CPUS CPUs online, else split */
+	TL_RUN_LAYOUT_SPLIT, /* md, user and strategy each on a thread of its own */
+	TL_RUN_LAYOUT_FUSED, /* all three on one thread and one io_uring, in turn */
 };
+#define TL_RUN_SPLIT_CPUS 4 /* a CPU for each hot thread and the ledger's */
+
+/* The layout `layout` stands for on this machine (auto resolved); never AUTO. Thread:
+ * any. */
+enum tl_run_layout tl_run_layout_effective(enum tl_run_layout layout);
+const char *tl_run_layout_name(enum tl_run_layout layout);
 
 struct tl_run_config {
 	/* [venue]: empty host = the embedded sim, started by `tally run` on loopback */
@@ -85,7 +93,8 @@ struct tl_run_config {
 	/* split: md, user and strategy on three threads, as DESIGN.md §1 draws them. fused: the
 	 * three stages take turns on one thread (the md thread: cpu_md, md_idle) and one
 	 * io_uring, still talking over the same rings; a tick reaches the order it causes
-	 * without a thread hand-off or a wake-up. For a box with fewer cores than threads. */
+	 * without a thread hand-off or a wake-up. For a box with fewer cores than threads,
+	 * which is what auto (the default) picks it for. */
 	enum tl_run_layout layout;
 	int cpu_md, cpu_user, cpu_strategy, cpu_ledger; /* -1: not pinned */
 	/* Each hot thread's wait when idle (default block, right for a small box):

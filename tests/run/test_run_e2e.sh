@@ -53,6 +53,10 @@ grep -v '^{"status"' "$work/embedded.err" | grep -v '^{"ts_ms":[0-9]*,"level":"[
 	grep . && fail "embedded: a stderr line that is not a JSON log record"
 # it quoted: orders went out and were acknowledged
 grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no order acked"
+# the default layout: fused on a box with fewer than 4 CPUs online, split on a bigger one
+want=split
+[ "$(getconf _NPROCESSORS_ONLN)" -lt 4 ] && want=fused
+grep -q "\"layout\":\"$want\"" "$work/embedded.json" || fail "embedded: the layout is not $want"
 
 # 2. each fault in turn. The sim runs a little longer than the engine. A position limit
 # of three orders a side binds often at one tick from the mid.

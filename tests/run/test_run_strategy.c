@@ -329,7 +329,7 @@ static void test_config(void)
 	CHECK(fd >= 0 && err);
 	f = fdopen(fd, "w");
 	fputs("; comment\n[strategy]\nlevels = 2\nmicroprice = false\n[ledger]\norders = strict\n"
-	      "durability = nometasync\n[threads]\nstrategy_idle = yield\n",
+	      "durability = nometasync\n[threads]\nstrategy_idle = yield\nlayout = fused\n",
 	      f);
 	fclose(f);
 	tl_run_config_default(&cfg);
@@ -339,7 +339,20 @@ static void test_config(void)
 	CHECK_EQ(cfg.order_mode, TL_RUN_ORDERS_STRICT);
 	CHECK_EQ(cfg.durability, TL_LEDGER_NOMETASYNC);
 	CHECK_EQ(cfg.strategy_idle, TL_IDLE_YIELD);
+	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_FUSED);
 	CHECK_EQ(tl_run_config_check(&cfg, err), 0);
+	/* the layout: auto by default, resolved by the CPUs online; explicit ones stay */
+	tl_run_config_default(&cfg);
+	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_AUTO);
+	CHECK_EQ(tl_run_layout_effective(TL_RUN_LAYOUT_AUTO),
+	         sysconf(_SC_NPROCESSORS_ONLN) < TL_RUN_SPLIT_CPUS ? TL_RUN_LAYOUT_FUSED
+	                                                           : TL_RUN_LAYOUT_SPLIT);
+	CHECK_EQ(tl_run_layout_effective(TL_RUN_LAYOUT_SPLIT), TL_RUN_LAYOUT_SPLIT);
+	CHECK_EQ(tl_run_layout_effective(TL_RUN_LAYOUT_FUSED), TL_RUN_LAYOUT_FUSED);
+	CHECK_EQ(tl_run_config_set(&cfg, "threads.layout=split", err), 0);
+	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_SPLIT);
+	CHECK_EQ(tl_run_config_set(&cfg, "threads.layout=threads", err), -EINVAL);
+	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_SPLIT);
 	/* errors: an unknown key, a value out of range, not INI at all */
 	f = fopen(path, "w");
 	fputs("[strategy]\nlevels = 17\n", f);
