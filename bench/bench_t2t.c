@@ -11,8 +11,9 @@
  *   - the engine: `tally run` quoting the sim, with refresh_ticks 0 (every move of the
  *     book is acted on) and every hot thread idle as --idle says (yield by default: on
  *     two cores, spinning threads starve the md thread and the sim). Its summary gives
- *     the engine's own part: a depth frame's bytes reaped on the md thread to the request
- *     submitted on the user thread (internal_p50_ns, internal_p99_ns), and its legs.
+ *     the engine's own part: a depth frame's bytes reaped on the md thread to the first
+ *     request its top caused, submitted on the user thread (internal_p50_ns,
+ *     internal_p99_ns), and its legs.
  * Orders the engine sends for other reasons (an order re-placed once the ledger acked
  * the last one's release) also close a measurement, so the engine's figure is an upper
  * bound. Each figure is the median over the repetitions.
@@ -347,10 +348,10 @@ int tl_bench_t2t(int argc, char **argv)
 			    "io path (the floor), then `tally run` (the engine), S seconds each\n"
 			    "(default 5), and reads the engine's own part from its summary: a "
 			    "depth\n"
-			    "frame's bytes reaped from the socket to the request submitted, in "
-			    "three\n"
-			    "legs (md, strategy, user). Medians of N repetitions\n"
-			    "(default 3).\n"
+			    "frame's bytes reaped from the socket to the first request it caused, "
+			    "submitted,\n"
+			    "in three legs (md, strategy, user). Medians of N repetitions (default "
+			    "3).\n"
 			    "\n"
 			    "--idle KIND: how every hot thread of the engine waits, and the "
 			    "floor's\n"

@@ -34,10 +34,12 @@ static inline int64_t run_wall_ms(void)
 
 /* Tick-to-trade in three legs, one histogram per thread, each written by its thread only:
  *   md.apply      a frame's bytes reaped from the socket -> its top published (parse, book)
- *   strat.react   the top published -> the intent it caused published (a ring hop, a wake)
+ *   strat.react   the top published -> the first intent it caused published (a ring hop,
+ *                 a wake)
  *   user.send     that intent published -> its request submitted (a ring hop, a wake, the
  *                 signature)
- * and user.internal, the whole of it. */
+ * and user.internal, the whole of it. Only a top's first intent counts: tick-to-trade runs
+ * to the first order frame a tick causes. */
 struct md_counters {
 	alignas(64) _Atomic uint64_t tops, tops_dropped, book_down;
 	_Atomic int64_t bid_px, ask_px; /* the last top published */
@@ -108,7 +110,8 @@ struct strategy {
 	bool have_top;
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
 	int64_t top_origin_ns, top_publish_ns;
-	bool top_fresh; /* quoting in response to a top that just arrived */
+	bool top_fresh;    /* quoting in response to a top that just arrived */
+	bool top_answered; /* ... and its first intent is out */
 	bool venue_ready;
 	bool quoting; /* false once stop was asked */
 	bool stale;   /* the ledger and the venue disagree: paused until they agree again */

@@ -126,13 +126,15 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
                         int level, int64_t now_ns)
 {
 	tl_event_t ev;
+	/* Only the first intent a top caused carries the top's arrival: tick-to-trade runs to
+	 * the first order frame a tick causes (as `tally bench t2t`'s sim measures it), and
+	 * the user thread measures the engine's own part from it. */
+	bool first = st->top_fresh && !st->top_answered;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
-	/* Only an intent a top caused carries the top's arrival: the user thread measures
-	 * the engine's own tick-to-trade from it. */
-	ev.ts_origin_ns = st->top_fresh ? st->top_origin_ns : 0;
-	ev.ts_publish_ns = st->top_fresh ? tl_mono_ns() : now_ns;
+	ev.ts_origin_ns = first ? st->top_origin_ns : 0;
+	ev.ts_publish_ns = first ? tl_mono_ns() : now_ns;
 	ev.payload.intent.order_seq = s->order_seq;
 	ev.payload.intent.px = s->px;
 	ev.payload.intent.qty = s->qty;
@@ -141,8 +143,10 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 	if (!st->out.intent(st->out.ctx, &ev))
 		return false;
 	atomic_fetch_add_explicit(&st->ctr->intents, 1, memory_order_relaxed);
-	if (st->top_fresh)
+	if (first) {
+		st->top_answered = true;
 		tl_hist_record(&st->ctr->react, (uint64_t)(ev.ts_publish_ns - st->top_publish_ns));
+	}
 	if (type == TL_EV_PLACE && st->top_fresh)
 		tl_hist_record(&st->ctr->t2t, (uint64_t)(now_ns - st->top_origin_ns));
 	return true;
@@ -368,6 +372,7 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 		                      memory_order_relaxed);
 		/* Tick-to-trade counts the orders this very top caused, nothing later. */
 		st->top_fresh = true;
+		st->top_answered = false;
 		quote(st, now_ns);
 		st->top_fresh = false;
 		break;

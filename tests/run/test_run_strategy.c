@@ -388,10 +388,32 @@ static void test_config(void)
 	fclose(err);
 }
 
+/* Tick-to-trade runs to the first order a top causes: only that intent carries the top's
+ * arrival (the user thread measures the engine's own part from it). */
+static void test_t2t_origin(void)
+{
+	static struct strategy st;
+	static struct sink out;
+	struct tl_run_config cfg;
+
+	tl_run_config_default(&cfg);
+	start(&st, &out, &cfg);
+	venue_ready(&st);
+	CHECK_EQ(out.n_intents, 0); /* no book yet */
+	top(&st, 6000000, 6000001);
+	CHECK_EQ(out.n_intents, 2 * cfg.levels);
+	CHECK_EQ(out.intents[0].ts_origin_ns, 1);
+	for (size_t i = 1; i < out.n_intents; i++)
+		CHECK_EQ(out.intents[i].ts_origin_ns, 0);
+	/* places a top caused, every one of them, still count in the strategy's own t2t */
+	CHECK_EQ(atomic_load(&g_ctr.t2t.count), 2 * cfg.levels);
+}
+
 int main(void)
 {
 	test_client_ids();
 	test_quotes();
+	test_t2t_origin();
 	test_lifecycle();
 	test_filled_and_limits();
 	test_full_rings();
