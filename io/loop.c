@@ -124,6 +124,12 @@ int tl_io_loop_create(tl_io_loop_t **out, const struct tl_io_loop_config *cfg)
 		rc = -ENOMEM;
 		goto err_map;
 	}
+	/* Touched here, once, rather than first on the hot path. The kernel takes the buffers
+	 * round-robin, so each one is new to this process on its first lap (256 frames of a
+	 * stream); the first read of bytes the kernel wrote into a page this process never
+	 * touched costs about 3.5 us here (a virtual machine: measured with a bare io_uring
+	 * multishot recv), against 0.5 us once the page was touched. */
+	memset(loop->rx_bufs, 0, (size_t)cfg->rx_buf_count * cfg->rx_buf_bytes);
 
 	struct io_uring_buf_reg reg;
 	memset(&reg, 0, sizeof(reg));
