@@ -3,7 +3,8 @@
  *
  * METHOD
  * A `tally sim --t2t` stamps each market-data frame as it writes it, and the first WS API
- * request that arrives after it closes the measurement (sim/tl_sim_server.h). Each
+ * request that names that frame as its cause closes the measurement: its "id" is the
+ * frame's final update id x 2^24, plus a counter (sim/tl_sim_server.h). Each
  * repetition runs two clients against a fresh sim, for --seconds each:
  *   - the floor: a minimal responder on the same io path (io/'s WebSocket client on an
  *     io_uring loop, waiting as --idle says) that answers every depth frame with a fixed
@@ -14,9 +15,10 @@
  *     the engine's own part: a depth frame's bytes reaped on the md thread to the first
  *     request its top caused, submitted on the user thread (internal_p50_ns,
  *     internal_p99_ns), and its legs.
- * Orders the engine sends for other reasons (an order re-placed once the ledger acked
- * the last one's release) also close a measurement, so the engine's figure is an upper
- * bound. Each figure is the median over the repetitions.
+ * The engine runs with run.t2t_ids, so the first request each top causes names the
+ * frame; requests sent for other reasons (an order re-placed once the ledger acked the
+ * last one's release, a cancel on an order's ack) name none and are not counted. Each
+ * figure is the median over the repetitions.
  */
 #include "bench_internal.h"
 #include "tl_bench.h"
@@ -34,6 +36,7 @@
 
 #include "tl_io.h"
 #include "tl_ring.h"
+#include "tl_sim_server.h"
 
 #define REPS_MAX 20
 
@@ -122,11 +125,18 @@ static void floor_md(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *
 	char req[64];
 	int n;
 
+	const uint8_t *u = memmem(data, len, "\"u\":", 4), *end = data + len;
+	uint64_t cause = 0;
+
+	for (u = u ? u + 4 : end; u < end && *u >= '0' && *u <= '9'; u++)
+		cause = cause * 10 + (uint64_t)(*u - '0');
+
 	(void)ws;
 	(void)op;
-	(void)data;
-	(void)len;
-	n = snprintf(req, sizeof(req), "{\"id\":%" PRIu64 ",\"method\":\"ping\"}", f->next_id++);
+	/* The request names the frame it answers, as the engine's do (run.t2t_ids). */
+	n = snprintf(req, sizeof(req), "{\"id\":%" PRIu64 ",\"method\":\"ping\"}",
+	             cause << TL_SIM_T2T_ID_SHIFT |
+	                 (f->next_id++ & ((1u << TL_SIM_T2T_ID_SHIFT) - 1)));
 	if (tl_ws_client_is_open(f->api) &&
 	    tl_ws_client_send(f->api, TL_WS_OP_TEXT, req, (size_t)n) == 0)
 		f->answered++;
@@ -245,10 +255,11 @@ static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle, cons
 		setenv("TALLY_API_SECRET",
 		       "tallyDemoSecret000000000000000000000000000000000000000000000001", 1);
 		execl("/proc/self/exe", "tally", "run", "--set", "venue.host=127.0.0.1", "--set",
-		      port_s, "--set", "strategy.refresh_ticks=0", "--set", md_idle, "--set",
-		      user_idle, "--set", strat_idle, "--set", layout_s, "--set",
-		      "run.status_every_ms=0", "--set", "run.reconcile_every_ms=0", "--duration",
-		      dur_s, "--ledger-dir", ledger, "--json-summary", summary, (char *)NULL);
+		      port_s, "--set", "strategy.refresh_ticks=0", "--set", "run.t2t_ids=true",
+		      "--set", md_idle, "--set", user_idle, "--set", strat_idle, "--set", layout_s,
+		      "--set", "run.status_every_ms=0", "--set", "run.reconcile_every_ms=0",
+		      "--duration", dur_s, "--ledger-dir", ledger, "--json-summary", summary,
+		      (char *)NULL);
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
@@ -343,9 +354,10 @@ int tl_bench_t2t(int argc, char **argv)
 			    "every\n"
 			    "20 ms): from a depth frame written by the sim to the first WS API "
 			    "request\n"
-			    "it gets after it. Each repetition measures a minimal responder on the "
-			    "same\n"
-			    "io path (the floor), then `tally run` (the engine), S seconds each\n"
+			    "it caused (the request's id names the frame: run.t2t_ids). Each\n"
+			    "repetition measures a minimal responder on the same io path (the "
+			    "floor),\n"
+			    "then `tally run` (the engine), S seconds each\n"
 			    "(default 5), and reads the engine's own part from its summary: a "
 			    "depth\n"
 			    "frame's bytes reaped from the socket to the first request it caused, "

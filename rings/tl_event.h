@@ -68,6 +68,8 @@ typedef struct tl_event {
 			int64_t px, qty;    /* PLACE */
 			uint8_t side;       /* PLACE: 1 buy, 2 sell */
 			uint8_t level;      /* PLACE: the strategy's level, for logs */
+			uint64_t
+			    cause; /* the update id of the top it answers (first intent), or 0 */
 		} intent;
 		struct {
 			uint64_t order_seq;

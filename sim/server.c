@@ -237,10 +237,15 @@ struct tl_sim_server {
 	lws_sorted_usec_list_t sul_md, sul_drop, sul_fault, sul_status, sul_wake, sul_deposit;
 	uint32_t status_every_ms;
 	struct tl_sim_server_stats stats;
-	tl_hist_t *t2t;     /* t2t mode only */
-	FILE *audit;        /* cfg.audit_path, or NULL */
-	int64_t md_sent_ns; /* the last market-data frame written */
-	bool md_pending;    /* no WS API request has arrived since it */
+	tl_hist_t *t2t; /* t2t mode only */
+	FILE *audit;    /* cfg.audit_path, or NULL */
+	/* t2t mode: the last market-data frames written, by their final update id */
+	struct t2t_frame {
+		uint64_t u;
+		int64_t sent_ns;
+		bool answered; /* the first request it caused arrived */
+	} t2t_frames[TL_SIM_T2T_FRAMES];
+	uint32_t t2t_next;
 	char *cert_pem, *key_pem;
 	size_t cert_pem_len, key_pem_len;
 };
@@ -409,6 +414,70 @@ static int write_batch(struct sim_conn *c)
 	return n;
 }
 
+/* A number after `key` in a JSON text of `len` bytes; 0 when absent. */
+static uint64_t json_number_after(const char *text, size_t len, const char *key)
+{
+	size_t kn = strlen(key);
+
+	for (size_t i = 0; i + kn < len; i++) {
+		if (memcmp(text + i, key, kn) != 0)
+			continue;
+		uint64_t v = 0;
+
+		for (i += kn; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+			v = v * 10 + (uint64_t)(text[i] - '0');
+		return v;
+	}
+	return 0;
+}
+
+static bool t2t_known(const struct tl_sim_server *s, uint64_t u)
+{
+	for (uint32_t i = 0; i < TL_SIM_T2T_FRAMES; i++)
+		if (s->t2t_frames[i].u == u)
+			return true;
+	return false;
+}
+
+/* t2t mode: remembers, by final update id, each market-data frame queued to be written now
+ * (a frame left for the next WRITEABLE keeps its first stamp). */
+static void t2t_stamp(struct sim_conn *c)
+{
+	struct tl_sim_server *s = c->srv;
+	int64_t now = tl_mono_ns();
+
+	for (size_t off = c->q.r; off < c->q.w;) {
+		struct frame_hdr *h = (struct frame_hdr *)(void *)(c->q.buf + off);
+		uint64_t u;
+
+		if (h->kind != FRAME_TEXT)
+			break;
+		u = json_number_after((const char *)frame_payload(h), h->len, "\"u\":");
+		if (u && !t2t_known(s, u))
+			s->t2t_frames[s->t2t_next++ % TL_SIM_T2T_FRAMES] =
+			    (struct t2t_frame){u, now, false};
+		off += frame_span(h->len);
+	}
+}
+
+/* t2t mode: a request that names the frame it answers closes that frame's measurement. */
+static void t2t_answer(struct tl_sim_server *s, const void *in, size_t len)
+{
+	uint64_t u = json_number_after(in, len, "\"id\":") >> TL_SIM_T2T_ID_SHIFT;
+
+	if (u == 0)
+		return;
+	for (uint32_t i = 0; i < TL_SIM_T2T_FRAMES; i++) {
+		struct t2t_frame *f = &s->t2t_frames[i];
+
+		if (f->u == u && !f->answered) {
+			f->answered = true;
+			tl_hist_record(s->t2t, (uint64_t)(tl_mono_ns() - f->sent_ns));
+			return;
+		}
+	}
+}
+
 /*
  * One send a WRITEABLE: a batch of text frames, or one frame too big for a batch. When
  * more is queued, the next WRITEABLE sends it. (Asking lws_send_pipe_choked() instead
@@ -420,12 +489,10 @@ static int conn_writeable(struct sim_conn *c)
 	struct frame_hdr *h = outq_head(&c->q);
 	int n;
 
-	if (h && c->kind == CONN_MD && c->srv->t2t) {
-		c->srv->md_sent_ns = tl_mono_ns(); /* just before the write, as a kernel stamp */
-		c->srv->md_pending = true;
-	}
 	if (!h)
 		return 0;
+	if (c->kind == CONN_MD && c->srv->t2t)
+		t2t_stamp(c); /* just before the write, as a kernel stamp */
 	if (h->kind == FRAME_CLOSE) {
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away",
 		                 10);
@@ -1144,10 +1211,8 @@ static int api_receive(struct sim_conn *c, const void *in, size_t len)
 {
 	struct tl_sim_server *s = c->srv;
 
-	if (s->t2t && s->md_pending) {
-		tl_hist_record(s->t2t, (uint64_t)(tl_mono_ns() - s->md_sent_ns));
-		s->md_pending = false;
-	}
+	if (s->t2t)
+		t2t_answer(s, in, len);
 	bool final = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
 
 	if (final && c->rx_len == 0) {

@@ -32,6 +32,9 @@
 #ifndef TL_SIM_SERVER_H
 #define TL_SIM_SERVER_H
 
+#define TL_SIM_T2T_ID_SHIFT 24
+#define TL_SIM_T2T_FRAMES 64
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,9 +127,11 @@ struct tl_sim_server_config {
 	char *const *replay_paths;
 	size_t n_replay_paths;
 	uint32_t replay_speed;
-	/* Tick-to-trade stamps (`tally bench t2t`): the time from the last market-data frame
-	 * written to any connection to the first WS API request that arrives after it, for
-	 * each such frame, into the stats' t2t figures. */
+	/* Tick-to-trade stamps (`tally bench t2t`): for each market-data frame written, the
+	 * time to the first WS API request that frame caused, into the stats' t2t figures. A
+	 * request names its cause in its numeric "id": the frame's final update id "u" times
+	 * 2^24, plus anything below 2^24 (TL_SIM_T2T_ID_SHIFT); other requests are not
+	 * counted. Frames are remembered by u for the last TL_SIM_T2T_FRAMES written. */
 	bool t2t;
 	/* An audit trail of every client order, for tests and post-mortems: when set, the
 	 * file is created (truncated) and gets one line per order event of a configured

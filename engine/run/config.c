@@ -135,6 +135,7 @@ static const struct key keys[] = {
     NUM("run", "shutdown_wait_ms", K_U32, shutdown_wait_ms, 100, 600000, ""),
     NUM("run", "reconcile_every_ms", K_U32, reconcile_every_ms, 0, 3600000, "0: never"),
     NUM("run", "reconcile_window_ms", K_U32, reconcile_window_ms, 1000, 3600000, ""),
+    NUM("run", "t2t_ids", K_BOOL, t2t_ids, 0, 1, "request ids name the update that caused them"),
 };
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)

@@ -55,6 +55,7 @@
 
 #define REQS_MAX 4096 /* requests in flight the user thread keeps track of */
 #define MD_WAIT_NS 50000000
+#define RUN_T2T_ID_SHIFT 24    /* run.t2t_ids: id = update id << 24 | counter (tl_sim_server.h) */
 #define STRAT_TICK_NS 10000000 /* the strategy's tick clock: refresh, resends, timeouts */
 #define SEEN_MAX 65536         /* trade ids remembered (a power of two) */
 #define LINKS_MAX 16384        /* venue order ids remembered (a power of two) */
@@ -785,6 +786,12 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 	char buf[1024], cid[24];
 	struct tl_venue_auth a = auth_now(e);
 	uint64_t id = tl_venue_session_next_id(e->session);
+
+	/* run.t2t_ids: the id names the update that caused the request. Its low bits keep the
+	 * counter's, so the request's slot in reqs[] and its uniqueness are as before. */
+	if (e->cfg.t2t_ids && ev->payload.intent.cause)
+		id = ev->payload.intent.cause << RUN_T2T_ID_SHIFT |
+		     (id & ((UINT64_C(1) << RUN_T2T_ID_SHIFT) - 1));
 	uint64_t seq = ev->payload.intent.order_seq;
 
 	run_client_order_id(seq, cid);

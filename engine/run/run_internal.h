@@ -110,6 +110,7 @@ struct strategy {
 	bool have_top;
 	int64_t bid_px, bid_qty, ask_px, ask_qty;
 	int64_t top_origin_ns, top_publish_ns;
+	uint64_t top_update_id;
 	bool top_fresh;    /* quoting in response to a top that just arrived */
 	bool top_answered; /* ... and its first intent is out */
 	bool venue_ready;

@@ -135,6 +135,7 @@ static bool send_intent(struct strategy *st, uint16_t type, const struct slot *s
 	ev.type = type;
 	ev.ts_origin_ns = first ? st->top_origin_ns : 0;
 	ev.ts_publish_ns = first ? tl_mono_ns() : now_ns;
+	ev.payload.intent.cause = first ? st->top_update_id : 0;
 	ev.payload.intent.order_seq = s->order_seq;
 	ev.payload.intent.px = s->px;
 	ev.payload.intent.qty = s->qty;
@@ -367,6 +368,7 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 		st->ask_px = ev->payload.top.ask_px;
 		st->ask_qty = ev->payload.top.ask_qty;
 		st->top_origin_ns = ev->ts_origin_ns;
+		st->top_update_id = ev->payload.top.update_id;
 		st->top_publish_ns = ev->ts_publish_ns;
 		atomic_store_explicit(&st->ctr->ref_px, (st->bid_px + st->ask_px) / 2,
 		                      memory_order_relaxed);

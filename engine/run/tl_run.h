@@ -112,6 +112,10 @@ struct tl_run_config {
 	uint32_t shutdown_wait_ms;              /* bound on waiting for the venue to confirm */
 	uint32_t reconcile_every_ms;  /* compare the venue's balances with the ledger's; 0: no */
 	uint32_t reconcile_window_ms; /* a difference older than this is written and pauses */
+	/* The first request a market-data update causes carries that update's id in its WS API
+	 * "id" (update id x 2^24 + a counter), for `tally bench t2t`'s sim to measure
+	 * tick-to-trade by cause. Off by default: a real venue needs no such ids. */
+	bool t2t_ids;
 };
 
 /* The embedded default: the sim's BTCUSDT, demo account, 3 levels of 0.001 BTC, fast

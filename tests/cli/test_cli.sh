@@ -83,7 +83,7 @@ grep -q "closing with" "$err" && fail "bench io: a client closed on a protocol e
 
 # tally bench t2t: a short run, floor and engine against tally sim --t2t; every key, and
 # samples on both sides (a run that measured nothing fails).
-expect 0 "$tally" bench t2t --json --reps 1 --seconds 3
+expect 0 "$tally" bench t2t --json --reps 1 --seconds 5
 for key in engine_t2t_p50_us engine_t2t_p99_us floor_p50_us floor_p99_us internal_p50_ns \
 	internal_p99_ns internal_md_p50_ns internal_strategy_p50_ns internal_user_p50_ns \
 	floor_samples engine_samples internal_samples; do
@@ -93,6 +93,8 @@ done
 expect 2 "$tally" bench t2t --seconds 0
 expect 2 "$tally" bench t2t --idle sleepy
 grep -q "idle" "$err" || fail "bench t2t --idle sleepy: no message naming the option"
+expect 2 "$tally" bench t2t --layout sideways
+grep -q "layout" "$err" || fail "bench t2t --layout sideways: no message naming the option"
 expect 0 "$tally" bench io --help
 grep -q '^Usage: tally bench io' "$out" || fail "bench io --help has no usage"
 expect 2 "$tally" bench io --msgs 5

@@ -14,6 +14,8 @@
 #      limit never exceeded by the conservative exposure (position + open orders).
 #   3. Four of those faults again with threads.layout=fused, the three hot stages on one
 #      thread, under the same checks.
+#   4. Tick-to-trade by cause: the sim (--t2t) matches a request to the frame its id names
+#      (run.t2t_ids), and counts nothing when ids name no frame.
 # After every run `tally ledger verify` must pass. About 150 s in all.
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
@@ -129,5 +131,28 @@ done
 # unknown outcomes and refusals turn around through the strategy, fills come back by REST.
 for f in "--drop-conn-every-ms 2500" "--unknown-outcome 20" "--drop-fills 50" "--rate-limit 10"; do
 	fault_run fused "$f"
+done
+# 4. tick-to-trade by cause, `tally bench t2t`'s method: a sim with --t2t counts a request
+# only when its id names the market-data frame that caused it (run.t2t_ids), so without
+# the ids it counts nothing, and with them at most one per top the engine reacted to.
+for ids in false true; do
+	start_sim "t2t-$ids" --duration 30 --t2t --md-interval-ms 20
+	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
+		--set strategy.refresh_ticks=0 --set run.t2t_ids=$ids --duration 5 \
+		--ledger-dir "$work/t2t-$ids" --json-summary "$work/t2t-$ids.json" \
+		>"$work/t2t-$ids.out" 2>"$work/t2t-$ids.err" || fail "t2t-$ids: exit status $?"
+	stop_sim
+	check "t2t-$ids" "$work/t2t-$ids.json" "$work/t2t-$ids"
+	count=$(sed -n 's/.*"t2t_count":\([0-9]*\).*/\1/p' "$work/t2t-$ids.sim" | tail -1)
+	reacted=$(sed -n 's/.*"internal_count":\([0-9]*\).*/\1/p' "$work/t2t-$ids.json")
+	[ -n "$count" ] && [ -n "$reacted" ] || fail "t2t-$ids: no t2t_count or internal_count"
+	if [ "$ids" = false ]; then
+		[ "$count" -eq 0 ] || fail "t2t-false: the sim counted $count requests that named no frame"
+	else
+		[ "$count" -gt 0 ] || fail "t2t-true: the sim matched no request to its frame"
+		[ "$count" -le "$reacted" ] ||
+			fail "t2t-true: the sim matched $count requests, the engine reacted to $reacted tops"
+	fi
+	echo "ok: t2t-$ids: sim matched $count, engine reacted to $reacted tops"
 done
 echo "all e2e runs passed"
