@@ -199,13 +199,14 @@ out:
 		tl_ws_client_close(md, 1000, "done");
 	if (f.api && tl_ws_client_is_open(f.api))
 		tl_ws_client_close(f.api, 1000, "done");
-	for (int i = 0; i < 200; i++) {
-		bool busy = (md && tl_ws_client_destroy(md) == -EBUSY) ||
-		            (f.api && tl_ws_client_destroy(f.api) == -EBUSY);
-
-		if (!busy)
-			break;
-		tl_io_loop_poll(loop, 5000000);
+	/* Each client is freed once its close is through (at most its 2 s close timeout). */
+	for (uint64_t t0 = tl_io_now_ns(); (md || f.api) && tl_io_now_ns() - t0 < 3000000000ull;) {
+		if (md && tl_ws_client_destroy(md) == 0)
+			md = NULL;
+		if (f.api && tl_ws_client_destroy(f.api) == 0)
+			f.api = NULL;
+		if (md || f.api)
+			tl_io_loop_poll(loop, 5000000);
 	}
 	tl_io_loop_destroy(loop);
 	return rc;

@@ -244,6 +244,19 @@ static int handle_completions(tl_io_loop_t *loop)
 	return (int)n;
 }
 
+int tl_io_loop_poll_sockets(tl_io_loop_t *loop, int64_t wait_ns)
+{
+	/* Without its waiter the poll does not announce itself, so it sleeps; the wake read
+	 * a producer may have fired meanwhile is re-armed after. */
+	tl_wait_t *waiter = loop->waiter;
+	loop->waiter = NULL;
+	int rc = tl_io_loop_poll(loop, wait_ns);
+	loop->waiter = waiter;
+	if (waiter && !loop->wake_armed)
+		wake_arm(loop);
+	return rc;
+}
+
 int tl_io_loop_submit(tl_io_loop_t *loop)
 {
 	if (io_uring_sq_ready(&loop->ring) == 0)

@@ -394,6 +394,15 @@ bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop);
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns);
 
 /*
+ * As tl_io_loop_poll, but waits for the sockets only: a loop with a waiter
+ * (tl_io_loop_set_waiter) sleeps here even while one of the waiter's rings holds
+ * something. For teardown, when the rings are no longer drained and a poll that returned
+ * at once for them would spin through a connection's close. Thread: the loop's.
+ * Blocks: only when wait_ns != 0.
+ */
+int tl_io_loop_poll_sockets(tl_io_loop_t *loop, int64_t wait_ns);
+
+/*
  * Submits what is queued now (sends just written, say), without handling completions,
  * so that other work can come before the next poll. Returns the number of submissions,
  * 0 when nothing was queued (no syscall then), or a negative error from io_uring_enter.

@@ -213,6 +213,26 @@ static int poll_until(tl_io_loop_t *loop, const bool *done, uint64_t end_ns)
 	return *done ? 0 : -ETIMEDOUT;
 }
 
+/*
+ * One step of waiting for a closing client to let go of `loop`: true after a poll of the
+ * sockets, false (with a warning naming `what`) once CLOSE_WAIT_NS have passed since
+ * start_ns. The wait is bounded by time, not by polls: a WebSocket's close waits up to
+ * its close timeout (2 s) for the peer, and a count of polls runs out early whenever
+ * other completions keep coming. Sockets only (tl_io_loop_poll_sockets): rings that are
+ * no longer drained would make every poll return at once.
+ */
+#define CLOSE_WAIT_NS 3000000000ull
+static bool close_wait(tl_io_loop_t *loop, uint64_t start_ns, const char *what)
+{
+	if (tl_io_now_ns() - start_ns >= CLOSE_WAIT_NS) {
+		tl_log(TL_LOG_WARNING, "run", "%s: still closing after %llu s; left as it is", what,
+		       CLOSE_WAIT_NS / 1000000000ull);
+		return false;
+	}
+	tl_io_loop_poll_sockets(loop, 5000000);
+	return true;
+}
+
 static struct tl_venue_auth auth_now(const struct engine *e)
 {
 	return (struct tl_venue_auth){e->signer, e->cfg.api_key, run_wall_ms() + e->clock_offset_ms,
@@ -248,8 +268,9 @@ static int venue_call(const struct engine *e, const char *req, size_t len, char 
 		rc = poll_until(loop, &o.done, end);
 	if (tl_ws_client_is_open(ws))
 		tl_ws_client_close(ws, 1000, "done");
-	for (int i = 0; i < 200 && tl_ws_client_destroy(ws) == -EBUSY; i++)
-		tl_io_loop_poll(loop, 5000000);
+	for (uint64_t t0 = tl_io_now_ns();
+	     tl_ws_client_destroy(ws) == -EBUSY && close_wait(loop, t0, "venue call");)
+		;
 	tl_io_loop_destroy(loop);
 	return rc;
 }
@@ -598,8 +619,9 @@ static void md_close(struct md_ctx *m)
 	if (!m->feed)
 		return;
 	tl_md_feed_stop(m->feed);
-	for (int i = 0; i < 200 && tl_md_feed_destroy(m->feed) == -EBUSY; i++)
-		tl_io_loop_poll(m->loop, 5000000);
+	for (uint64_t t0 = tl_io_now_ns();
+	     tl_md_feed_destroy(m->feed) == -EBUSY && close_wait(m->loop, t0, "md feed");)
+		;
 	m->feed = NULL;
 }
 
@@ -1270,14 +1292,16 @@ static void user_close(struct engine *e, tl_io_loop_t *loop)
 {
 	if (e->session) {
 		tl_venue_session_close(e->session);
-		for (int i = 0; i < 200 && tl_venue_session_destroy(e->session) == -EBUSY; i++)
-			tl_io_loop_poll(loop, 5000000);
+		for (uint64_t t0 = tl_io_now_ns(); tl_venue_session_destroy(e->session) == -EBUSY &&
+		                                   close_wait(loop, t0, "venue session");)
+			;
 		e->session = NULL;
 	}
 	if (e->http) {
 		tl_http_client_close(e->http);
-		for (int i = 0; i < 200 && tl_http_client_destroy(e->http) == -EBUSY; i++)
-			tl_io_loop_poll(loop, 5000000);
+		for (uint64_t t0 = tl_io_now_ns();
+		     tl_http_client_destroy(e->http) == -EBUSY && close_wait(loop, t0, "rest");)
+			;
 		e->http = NULL;
 	}
 	user_drain_acks(e);
@@ -1612,8 +1636,9 @@ static int rest_get(const struct engine *e, const char *target, struct rest_get 
 	if (!rc)
 		rc = poll_until(loop, &g->done, end);
 	tl_http_client_close(cl);
-	for (int i = 0; i < 200 && tl_http_client_destroy(cl) == -EBUSY; i++)
-		tl_io_loop_poll(loop, 5000000);
+	for (uint64_t t0 = tl_io_now_ns();
+	     tl_http_client_destroy(cl) == -EBUSY && close_wait(loop, t0, "rest call");)
+		;
 	tl_io_loop_destroy(loop);
 	return rc ? rc : g->err;
 }

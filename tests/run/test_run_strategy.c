@@ -353,6 +353,13 @@ static void test_config(void)
 	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_SPLIT);
 	CHECK_EQ(tl_run_config_set(&cfg, "threads.layout=threads", err), -EINVAL);
 	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_SPLIT);
+	/* the shipped example loads, every key in it known, and states the defaults it names */
+	tl_run_config_default(&cfg);
+	CHECK_EQ(tl_run_config_load(&cfg, TALLY_EXAMPLE_INI, err), 0);
+	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_AUTO);
+	CHECK(!cfg.t2t_ids);
+	CHECK_EQ(cfg.durability, TL_LEDGER_STRICT);
+	CHECK_EQ(tl_run_config_check(&cfg, err), 0);
 	/* errors: an unknown key, a value out of range, not INI at all */
 	f = fopen(path, "w");
 	fputs("[strategy]\nlevels = 17\n", f);
