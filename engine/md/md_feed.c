@@ -32,6 +32,10 @@ struct tl_md_feed {
 	tl_md_sync_t *sync;
 	tl_ws_client_t *ws;
 	tl_http_client_t *http;
+	/* tl_md_feed_warm: a depth event of the feed's symbol, and the book it goes into */
+	char warm_msg[128 + 2 * TL_MD_FEED_WARM_LEVELS * 24];
+	size_t warm_len;
+	tl_book_t *warm_book;
 	bool snapshot_in_flight;
 	bool started;
 	struct tl_md_feed_counters counters;
@@ -176,6 +180,8 @@ static void on_snapshot(tl_http_client_t *cl, void *user, int err, const struct 
 	after_result(f, res, m.final_id);
 }
 
+static void warm_msg_make(struct tl_md_feed *f);
+
 int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md_feed_config *cfg,
                       tl_md_feed_book_fn on_book, void *user)
 {
@@ -210,6 +216,13 @@ int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md
 	if (rc == 0)
 		rc = tl_md_sync_create(&f->sync, &cfg->sync, f->book);
 	if (rc == 0) {
+		struct tl_book_config wb = cfg->book;
+		wb.max_levels_per_side = 4 * TL_MD_FEED_WARM_LEVELS;
+		rc = tl_book_create(&f->warm_book, &wb);
+	}
+	if (rc == 0)
+		warm_msg_make(f);
+	if (rc == 0) {
 		struct tl_ws_client_config wc = cfg->ws;
 		if (!wc.path || strcmp(wc.path, "/") == 0)
 			wc.path = f->ws_path;
@@ -226,6 +239,40 @@ int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md
 	}
 	*out = f;
 	return 0;
+}
+
+/* Integer prices and quantities: exact at any scale the parser takes. */
+static void warm_msg_make(struct tl_md_feed *f)
+{
+	size_t cap = sizeof(f->warm_msg), n;
+
+	n = (size_t)snprintf(f->warm_msg, cap,
+	                     "{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"%s\",\"U\":1,"
+	                     "\"u\":2,\"b\":[",
+	                     f->symbol);
+	for (int side = 0; side < 2; side++) {
+		for (int i = 0; i < TL_MD_FEED_WARM_LEVELS; i++)
+			n += (size_t)snprintf(f->warm_msg + n, cap - n, "%s[\"%d\",\"%d\"]",
+			                      i ? "," : "", side ? 1001 + i : 1000 - i, 1 + i % 3);
+		n += (size_t)snprintf(f->warm_msg + n, cap - n, side ? "]}" : "],\"a\":[");
+	}
+	f->warm_len = n;
+}
+
+int tl_md_feed_warm(tl_md_feed_t *f)
+{
+	struct tl_md_msg m;
+	int rc = tl_md_parse(f->parser, f->warm_msg, f->warm_len, &m);
+
+	for (uint32_t i = 0; rc == 0 && i < m.n_bids; i++)
+		rc = tl_book_set(f->warm_book, TL_BOOK_BID, (tl_px_t){m.bids[i].px},
+		                 (tl_qty_t){m.bids[i].qty});
+	for (uint32_t i = 0; rc == 0 && i < m.n_asks; i++)
+		rc = tl_book_set(f->warm_book, TL_BOOK_ASK, (tl_px_t){m.asks[i].px},
+		                 (tl_qty_t){m.asks[i].qty});
+	if (rc == 0 && (m.kind != TL_MD_DEPTH || m.n_bids + m.n_asks != 2 * TL_MD_FEED_WARM_LEVELS))
+		rc = -EPROTO;
+	return rc;
 }
 
 int tl_md_feed_start(tl_md_feed_t *f)
@@ -255,6 +302,7 @@ int tl_md_feed_destroy(tl_md_feed_t *f)
 		return rc;
 	f->http = NULL;
 	tl_md_sync_destroy(f->sync);
+	tl_book_destroy(f->warm_book);
 	tl_book_destroy(f->book);
 	tl_md_parser_destroy(f->parser);
 	free(f);

@@ -40,6 +40,7 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->cpu_md = cfg->cpu_user = cfg->cpu_strategy = cfg->cpu_ledger = -1;
 	cfg->md_idle = cfg->user_idle = cfg->strategy_idle = TL_IDLE_BLOCK;
 	cfg->user_poll_us = 1000;
+	cfg->warm_us = 1000;
 	cfg->status_every_ms = 1000;
 	cfg->shutdown_wait_ms = 5000;
 	cfg->reconcile_every_ms = 5000;
@@ -129,6 +130,7 @@ static const struct key keys[] = {
     NUM("threads", "user_idle", K_IDLE, user_idle, 0, 0, "spin|yield|block"),
     NUM("threads", "strategy_idle", K_IDLE, strategy_idle, 0, 0, "spin|yield|block"),
     NUM("threads", "user_poll_us", K_U32, user_poll_us, 1, 100000, ""),
+    NUM("threads", "warm_us", K_U32, warm_us, 0, 1000000, "0: never"),
     NUM("run", "duration_s", K_U32, duration_s, 0, 86400 * 365, "0: until a signal"),
     TEXT("run", "json_summary", json_summary, ""),
     NUM("run", "status_every_ms", K_U32, status_every_ms, 0, 3600000, ""),

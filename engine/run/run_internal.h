@@ -42,6 +42,7 @@ static inline int64_t run_wall_ms(void)
  * to the first order frame a tick causes. */
 struct md_counters {
 	alignas(64) _Atomic uint64_t tops, tops_dropped, book_down;
+	_Atomic uint64_t warms;         /* threads.warm_us passes */
 	_Atomic int64_t bid_px, ask_px; /* the last top published */
 	tl_hist_t apply;
 };
@@ -53,6 +54,7 @@ struct user_counters {
 	_Atomic uint64_t fills_ws, fills_rest, fills_dup, backfills;
 	_Atomic uint64_t fills_recovered; /* at start-up, left by an earlier process */
 	_Atomic uint64_t breaker_trips, throttled;
+	_Atomic uint64_t warms;       /* threads.warm_us passes */
 	_Atomic uint64_t adjustments; /* written by reconciliation while running */
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
 	/* The engine's own tick-to-trade: a depth frame's bytes reaped on the md thread to the

@@ -104,6 +104,10 @@ struct tl_run_config {
 	 *   spin   poll without sleeping; owns a core */
 	tl_idle_kind_t md_idle, user_idle, strategy_idle;
 	uint32_t user_poll_us; /* block: the user thread's longest sleep (timers, back-fills) */
+	/* Idle for this long, a hot thread runs its reaction path on canned input (md: parse
+	 * and apply a depth event to a scratch book; user: build and sign an order that is
+	 * never sent), so that a tick after a quiet spell finds it in the caches. 0: never. */
+	uint32_t warm_us;
 
 	/* the run */
 	uint32_t duration_s;                    /* 0: until a signal */

@@ -358,7 +358,12 @@ static void test_config(void)
 	CHECK_EQ(tl_run_config_load(&cfg, TALLY_EXAMPLE_INI, err), 0);
 	CHECK_EQ(cfg.layout, TL_RUN_LAYOUT_AUTO);
 	CHECK(!cfg.t2t_ids);
+	CHECK_EQ(cfg.warm_us, 1000u);
 	CHECK_EQ(cfg.durability, TL_LEDGER_STRICT);
+	CHECK_EQ(tl_run_config_set(&cfg, "threads.warm_us=0", err), 0); /* off */
+	CHECK_EQ(cfg.warm_us, 0u);
+	CHECK_EQ(tl_run_config_set(&cfg, "threads.warm_us=1000001", err), -EINVAL);
+	CHECK_EQ(cfg.warm_us, 0u);
 	CHECK_EQ(tl_run_config_check(&cfg, err), 0);
 	/* errors: an unknown key, a value out of range, not INI at all */
 	f = fopen(path, "w");
