@@ -13,6 +13,10 @@
  * same disk and under the same neighbours, because fsync cost swings widely from one run to
  * the next on a shared machine: only the ratio of two figures taken side by side means
  * much. Every figure is the median of --reps repetitions.
+ *
+ * Two more figures say how much of the ack latency is the disk's: the time each commit of
+ * the latency phase spent inside LMDB's commit (its page writes and two syncs), and a bare
+ * writer doing the same I/O as such a commit with no LMDB at all (disk_probe).
  */
 #include "tl_bench.h"
 #include "bench_internal.h"
@@ -22,6 +26,7 @@
 #include "tl_ledger.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -33,12 +38,20 @@
 #include <string.h>
 #include <sys/vfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define REPS_MAX 100
 #define PORT_SLOTS 4096u /* each ring of the one port */
 #define WARN_MAX 10      /* acks not APPLIED that are described one by one */
 #define ACK_WINDOW_S 1.0 /* the latency phase lasts about this long */
 #define CMDS_PER_ORDER 3 /* LOCK, TRADE_SETTLE, UNLOCK */
+
+/* The disk probe's commit shape: see disk_probe(). */
+#define DISK_FILE_PAGES 4096u /* 16 MiB, written in full before timing */
+#define DISK_SCATTERED 12u    /* single pages, anywhere in the file */
+#define DISK_RUN 20u          /* then one run of contiguous pages */
+#define DISK_COMMITS 400u     /* timed, per repetition */
+#define PAGE_BYTES 4096u
 
 struct ledger_opts {
 	int reps;
@@ -74,6 +87,7 @@ struct run {
 	int64_t ts_ms; /* one wall-clock stamp for every command: the journal only stores it */
 	uint64_t not_applied;
 	tl_hist_t *hist;
+	tl_hist_t *commit_before; /* the ledger's commit histogram as the latency phase began */
 };
 
 /*
@@ -455,6 +469,8 @@ struct rep_figures {
 	double batch_mean;       /* commands per commit, group commit phase */
 	double ack_load_per_s;   /* the paced rate of the latency phase */
 	double ack_p50_us, ack_p99_us;
+	double commit_p50_us, commit_p99_us; /* LMDB's commit, per commit of the latency phase */
+	double disk_p50_us, disk_p99_us;     /* disk_probe(), per commit */
 };
 
 static double per_s(uint64_t count, int64_t elapsed_ns)
@@ -496,10 +512,18 @@ static int measure_group(struct run *r, struct bench_db *db, struct rep_figures 
 	if (paced.orders == 0)
 		paced.orders = 1;
 	tl_hist_reset(r->hist);
+	tl_hist_reset(r->commit_before);
+	tl_hist_merge(r->commit_before, tl_ledger_commit_hist(db->ledger));
 	if ((rc = feed_paced(r, db->port, &paced, interval_ns)) < 0)
 		return rc;
 	f->ack_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
 	f->ack_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	/* Every command is acked, so every commit of the phase is recorded: the ledger
+	 * records a commit before it publishes the commit's acks. r->hist is reused. */
+	if (tl_hist_diff(r->hist, tl_ledger_commit_hist(db->ledger), r->commit_before) < 0)
+		return -EPROTO;
+	f->commit_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+	f->commit_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
 	return 0;
 }
 
@@ -511,6 +535,81 @@ static int rep_group(struct run *r, struct rep_figures *f)
 	if ((rc = db_prepare(r, &db, 0)) == 0)
 		rc = measure_group(r, &db, f);
 	db_remove(&db);
+	return rc;
+}
+
+/*
+ * The disk alone, doing what one commit of the latency phase does, with no LMDB: DISK_SCATTERED
+ * single pages at random places in a file written in full beforehand (so no write changes
+ * its size or allocates a block), one run of DISK_RUN contiguous pages, fdatasync, then one
+ * page through an O_DSYNC descriptor. That is LMDB's strict commit: the dirty pages, a
+ * flush, then the meta page written synchronously. The shape is that of the latency phase's
+ * commits as strace showed them on the development machine: about 12 single pages (B-tree
+ * roots and branches, copied to pages reused from all over the file) and one run of about
+ * 20. An ack cannot be quicker than its commit, so where this probe's p99 is above a
+ * latency target, no ledger on this disk meets it. Records each commit's time in *h, and
+ * returns 0 or a negative errno after saying why on stderr.
+ */
+/* pwrite of all `len` bytes at `off`: 0, or a negative errno (-EIO for a short write). */
+static int write_at(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n = pwrite(fd, buf, len, off);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static int disk_probe(const char *parent, tl_hist_t *h)
+{
+	static unsigned char pages[DISK_RUN * PAGE_BYTES];
+	char path[PATH_MAX];
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	int fd = -1, meta_fd = -1, rc = 0;
+
+	if (snprintf(path, sizeof(path), "%s/tally-bench-disk.XXXXXX", parent) >=
+	    (int)sizeof(path)) {
+		fprintf(stderr, "tally bench ledger: %s: %s\n", parent, tl_strerror(-ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	fd = mkstemp(path);
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "tally bench ledger: cannot create a file under %s: %s\n", parent,
+		        tl_strerror(rc));
+		return rc;
+	}
+	memset(pages, 0xa5, sizeof(pages));
+	for (uint32_t pg = 0; pg < DISK_FILE_PAGES && rc == 0; pg += DISK_RUN)
+		rc = write_at(fd, pages, sizeof(pages), (off_t)pg * PAGE_BYTES);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (rc == 0 && (meta_fd = open(path, O_WRONLY | O_DSYNC)) < 0)
+		rc = -errno;
+	tl_hist_reset(h);
+	for (uint32_t c = 0; c < DISK_COMMITS && rc == 0; c++) {
+		int64_t start_ns = tl_mono_ns();
+
+		for (uint32_t i = 0; i < DISK_SCATTERED && rc == 0; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; /* xorshift64 */
+			off_t pg = 2 + (off_t)(seed % (DISK_FILE_PAGES - 2 - DISK_RUN));
+			rc = write_at(fd, pages, PAGE_BYTES, pg * PAGE_BYTES);
+		}
+		off_t run_at = (off_t)(DISK_FILE_PAGES - DISK_RUN) * PAGE_BYTES;
+		if (rc == 0)
+			rc = write_at(fd, pages, sizeof(pages), run_at);
+		if (rc == 0 && fdatasync(fd) != 0)
+			rc = -errno;
+		if (rc == 0) /* the meta pages are the file's first two */
+			rc = write_at(meta_fd, pages, PAGE_BYTES, (off_t)(c & 1) * PAGE_BYTES);
+		if (rc == 0)
+			tl_hist_record(h, (uint64_t)(tl_mono_ns() - start_ns));
+	}
+	if (rc < 0)
+		fprintf(stderr, "tally bench ledger: disk probe on %s: %s\n", path,
+		        tl_strerror(rc));
+	if (meta_fd >= 0)
+		close(meta_fd);
+	close(fd);
+	unlink(path);
 	return rc;
 }
 
@@ -527,6 +626,18 @@ static int rep_per_commit(struct run *r, struct rep_figures *f)
 	    (rc = feed_saturated(r, db.port, &mix, &elapsed_ns)) == 0)
 		f->per_commit_per_s = per_s(workload_len(&mix), elapsed_ns);
 	db_remove(&db);
+	return rc;
+}
+
+/* The disk probe, into f. */
+static int rep_disk(struct run *r, struct rep_figures *f)
+{
+	int rc = disk_probe(r->o->dir, r->hist);
+
+	if (rc == 0) {
+		f->disk_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+		f->disk_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	}
 	return rc;
 }
 
@@ -553,14 +664,20 @@ static void ledger_usage(FILE *out)
 	    "  (c) ack latency on the same database, fed at half the rate (b) reached, for about\n"
 	    "      a second or --orders/2 orders, whichever is less: submit to ack, p50 and p99;\n"
 	    "  (d) the baseline, on another fresh database: the same mix with one transaction\n"
-	    "      and one fsync per mutation (batch_max 1), --orders/100 orders (at least 100).\n"
+	    "      and one fsync per mutation (batch_max 1), --orders/100 orders (at least 100);\n"
+	    "  (e) the disk alone: %u commits' I/O with no LMDB, each %u single pages at random\n"
+	    "      places in a 16 MiB file, a run of %u, fdatasync, then a page written O_DSYNC\n"
+	    "      (what one commit of (c) writes, and how LMDB syncs it in strict mode).\n"
+	    "Beside the ack latency it reports, per commit of (c), the time spent inside LMDB's\n"
+	    "commit, and (e)'s time: an ack cannot be quicker than the commit it waits for.\n"
 	    "Each figure is the median of N repetitions. Progress goes to stderr. Every command\n"
 	    "must be applied; any that is not is reported, and the exit status is then 1.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --json          print one JSON object instead of a table: group_mutations_per_s,\n"
 	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
-	    "                  ack_p99_us, ack_load_per_s, batch_mean, not_applied (and more)\n"
+	    "                  ack_p99_us, ack_load_per_s, commit_p50_us, commit_p99_us,\n"
+	    "                  disk_p50_us, disk_p99_us, batch_mean, not_applied (and more)\n"
 	    "  --reps N        repetitions (default 3)\n"
 	    "  --orders N      orders per group-commit repetition, 100..10^8 (default 20000)\n"
 	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
@@ -570,7 +687,7 @@ static void ledger_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
 	    "usage error.\n",
-	    cfg.batch_max);
+	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN);
 }
 
 /* Returns 0, 1 after --help, or -EINVAL after a message on stderr. */
@@ -654,6 +771,7 @@ struct medians {
 	int reps; /* repetitions completed */
 	double group_per_s, per_commit_per_s, ratio, batch_mean;
 	double ack_load_per_s, ack_p50_us, ack_p99_us;
+	double commit_p50_us, commit_p99_us, disk_p50_us, disk_p99_us;
 };
 
 static void print_json(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -662,10 +780,13 @@ static void print_json(const struct ledger_opts *o, const struct medians *m, uin
 	       ",\"pairs\":%" PRIu64 ",\"group_mutations_per_s\":%.0f,"
 	       "\"per_commit_mutations_per_s\":%.0f,\"group_vs_per_commit\":%.2f,"
 	       "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_load_per_s\":%.0f,"
+	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
+	       "\"disk_p99_us\":%.1f,"
 	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\"}\n",
 	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, m->group_per_s,
 	       m->per_commit_per_s, m->ratio, m->ack_p50_us, m->ack_p99_us, m->ack_load_per_s,
-	       m->batch_mean, not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT));
+	       m->commit_p50_us, m->commit_p99_us, m->disk_p50_us, m->disk_p99_us, m->batch_mean,
+	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT));
 }
 
 static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -690,6 +811,11 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	         m->ack_load_per_s);
 	printf("\n%-46s %10s %12s\n", label, "p50 us", "p99 us");
 	printf("%-46s %10.1f %12.1f\n", "submit to ack", m->ack_p50_us, m->ack_p99_us);
+	printf("%-46s %10.1f %12.1f\n", "per commit: LMDB's commit (page writes, syncs)",
+	       m->commit_p50_us, m->commit_p99_us);
+	snprintf(label, sizeof(label), "per commit: the disk alone (%u+%u pages, syncs)",
+	         DISK_SCATTERED, DISK_RUN);
+	printf("%-46s %10.1f %12.1f\n", label, m->disk_p50_us, m->disk_p99_us);
 	printf("\nnot applied: %" PRIu64 "%s\n", not_applied,
 	       not_applied ? " (the figures above timed rejected work: do not use them)" : "");
 	printf("\ntargets, for information only:\n"
@@ -703,6 +829,7 @@ int tl_bench_ledger(int argc, char **argv)
 {
 	double group[REPS_MAX], per_commit[REPS_MAX], batch[REPS_MAX];
 	double load[REPS_MAX], p50[REPS_MAX], p99[REPS_MAX];
+	double commit50[REPS_MAX], commit99[REPS_MAX], disk50[REPS_MAX], disk99[REPS_MAX];
 	struct ledger_opts o;
 	struct run r;
 	struct medians m;
@@ -727,8 +854,11 @@ int tl_bench_ledger(int argc, char **argv)
 	}
 	r.ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	r.hist = malloc(sizeof(*r.hist));
-	if (r.hist == NULL) {
+	r.commit_before = malloc(sizeof(*r.commit_before));
+	if (r.hist == NULL || r.commit_before == NULL) {
 		fprintf(stderr, "tally bench ledger: %s\n", tl_strerror(-ENOMEM));
+		free(r.hist);
+		free(r.commit_before);
 		return 1;
 	}
 	warn_if_memory_fs(o.dir);
@@ -743,10 +873,12 @@ int tl_bench_ledger(int argc, char **argv)
 		struct rep_figures f;
 
 		memset(&f, 0, sizeof(f));
-		if ((rc = rep_group(&r, &f)) < 0 || (rc = rep_per_commit(&r, &f)) < 0) {
+		if ((rc = rep_group(&r, &f)) < 0 || (rc = rep_per_commit(&r, &f)) < 0 ||
+		    (rc = rep_disk(&r, &f)) < 0) {
 			fprintf(stderr, "tally bench ledger: rep %d/%d failed: %s\n", i + 1, o.reps,
 			        tl_strerror(rc));
 			free(r.hist);
+			free(r.commit_before);
 			return 1;
 		}
 		group[i] = f.group_per_s;
@@ -755,19 +887,27 @@ int tl_bench_ledger(int argc, char **argv)
 		load[i] = f.ack_load_per_s;
 		p50[i] = f.ack_p50_us;
 		p99[i] = f.ack_p99_us;
+		commit50[i] = f.commit_p50_us;
+		commit99[i] = f.commit_p99_us;
+		disk50[i] = f.disk_p50_us;
+		disk99[i] = f.disk_p99_us;
 		reps_done = i + 1;
-		fprintf(stderr,
-		        "bench ledger: rep %d/%d: group %.1fk/s, per-commit %.2fk/s (%.0fx), "
-		        "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s\n",
-		        i + 1, o.reps, f.group_per_s / 1e3, f.per_commit_per_s / 1e3,
-		        f.per_commit_per_s > 0 ? f.group_per_s / f.per_commit_per_s : 0,
-		        f.batch_mean, f.ack_p50_us, f.ack_p99_us, f.ack_load_per_s / 1e3);
+		fprintf(
+		    stderr,
+		    "bench ledger: rep %d/%d: group %.1fk/s, per-commit %.2fk/s (%.0fx), "
+		    "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s (commit p50 %.0f us p99 "
+		    "%.0f us; disk p50 %.0f us p99 %.0f us)\n",
+		    i + 1, o.reps, f.group_per_s / 1e3, f.per_commit_per_s / 1e3,
+		    f.per_commit_per_s > 0 ? f.group_per_s / f.per_commit_per_s : 0, f.batch_mean,
+		    f.ack_p50_us, f.ack_p99_us, f.ack_load_per_s / 1e3, f.commit_p50_us,
+		    f.commit_p99_us, f.disk_p50_us, f.disk_p99_us);
 		/* Rejected commands did none of the work being timed: more reps would only
 		 * repeat a meaningless figure. */
 		if (r.not_applied > 0)
 			break;
 	}
 	free(r.hist);
+	free(r.commit_before);
 
 	m.reps = reps_done;
 	m.group_per_s = tl_bench_median(group, reps_done);
@@ -777,6 +917,10 @@ int tl_bench_ledger(int argc, char **argv)
 	m.ack_load_per_s = tl_bench_median(load, reps_done);
 	m.ack_p50_us = tl_bench_median(p50, reps_done);
 	m.ack_p99_us = tl_bench_median(p99, reps_done);
+	m.commit_p50_us = tl_bench_median(commit50, reps_done);
+	m.commit_p99_us = tl_bench_median(commit99, reps_done);
+	m.disk_p50_us = tl_bench_median(disk50, reps_done);
+	m.disk_p99_us = tl_bench_median(disk99, reps_done);
 	if (o.json)
 		print_json(&o, &m, r.not_applied);
 	else

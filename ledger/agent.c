@@ -176,6 +176,7 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 	l->dir = strdup(cfg->dir);
 	l->cfg.dir = l->dir;
 	l->store.lock_fd = -1;
+	tl_hist_reset(&l->commit_hist);
 	int rc = l->dir ? 0 : -ENOMEM;
 	if (!rc)
 		rc = tl_state_init(&l->state, cfg->max_assets, cfg->max_accounts, cfg->max_pairs,
@@ -292,6 +293,11 @@ void tl_ledger_stats(const tl_ledger_t *l, tl_ledger_stats_t *out)
 	out->map_grows = atomic_load_explicit(&l->map_grows, memory_order_relaxed);
 }
 
+const tl_hist_t *tl_ledger_commit_hist(const tl_ledger_t *l)
+{
+	return &l->commit_hist;
+}
+
 /* ---- the batch --------------------------------------------------------------------- */
 
 void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p)
@@ -357,7 +363,11 @@ static int batch_commit(tl_ledger_t *l, uint32_t total)
 		if (!rc)
 			rc = put_meta(l, txn);
 		if (!rc) {
+			int64_t commit_start_ns = now_ns();
 			rc = tl_store_err(mdb_txn_commit(txn));
+			if (!rc)
+				tl_hist_record(&l->commit_hist,
+				               (uint64_t)(now_ns() - commit_start_ns));
 		} else {
 			mdb_txn_abort(txn);
 		}

@@ -304,6 +304,7 @@ struct tl_ledger {
 	_Atomic uint64_t commits;
 	_Atomic uint64_t commands;
 	_Atomic uint64_t map_grows;
+	tl_hist_t commit_hist; /* ns in mdb_txn_commit: the batch's page writes and syncs */
 };
 
 /* Applies one command inside the open write transaction `txn`; fills *ack. Returns 0 (the

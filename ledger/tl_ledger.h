@@ -40,6 +40,7 @@
 #define TL_LEDGER_H
 
 #include "tl_error.h"
+#include "tl_hist.h"
 #include "tl_ring.h"
 
 #include <stdbool.h>
@@ -321,6 +322,15 @@ typedef struct tl_ledger_stats {
 } tl_ledger_stats_t;
 
 void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
+
+/*
+ * The time each committed batch spent in LMDB's commit, in ns: writing its pages, then the
+ * syncs of its durability mode; the apply before it is not included. It is the part of an
+ * ack's latency that belongs to the disk. The ledger thread records; any thread may read it
+ * at any time, as tl_hist.h describes (for a window, copy it and use tl_hist_diff). Valid
+ * until tl_ledger_close(). Blocks: no.
+ */
+const tl_hist_t *tl_ledger_commit_hist(const tl_ledger_t *ledger);
 
 /* ------------------------------------------------------------------------------------ */
 /* Producer side. Thread: the port's one producer. Blocks: never, except port_call.     */

@@ -51,6 +51,46 @@ void tl_hist_merge(tl_hist_t *into, const tl_hist_t *from)
 		atomic_store_explicit(&into->min, load(&from->min), memory_order_relaxed);
 }
 
+static uint64_t bucket_high(uint32_t bucket)
+{
+	uint64_t width = bucket < (1u << TL_HIST_SUB_BITS) ? 1 : (uint64_t)1 << (bucket / 64u - 1u);
+
+	return tl_hist_bucket_low(bucket) + (width - 1);
+}
+
+int tl_hist_diff(tl_hist_t *out, const tl_hist_t *later, const tl_hist_t *earlier)
+{
+	uint32_t lowest = TL_HIST_BUCKETS, highest = 0;
+	uint64_t total = 0;
+
+	tl_hist_reset(out);
+	for (uint32_t i = 0; i < TL_HIST_BUCKETS; i++) {
+		uint64_t now = load(&later->buckets[i]), then = load(&earlier->buckets[i]);
+		if (now < then) {
+			tl_hist_reset(out);
+			return -1;
+		}
+		if (now == then)
+			continue;
+		atomic_store_explicit(&out->buckets[i], now - then, memory_order_relaxed);
+		total += now - then;
+		if (lowest == TL_HIST_BUCKETS)
+			lowest = i;
+		highest = i;
+	}
+	if (total == 0)
+		return 0;
+	/* The window's own count, from its buckets: `later`'s count may lag a record in
+	 * flight, and the quantiles read buckets anyway. */
+	atomic_store_explicit(&out->count, total, memory_order_relaxed);
+	uint64_t sum_now = load(&later->sum), sum_then = load(&earlier->sum);
+	atomic_store_explicit(&out->sum, sum_now > sum_then ? sum_now - sum_then : 0,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&out->min, tl_hist_bucket_low(lowest), memory_order_relaxed);
+	atomic_store_explicit(&out->max, bucket_high(highest), memory_order_relaxed);
+	return 0;
+}
+
 /* Rank (1-based) of quantile q among n values: the smallest r with r >= q * n. */
 static uint64_t rank_of(double q, uint64_t n)
 {

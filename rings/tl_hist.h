@@ -55,6 +55,18 @@ static inline void tl_hist_record(tl_hist_t *h, uint64_t value);
 void tl_hist_merge(tl_hist_t *into, const tl_hist_t *from);
 
 /*
+ * Stores in `out` what `later` recorded since `earlier`, a copy of the same histogram taken
+ * before (tl_hist_reset, then tl_hist_merge): a window of a histogram that is never reset,
+ * such as another thread's. Counts and sum are the differences. Min and max cannot be
+ * recovered, so they are the bounds of the lowest and highest bucket the window touched
+ * (within the histogram's 0.8%). If `earlier` is not an earlier copy of `later` (a count
+ * would go below zero), `out` is left empty and -1 returned; otherwise 0.
+ * Thread: `out`'s owner; `later` may be recording meanwhile (a record in flight may be
+ * half-counted, as for any reader). Blocks: no.
+ */
+int tl_hist_diff(tl_hist_t *out, const tl_hist_t *later, const tl_hist_t *earlier);
+
+/*
  * The value at quantile q (0 < q <= 1), as its bucket's midpoint clamped to the recorded
  * min and max; q = 1 returns the exact max. Returns 0 for an empty histogram.
  * Thread: any. Blocks: no.

@@ -499,6 +499,11 @@ static void test_modes_and_growth(void)
 		tl_ledger_stats(l, &st);
 		CHECK(st.map_grows > 0);
 		CHECK(st.commits < st.commands); /* batches formed */
+		/* Every commit's time in LMDB's commit is recorded, and only those. */
+		tl_hist_summary_t commit;
+		tl_hist_summary(tl_ledger_commit_hist(l), &commit);
+		CHECK_EQ(commit.count, st.commits);
+		CHECK(commit.min > 0 && commit.p50 >= commit.min && commit.max >= commit.p99);
 		tl_ledger_close(l);
 		lt_verify_ok(dir);
 		lt_rmtree(dir);

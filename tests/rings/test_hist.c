@@ -1,10 +1,10 @@
-/* Tests of the log-linear histogram: bucket bounds, quantile error, merge, summary. */
+/* Tests of the log-linear histogram: bucket bounds, quantile error, merge, window, summary. */
 #include "tl_hist.h"
 #include "tl_test.h"
 
 #include <math.h>
 
-static tl_hist_t h, h2, merged;
+static tl_hist_t h, h2, merged, window;
 
 static void test_buckets(void)
 {
@@ -96,11 +96,49 @@ static void test_merge(void)
 	CHECK(rel_err(s.p99, 1980) < 0.01);
 }
 
+/* A window of a histogram that keeps recording: what came after a copy, alone. */
+static void test_diff(void)
+{
+	tl_hist_summary_t s;
+
+	tl_hist_reset(&h);
+	tl_hist_reset(&h2);
+	for (uint64_t v = 1; v <= 1000; v++)
+		tl_hist_record(&h, 10000000 + v); /* before the window: around 10 ms */
+	tl_hist_merge(&h2, &h);                   /* the copy */
+	for (uint64_t v = 1; v <= 1000; v++)
+		tl_hist_record(&h, v * 1000); /* the window: 1 us .. 1 ms */
+	CHECK_EQ(tl_hist_diff(&window, &h, &h2), 0);
+	tl_hist_summary(&window, &s);
+	CHECK_EQ(s.count, 1000);
+	CHECK(rel_err(s.mean, 500500) < 0.001);
+	CHECK(rel_err(s.p50, 500000) < 0.01);
+	CHECK(rel_err(s.p99, 990000) < 0.01);
+	CHECK(rel_err(s.min, 1000) < 0.016);
+	CHECK(rel_err(s.max, 1000000) < 0.016);
+	CHECK(s.max < 1100000); /* nothing from before the window, all near 10 ms */
+
+	/* Nothing recorded since: an empty window. */
+	tl_hist_reset(&h2);
+	tl_hist_merge(&h2, &h);
+	CHECK_EQ(tl_hist_diff(&window, &h, &h2), 0);
+	tl_hist_summary(&window, &s);
+	CHECK_EQ(s.count, 0);
+	CHECK_EQ(s.p99, 0);
+
+	/* The copy is not an earlier state of `later`: refused, and the result empty. */
+	tl_hist_record(&h2, 5);
+	CHECK_EQ(tl_hist_diff(&window, &h, &h2), -1);
+	tl_hist_summary(&window, &s);
+	CHECK_EQ(s.count, 0);
+}
+
 int main(void)
 {
 	test_buckets();
 	test_quantiles();
 	test_merge();
+	test_diff();
 	printf("hist: ok\n");
 	return 0;
 }
