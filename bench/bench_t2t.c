@@ -8,7 +8,11 @@
  * repetition runs two clients against a fresh sim, for --seconds each:
  *   - the floor: a minimal responder on the same io path (io/'s WebSocket client on an
  *     io_uring loop, waiting as --idle says) that answers every depth frame with a fixed
- *     request;
+ *     order frame: one order.place, built and signed at start-up (a post-only buy far
+ *     below the market, with one client order id), of which only the "id" changes, to
+ *     name the frame. The sim does to it what it does to the engine's orders: it parses
+ *     it, checks its signature and filters, and rests the first and refuses the others
+ *     as duplicates;
  *   - the engine: `tally run` quoting the sim, with refresh_ticks 0 (every move of the
  *     book is acted on) and every hot thread idle as --idle says (yield by default: on
  *     two cores, spinning threads starve the md thread and the sim). Its summary gives
@@ -37,6 +41,7 @@
 #include "tl_io.h"
 #include "tl_ring.h"
 #include "tl_sim_server.h"
+#include "tl_venue.h"
 
 #define REPS_MAX 20
 
@@ -107,11 +112,57 @@ static int sim_stop(struct sim_child *s, uint64_t *count, uint64_t *p50, uint64_
 
 /* ---- the floor: answer every depth frame at once ------------------------------------- */
 
+/* The floor's order: the sim's default BTCUSDT (2 price and 5 quantity decimals), a buy
+ * of 0.01 at 1000.00, so 10 USDT of notional, far under the walk's 60000.00 start. */
+#define FLOOR_PX 100000
+#define FLOOR_QTY 1000
+#define FLOOR_RECV_WINDOW_MS 60000      /* the most a venue takes */
+#define FLOOR_REFRESH_NS 20000000000ull /* rebuilt this often, well inside the window */
+
 struct floor_ctx {
 	tl_ws_client_t *api;
 	uint64_t next_id, answered;
 	int opens;
+	tl_venue_signer_t *signer;
+	/* The order frame after its id: `"method":"order.place","params":{...}}`. */
+	char order_tail[1024];
+	size_t order_tail_len;
+	uint64_t order_built_ns;
+	/* The sim's answers: the first order accepted, every later one a duplicate. Anything
+	 * else means the sim did not treat the frames as orders, and the floor is void. */
+	uint64_t accepted, duplicates, other;
+	char first_other[160];
 };
+
+/* Builds and signs the floor's order, stamped now, into f->order_tail. Returns 0 or a
+ * negative errno. */
+static int floor_build_order(struct floor_ctx *f)
+{
+	static const char head[] = "{\"id\":1,";
+	struct tl_venue_auth a = {.signer = f->signer,
+	                          .api_key = TL_SIM_DEMO_API_KEY,
+	                          .timestamp_ms = tl_bench_wall_ms(),
+	                          .recv_window_ms = FLOOR_RECV_WINDOW_MS};
+	struct tl_venue_order_req q = {.symbol = "BTCUSDT",
+	                               .client_order_id = "t2t-floor",
+	                               .side = TL_VENUE_BUY,
+	                               .type = TL_VENUE_LIMIT_MAKER,
+	                               .px = {FLOOR_PX},
+	                               .qty = {FLOOR_QTY},
+	                               .scale = {.px_decimals = 2, .qty_decimals = 5},
+	                               .resp_type = TL_VENUE_RESP_ACK};
+	char frame[sizeof(f->order_tail) + sizeof(head)];
+	ssize_t n = tl_venue_build_order_place(frame, sizeof(frame), 1, &a, &q);
+
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < sizeof(head) - 1 || memcmp(frame, head, sizeof(head) - 1) != 0)
+		return -EPROTO; /* the builder's layout changed: the id is no longer first */
+	f->order_tail_len = (size_t)n - (sizeof(head) - 1);
+	memcpy(f->order_tail, frame + sizeof(head) - 1, f->order_tail_len);
+	f->order_built_ns = tl_io_now_ns();
+	return 0;
+}
 
 static void floor_open(tl_ws_client_t *ws, void *user)
 {
@@ -122,7 +173,7 @@ static void floor_open(tl_ws_client_t *ws, void *user)
 static void floor_md(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *data, size_t len)
 {
 	struct floor_ctx *f = user;
-	char req[64];
+	char req[sizeof(f->order_tail) + 32];
 	int n;
 
 	const uint8_t *u = memmem(data, len, "\"u\":", 4), *end = data + len;
@@ -133,22 +184,35 @@ static void floor_md(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *
 
 	(void)ws;
 	(void)op;
-	/* The request names the frame it answers, as the engine's do (run.t2t_ids). */
-	n = snprintf(req, sizeof(req), "{\"id\":%" PRIu64 ",\"method\":\"ping\"}",
+	/* The request names the frame it answers, as the engine's do (run.t2t_ids); the rest
+	 * of it is the fixed order. */
+	n = snprintf(req, sizeof(req), "{\"id\":%" PRIu64 ",",
 	             cause << TL_SIM_T2T_ID_SHIFT |
 	                 (f->next_id++ & ((1u << TL_SIM_T2T_ID_SHIFT) - 1)));
+	memcpy(req + n, f->order_tail, f->order_tail_len);
 	if (tl_ws_client_is_open(f->api) &&
-	    tl_ws_client_send(f->api, TL_WS_OP_TEXT, req, (size_t)n) == 0)
+	    tl_ws_client_send(f->api, TL_WS_OP_TEXT, req, (size_t)n + f->order_tail_len) == 0)
 		f->answered++;
 }
 
 static void floor_api(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *data, size_t len)
 {
+	struct floor_ctx *f = user;
+
 	(void)ws;
-	(void)user;
 	(void)op;
-	(void)data;
-	(void)len; /* the pongs: nothing to do */
+	static const char ok[] = "\"status\":200", dup_code[] = "\"code\":-2010",
+	                  dup_msg[] = "Duplicate order";
+
+	if (memmem(data, len, ok, sizeof(ok) - 1))
+		f->accepted++;
+	else if (memmem(data, len, dup_code, sizeof(dup_code) - 1) &&
+	         memmem(data, len, dup_msg, sizeof(dup_msg) - 1))
+		f->duplicates++;
+	else if (f->other++ == 0)
+		snprintf(f->first_other, sizeof(f->first_other), "%.*s",
+		         (int)(len < sizeof(f->first_other) - 1 ? len : sizeof(f->first_other) - 1),
+		         (const char *)data);
 }
 
 /* One wait of the floor's loop, as the engine's io threads wait (engine.c's io_wait). */
@@ -175,9 +239,17 @@ static int run_floor(uint16_t port, unsigned seconds, tl_idle_kind_t idle)
 	uint64_t end;
 	int rc;
 
-	tl_io_loop_config_default(&lc);
-	if ((rc = tl_io_loop_create(&loop, &lc)))
+	rc = tl_venue_signer_create(&f.signer, TL_SIM_DEMO_API_SECRET,
+	                            strlen(TL_SIM_DEMO_API_SECRET));
+	if (rc == 0 && (rc = floor_build_order(&f)) < 0)
+		tl_venue_signer_destroy(f.signer);
+	if (rc)
 		return rc;
+	tl_io_loop_config_default(&lc);
+	if ((rc = tl_io_loop_create(&loop, &lc))) {
+		tl_venue_signer_destroy(f.signer);
+		return rc;
+	}
 	tl_ws_client_config_default(&wc);
 	wc.host = "127.0.0.1";
 	wc.port = port;
@@ -190,10 +262,22 @@ static int run_floor(uint16_t port, unsigned seconds, tl_idle_kind_t idle)
 	    (rc = tl_ws_client_connect(md)))
 		goto out;
 	end = tl_io_now_ns() + (uint64_t)seconds * 1000000000;
-	for (rc = 1; tl_io_now_ns() < end;)
+	for (rc = 1; tl_io_now_ns() < end;) {
 		if ((rc = floor_wait(loop, idle, rc == 0)) < 0)
 			goto out;
+		/* Between frames, not in answer to one: the timestamp stays inside the window. */
+		if (tl_io_now_ns() - f.order_built_ns > FLOOR_REFRESH_NS &&
+		    (rc = floor_build_order(&f)) < 0)
+			goto out;
+	}
 	rc = f.answered ? 0 : -EIO;
+	if (rc == 0 && (f.other || f.accepted != 1)) {
+		fprintf(stderr,
+		        "bench t2t: the sim did not take the floor's order as expected (%" PRIu64
+		        " accepted, %" PRIu64 " duplicates, %" PRIu64 " other; first other: %s)\n",
+		        f.accepted, f.duplicates, f.other, f.other ? f.first_other : "none");
+		rc = -EPROTO;
+	}
 out:
 	if (md && tl_ws_client_is_open(md))
 		tl_ws_client_close(md, 1000, "done");
@@ -209,6 +293,7 @@ out:
 			tl_io_loop_poll(loop, 5000000);
 	}
 	tl_io_loop_destroy(loop);
+	tl_venue_signer_destroy(f.signer);
 	return rc;
 }
 

@@ -108,14 +108,6 @@ static int64_t cpu_ns(clockid_t clk)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ======================================================================================
  * The client
  * ====================================================================================== */
@@ -250,7 +242,7 @@ static struct tl_venue_auth auth(struct client *c)
 {
 	return (struct tl_venue_auth){.signer = c->signer,
 	                              .api_key = TL_SIM_DEMO_API_KEY,
-	                              .timestamp_ms = wall_ms(),
+	                              .timestamp_ms = tl_bench_wall_ms(),
 	                              .recv_window_ms = 5000};
 }
 

@@ -39,6 +39,9 @@ int tl_bench_bad_value(const char *bench, const char *opt, const char *range);
  * followed. A failure is a warning on stderr. Thread: any. Blocks: on the file system. */
 void tl_bench_rm_tree(const char *dir);
 
+/* The wall clock (CLOCK_REALTIME) in ms, as a venue timestamps requests. */
+int64_t tl_bench_wall_ms(void);
+
 /* Median of n values; sorts `v` in place. Returns 0 for n == 0. */
 double tl_bench_median(double *v, int n);
 
