@@ -110,6 +110,49 @@ static int sim_stop(struct sim_child *s, uint64_t *count, uint64_t *p50, uint64_
 	return rc;
 }
 
+/* About 2 frames a second cause an order here (the engine's levels wait for their acks, and
+ * places for the venue's limit of 10 a second): 15 s gives some 30 a repetition. */
+#define SECONDS_DEFAULT 15
+
+static const char t2t_usage[] =
+    "Usage: tally bench t2t [--json] [--reps N] [--seconds S] [--idle KIND]\n"
+    "                       [--layout auto|split|fused]\n"
+    "\n"
+    "Tick-to-trade on loopback against `tally sim --t2t` (market data every 20 ms):\n"
+    "from a depth frame written by the sim to the first WS API request it caused\n"
+    "(the request's id names the frame: run.t2t_ids). Each repetition runs two\n"
+    "clients against a fresh sim, S seconds each (default 15: about 2 frames a\n"
+    "second cause an order):\n"
+    "  - the floor: a minimal responder on the same io path that answers every depth\n"
+    "    frame with a fixed order frame (one order.place, signed at start-up; the sim\n"
+    "    rests the first and refuses the others as duplicates);\n"
+    "  - the engine: `tally run`; its summary gives its own part, a depth frame's\n"
+    "    bytes reaped from the socket to the first request it caused, submitted, in\n"
+    "    three legs (md, strategy, user).\n"
+    "Each figure is the median of N repetitions (default 3).\n"
+    "\n"
+    "Options:\n"
+    "  --json          one JSON object instead of a table\n"
+    "  --reps N        repetitions, 1..20 (default 3)\n"
+    "  --seconds S     seconds of each run, 1..600 (default 15)\n"
+    "  --idle KIND     how every hot thread of the engine waits, and the floor's loop\n"
+    "                  with them: block (the engine's default: sleep in io_uring or on\n"
+    "                  the rings), yield (the default here: poll, and give the CPU away\n"
+    "                  when idle) or spin (poll; owns a core each, so only with a core\n"
+    "                  per thread)\n"
+    "  --layout L      the engine's threads.layout: auto (the default, as the\n"
+    "                  engine's: fused with fewer than 4 CPUs online), split (md,\n"
+    "                  strategy and user on three threads) or fused (the three on one\n"
+    "                  thread, in turn)\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us, floor_p99_us,\n"
+    "engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, its legs\n"
+    "internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, and the sample counts.\n"
+    "\n"
+    "Exit status: 0; 1 when a run failed, also when the sim answered the floor's\n"
+    "order otherwise than as above; 2 on a usage error.\n";
+
 /* ---- the floor: answer every depth frame at once ------------------------------------- */
 
 /* The floor's order: the sim's default BTCUSDT (2 price and 5 quantity decimals), a buy
@@ -395,7 +438,7 @@ int tl_bench_t2t(int argc, char **argv)
 	                                         {NULL, 0, NULL, 0}};
 	const char *layout = "auto";
 	char ran[8] = "?"; /* what auto became */
-	uint64_t reps = 3, seconds = 5, v;
+	uint64_t reps = 3, seconds = SECONDS_DEFAULT, v;
 	uint64_t fl50[REPS_MAX], fl99[REPS_MAX], en50[REPS_MAX], en99[REPS_MAX], in50[REPS_MAX],
 	    in99[REPS_MAX], fln[REPS_MAX], enn[REPS_MAX], inn[REPS_MAX];
 	uint64_t leg[3][2][REPS_MAX]; /* md, strategy, user; p50, p99 */
@@ -431,48 +474,7 @@ int tl_bench_t2t(int argc, char **argv)
 			layout = optarg;
 			break;
 		case 'h':
-			printf(
-			    "Usage: tally bench t2t [--json] [--reps N] [--seconds S] [--idle "
-			    "KIND]\n"
-			    "                       [--layout auto|split|fused]\n"
-			    "\n"
-			    "Tick-to-trade on loopback against `tally sim --t2t` (market data "
-			    "every\n"
-			    "20 ms): from a depth frame written by the sim to the first WS API "
-			    "request\n"
-			    "it caused (the request's id names the frame: run.t2t_ids). Each\n"
-			    "repetition measures a minimal responder on the same io path (the "
-			    "floor),\n"
-			    "then `tally run` (the engine), S seconds each\n"
-			    "(default 5), and reads the engine's own part from its summary: a "
-			    "depth\n"
-			    "frame's bytes reaped from the socket to the first request it caused, "
-			    "submitted,\n"
-			    "in three legs (md, strategy, user). Medians of N repetitions (default "
-			    "3).\n"
-			    "\n"
-			    "--idle KIND: how every hot thread of the engine waits, and the "
-			    "floor's\n"
-			    "loop with them: block (the engine's default: sleep in io_uring or on "
-			    "the\n"
-			    "rings), yield (the default here: poll, and give the CPU away when "
-			    "idle)\n"
-			    "or spin (poll; owns a core each, so only with a core per thread).\n"
-			    "\n"
-			    "--layout L: the engine's threads.layout: auto (the default, as the "
-			    "engine's:\n"
-			    "fused with fewer than 4 CPUs online), split (md, strategy and user on "
-			    "three\n"
-			    "threads) or fused (the three on one thread, in turn).\n"
-			    "\n"
-			    "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us,\n"
-			    "floor_p99_us, engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, "
-			    "its\n"
-			    "legs internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, and the "
-			    "sample\n"
-			    "counts.\n"
-			    "\n"
-			    "Exit status: 0, 1 when a run failed, 2 on a usage error.\n");
+			fputs(t2t_usage, stdout);
 			return 0;
 		default:
 			return 2;
