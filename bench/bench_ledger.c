@@ -538,18 +538,6 @@ static int rep_group(struct run *r, struct rep_figures *f)
 	return rc;
 }
 
-/*
- * The disk alone, doing what one commit of the latency phase does, with no LMDB: DISK_SCATTERED
- * single pages at random places in a file written in full beforehand (so no write changes
- * its size or allocates a block), one run of DISK_RUN contiguous pages, fdatasync, then one
- * page through an O_DSYNC descriptor. That is LMDB's strict commit: the dirty pages, a
- * flush, then the meta page written synchronously. The shape is that of the latency phase's
- * commits as strace showed them on the development machine: about 12 single pages (B-tree
- * roots and branches, copied to pages reused from all over the file) and one run of about
- * 20. An ack cannot be quicker than its commit, so where this probe's p99 is above a
- * latency target, no ledger on this disk meets it. Records each commit's time in *h, and
- * returns 0 or a negative errno after saying why on stderr.
- */
 /* pwrite of all `len` bytes at `off`: 0, or a negative errno (-EIO for a short write). */
 static int write_at(int fd, const void *buf, size_t len, off_t off)
 {
@@ -558,6 +546,18 @@ static int write_at(int fd, const void *buf, size_t len, off_t off)
 	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
 }
 
+/*
+ * The disk alone, doing what one commit of the latency phase does, with no LMDB: DISK_SCATTERED
+ * single pages at random places in a file written in full beforehand (so no write changes
+ * its size or allocates a block), one run of DISK_RUN contiguous pages, fdatasync, then one
+ * page through an O_DSYNC descriptor. That is LMDB's strict commit: the dirty pages, a
+ * flush, then the meta page written synchronously. The shape is that of the latency phase's
+ * commits as strace showed them on the development machine: about 12 single pages (B-tree
+ * roots and branches, copied to pages reused from all over the file) and one run of about
+ * 20. An ack cannot be quicker than its commit's I/O, so this is a floor under the ack's
+ * latency on this disk. Records each commit's time in *h, and returns 0 or a negative
+ * errno after saying why on stderr.
+ */
 static int disk_probe(const char *parent, tl_hist_t *h)
 {
 	static unsigned char pages[DISK_RUN * PAGE_BYTES];

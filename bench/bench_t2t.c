@@ -240,13 +240,12 @@ static void floor_md(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *
 
 static void floor_api(tl_ws_client_t *ws, void *user, uint8_t op, const uint8_t *data, size_t len)
 {
+	static const char ok[] = "\"status\":200", dup_code[] = "\"code\":-2010",
+	                  dup_msg[] = "Duplicate order";
 	struct floor_ctx *f = user;
 
 	(void)ws;
 	(void)op;
-	static const char ok[] = "\"status\":200", dup_code[] = "\"code\":-2010",
-	                  dup_msg[] = "Duplicate order";
-
 	if (memmem(data, len, ok, sizeof(ok) - 1))
 		f->accepted++;
 	else if (memmem(data, len, dup_code, sizeof(dup_code) - 1) &&

@@ -23,12 +23,14 @@ uint64_t tl_hist_bucket_low(uint32_t bucket)
 	return (uint64_t)(bucket - 64u * shift) << shift;
 }
 
+static uint64_t bucket_width(uint32_t bucket)
+{
+	return bucket < (1u << TL_HIST_SUB_BITS) ? 1 : (uint64_t)1 << (bucket / 64u - 1u);
+}
+
 static uint64_t bucket_mid(uint32_t bucket)
 {
-	uint64_t low = tl_hist_bucket_low(bucket);
-	uint64_t width = bucket < (1u << TL_HIST_SUB_BITS) ? 1 : (uint64_t)1 << (bucket / 64u - 1u);
-
-	return low + (width - 1) / 2;
+	return tl_hist_bucket_low(bucket) + (bucket_width(bucket) - 1) / 2;
 }
 
 static uint64_t load(const _Atomic uint64_t *c)
@@ -49,13 +51,6 @@ void tl_hist_merge(tl_hist_t *into, const tl_hist_t *from)
 		atomic_store_explicit(&into->max, load(&from->max), memory_order_relaxed);
 	if (load(&from->min) < load(&into->min))
 		atomic_store_explicit(&into->min, load(&from->min), memory_order_relaxed);
-}
-
-static uint64_t bucket_high(uint32_t bucket)
-{
-	uint64_t width = bucket < (1u << TL_HIST_SUB_BITS) ? 1 : (uint64_t)1 << (bucket / 64u - 1u);
-
-	return tl_hist_bucket_low(bucket) + (width - 1);
 }
 
 int tl_hist_diff(tl_hist_t *out, const tl_hist_t *later, const tl_hist_t *earlier)
@@ -87,7 +82,8 @@ int tl_hist_diff(tl_hist_t *out, const tl_hist_t *later, const tl_hist_t *earlie
 	atomic_store_explicit(&out->sum, sum_now > sum_then ? sum_now - sum_then : 0,
 	                      memory_order_relaxed);
 	atomic_store_explicit(&out->min, tl_hist_bucket_low(lowest), memory_order_relaxed);
-	atomic_store_explicit(&out->max, bucket_high(highest), memory_order_relaxed);
+	atomic_store_explicit(&out->max, tl_hist_bucket_low(highest) + bucket_width(highest) - 1,
+	                      memory_order_relaxed);
 	return 0;
 }
 
