@@ -60,6 +60,9 @@
 #define SEEN_MAX 65536         /* trade ids remembered (a power of two) */
 #define LINKS_MAX 16384        /* venue order ids remembered (a power of two) */
 #define TRADES_PAGE 1000       /* myTrades' largest page */
+/* Start-up recovery reads myTrades from at least this long before the start: as far back as
+ * the run's own first back-fill looks (backfill_next), so the two never disagree. */
+#define RECOVERY_LOOKBACK_MS 60000
 
 enum req_kind { REQ_NONE = 0, REQ_PLACE, REQ_CANCEL, REQ_STATUS, REQ_CANCEL_ALL };
 
@@ -1731,23 +1734,31 @@ static int rest_get(const struct engine *e, const char *target, struct rest_get 
  * reached the ledger, and reservations no UNLOCK released. Its orders were cancelled just
  * before this (openOrders.cancelAll), so nothing more can fill. The reservations it left
  * name its orders, and an order's number says when its process started (order_seq is
- * start ms x 4096 + n): every trade since the oldest such start is fetched from myTrades
- * and settled. The ledger's keys make that safe: a trade it already has is a duplicate.
- * Then each reservation is released (UNLOCK FINAL). Fills are settled against available,
- * after the release, so the order of the two does not matter to the balances.
+ * start ms x 4096 + n). A process can also die owing a fill with no reservation left: the
+ * order ended, its UNLOCK FINAL was journalled, and the fill whose report the WebSocket
+ * lost was still on its way through a back-fill. So every trade since the oldest such
+ * start, and at least since RECOVERY_LOOKBACK_MS before this one, is fetched from myTrades
+ * and settled, whether or not anything was left reserved (a ledger that holds no balance
+ * yet has no history to recover, and is skipped). The ledger's keys make that safe: a
+ * trade it already has is a duplicate. Each reservation is released first (UNLOCK FINAL).
+ * Fills are settled against available, after the release, so the order of the two does
+ * not matter to the balances. The highest trade id read becomes the run's back-fill
+ * high-water mark.
  */
 static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_t n)
 {
 	static char body[1 << 20];
 	static struct tl_venue_trade trades[TRADES_PAGE];
 	struct rest_get g = {.body = body, .cap = sizeof(body)};
-	int64_t from_ms = INT64_MAX;
+	int64_t from_ms = e->start_wall_ms - RECOVERY_LOOKBACK_MS;
 	uint64_t last = 0, settled = 0, released = 0;
 	struct tl_venue_parse_config pc;
+	bool known;
 	int rc;
 
-	if (n == 0)
-		return 0;
+	ledger_total(e, e->asset_base, &known);
+	if (n == 0 && !known)
+		return 0; /* a new ledger: genesis follows */
 	for (size_t i = 0; i < n; i++) {
 		const tl_ledger_reservation_t *r = &stale[i];
 		const char *asset = r->asset_id == e->asset_base    ? e->cfg.base
@@ -1827,6 +1838,7 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 		if (nt < TRADES_PAGE)
 			break;
 	}
+	e->last_trade_id = last;
 	atomic_store_explicit(&e->user_ctr.fills_recovered, settled, memory_order_relaxed);
 	tl_log(TL_LOG_NOTICE, "run",
 	       "recovery: %zu reservation(s) left by an earlier process (%" PRIu64
