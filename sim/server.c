@@ -1556,6 +1556,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		if (c->http_body_len + len > SIM_SIGNED_MAX)
 			return -1;
+		if (len == 0)
+			return 0; /* a chunked body's last chunk comes as (NULL, 0) */
 		{
 			char *p = realloc(c->http_body, c->http_body_len + len + 1);
 
