@@ -259,6 +259,42 @@ int tl_ledger_reservations(const tl_ledger_t *l, tl_ledger_reservation_t *out, s
 	return 0;
 }
 
+int tl_ledger_history_bounds(const tl_ledger_t *l, uint64_t *last_order, int64_t *first_ms)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	tl_entry_t e;
+	int rc, mrc;
+
+	if (l->running)
+		return -EBUSY;
+	*last_order = 0;
+	*first_ms = 0;
+	if ((rc = tl_store_err(mdb_txn_begin(l->store.env, NULL, MDB_RDONLY, &txn))))
+		return rc;
+	if ((rc = tl_store_err(mdb_cursor_open(txn, l->store.entries, &cur)))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		if ((rc = tl_entry_decode(v.mv_data, v.mv_size, &e)) == 0)
+			*first_ms = e.ts_ms;
+		for (int op = MDB_LAST; rc == 0 && (mrc = mdb_cursor_get(cur, &k, &v, op)) == 0;
+		     op = MDB_PREV) {
+			if ((rc = tl_entry_decode(v.mv_data, v.mv_size, &e)) == 0 && e.ref) {
+				*last_order = e.ref;
+				break;
+			}
+		}
+	}
+	if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = tl_store_err(mrc);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 int tl_ledger_port_set_ack_waiter(tl_ledger_port_t *port, tl_wait_t *w)
 {
 	return tl_ring_set_waiter(port->acks, w);

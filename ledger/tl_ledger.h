@@ -398,6 +398,19 @@ typedef struct tl_ledger_reservation {
 int tl_ledger_reservations(const tl_ledger_t *ledger, tl_ledger_reservation_t *out, size_t cap,
                            size_t *n);
 
+/*
+ * How far back start-up recovery must read the venue's trades. *last_order gets the order
+ * named by the newest journal entry that names one (written by a command with a nonzero
+ * `order`), 0 when none does; *first_ms gets the time (ts_ms) of the journal's first
+ * entry, 0 when the journal is empty. An engine's order numbers say when its process
+ * started, so these bound the earliest fill the journal can lack (tally run's recover()).
+ * It reads backwards from the newest entry: the cost is the entries written since that
+ * order's, plus one. Returns 0, -EBUSY while the ledger thread runs, or the error of the
+ * read (TL_E_CORRUPT for an entry that does not decode). Thread: the opening thread,
+ * before tl_ledger_start() or after tl_ledger_stop(). Blocks: on LMDB reads.
+ */
+int tl_ledger_history_bounds(const tl_ledger_t *ledger, uint64_t *last_order, int64_t *first_ms);
+
 /* The last committed sequence number. Thread: any. Blocks: never. */
 uint64_t tl_ledger_last_seq(const tl_ledger_t *ledger);
 

@@ -27,11 +27,13 @@
  *
  * Start-up (main thread, before any quoting): the ledger is opened; the venue's open
  * orders for the symbol are cancelled (a previous run may have left some); the venue's
- * balances are read (account.status); then the ledger is brought to them: the assets and
- * the account are registered, and an asset the ledger has never seen is credited with
- * the venue's balance (DEPOSIT_CREDIT, key genesis:<asset>); one it holds at another
- * amount gets an ADJUSTMENT with that cause. All of it through the ledger's own port and
- * acks, so the books agree before the first quote.
+ * balances are read (account.status); the assets and the account are registered; what an
+ * earlier process left is recovered (its reservations released, the fills it never
+ * settled read from myTrades: recover()); then the ledger is brought to the venue's
+ * balances: an asset the ledger has never seen is credited with the venue's balance
+ * (DEPOSIT_CREDIT, key genesis:<asset>); one it holds at another amount gets an ADJUSTMENT
+ * with that cause. All of it through the ledger's own port and acks, so the books agree
+ * before the first quote.
  *
  * Stop: the strategy stops quoting and cancels everything; the engine waits (at most
  * shutdown_wait_ms) until every order is over and every UNLOCK acked; then the user and
@@ -60,9 +62,16 @@
 #define SEEN_MAX 65536         /* trade ids remembered (a power of two) */
 #define LINKS_MAX 16384        /* venue order ids remembered (a power of two) */
 #define TRADES_PAGE 1000       /* myTrades' largest page */
-/* Start-up recovery reads myTrades from at least this long before the start: as far back as
- * the run's own first back-fill looks (backfill_next), so the two never disagree. */
+/* Start-up recovery and the back-fill read myTrades from at least this long before the
+ * start (recover()). */
 #define RECOVERY_LOOKBACK_MS 60000
+/* ... and from at most this long before it: a running engine reconciles every few seconds,
+ * so a fill older than a week was settled or adjusted by it; an order number older than
+ * that is not an engine's (`tally ledger apply` takes any), or its run was long over. */
+#define RECOVERY_MAX_MS (7 * 24 * 3600 * 1000ll)
+/* Times from earlier processes are their wall clocks; the venue stamps trades with its own,
+ * estimated here as ours plus the offset measured now. A margin covers the difference. */
+#define RECOVERY_MARGIN_MS 5000
 
 enum req_kind { REQ_NONE = 0, REQ_PLACE, REQ_CANCEL, REQ_STATUS, REQ_CANCEL_ALL };
 
@@ -121,9 +130,10 @@ struct engine {
 	 * WebSocket and the back-fill): open addressing, the oldest evicted in FIFO order. */
 	uint64_t *seen, *seen_fifo;
 	uint32_t seen_head;
-	/* The back-fill's high-water mark: every trade up to it is known. It moves only
-	 * forward, and only through the REST history (see on_trades). */
-	uint64_t last_trade_id;
+	/* The back-fill's place in the trade history. Its high-water mark (last_id): every
+	 * trade up to it is known. It moves only forward, and only through the REST history
+	 * (see on_trades). Start-up recovery leaves it where its own read ended. */
+	struct run_trades_cursor trades_at;
 	/* venue order id -> order_seq, for back-filled trades (which name the venue's id) */
 	struct order_link {
 		uint64_t order_id, order_seq;
@@ -237,10 +247,15 @@ static bool close_wait(tl_io_loop_t *loop, uint64_t start_ns, const char *what)
 	return true;
 }
 
+/* The venue's clock as we estimate it: the wall clock plus the offset measured at start. */
+static int64_t venue_now_ms(const struct engine *e)
+{
+	return run_wall_ms() + e->clock_offset_ms;
+}
+
 static struct tl_venue_auth auth_now(const struct engine *e)
 {
-	return (struct tl_venue_auth){e->signer, e->cfg.api_key, run_wall_ms() + e->clock_offset_ms,
-	                              0};
+	return (struct tl_venue_auth){e->signer, e->cfg.api_key, venue_now_ms(e), 0};
 }
 
 /* Sends one request (built with id 1) on a fresh connection and waits for its answer, at
@@ -1052,18 +1067,11 @@ static void backfill_next(struct engine *e)
 {
 	char target[1024];
 	struct tl_venue_auth a = auth_now(e);
-	struct tl_venue_trades_req q = {.symbol = e->cfg.symbol, .limit = TRADES_PAGE};
+	struct tl_venue_trades_req q;
 	struct tl_http_header h = {"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
 	ssize_t n;
 
-	if (e->last_trade_id) {
-		q.by = TL_VENUE_TRADES_FROM_ID;
-		q.from_id = e->last_trade_id + 1;
-	} else {
-		/* Nothing seen yet: from a minute before this run began. */
-		q.by = TL_VENUE_TRADES_WINDOW;
-		q.start_ms = e->start_wall_ms - 60000;
-	}
+	run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
 	n = tl_venue_build_my_trades(target, sizeof(target), &a, &q);
 	e->backfill_wanted = false;
 	if (n < 0 || tl_http_client_request(e->http, "GET", target, &h, 1, NULL, 0)) {
@@ -1109,8 +1117,7 @@ static void on_trades(tl_http_client_t *cl, void *user, int err, const struct tl
 
 		/* The high-water mark moves only through the REST history, which has no gaps:
 		 * a WebSocket fill past a dropped one must not make the back-fill skip it. */
-		if (t->trade_id > e->last_trade_id)
-			e->last_trade_id = t->trade_id;
+		run_trades_seen(&e->trades_at, t->trade_id);
 		if (strcmp(t->symbol, e->cfg.symbol) != 0)
 			continue;
 		/* The reservation is spent by the order this engine knows; one it does not
@@ -1118,8 +1125,8 @@ static void on_trades(tl_http_client_t *cl, void *user, int err, const struct tl
 		settle(e, linked_seq(e, t->order_id), t->trade_id, t->is_buyer, t->px.v, t->qty.v,
 		       t->commission_units, t->commission_asset, t->time_ms, false, true);
 	}
-	if (n == TRADES_PAGE) {
-		backfill_next(e); /* a full page: there may be more */
+	if (run_trades_more(&e->trades_at, n, TRADES_PAGE, venue_now_ms(e))) {
+		backfill_next(e); /* a full page, or a day with no trade: there may be more */
 		return;
 	}
 	backfill_done(e);
@@ -1732,30 +1739,41 @@ static int rest_get(const struct engine *e, const char *target, struct rest_get 
 /*
  * A previous process that died (kill -9, a crash) may have left orders whose fills never
  * reached the ledger, and reservations no UNLOCK released. Its orders were cancelled just
- * before this (openOrders.cancelAll), so nothing more can fill. The reservations it left
- * name its orders, and an order's number says when its process started (order_seq is
- * start ms x 4096 + n). A process can also die owing a fill with no reservation left: the
- * order ended, its UNLOCK FINAL was journalled, and the fill whose report the WebSocket
- * lost was still on its way through a back-fill. So every trade since the oldest such
- * start, and at least since RECOVERY_LOOKBACK_MS before this one, is fetched from myTrades
- * and settled, whether or not anything was left reserved (a ledger that holds no balance
- * yet has no history to recover, and is skipped). The ledger's keys make that safe: a
- * trade it already has is a duplicate. Each reservation is released first (UNLOCK FINAL).
- * Fills are settled against available, after the release, so the order of the two does
- * not matter to the balances. The highest trade id read becomes the run's back-fill
- * high-water mark.
+ * before this (openOrders.cancelAll), so nothing more can fill. Each reservation is
+ * released first (UNLOCK FINAL); then every trade since the earliest one the ledger can
+ * lack is read from myTrades and settled. The ledger's keys make that safe: a trade it
+ * already has is a duplicate. Fills are settled against available, after the release, so
+ * the order of the two does not matter to the balances.
+ *
+ * How far back: an order's number says when its process started (order_seq is start ms x
+ * 4096 + n), and a process quotes only after its own recovery settled everything before
+ * its start. So a fill the ledger lacks belongs to the last process that placed orders, and
+ * came after that process started. The newest journal entry that names an order names one
+ * of that process's, or an older one (when the last process died before its first LOCK was
+ * journalled): from that process's start, recovery misses nothing, even when nothing was
+ * left reserved (an order can end, and its reservation go, while a fill whose report the
+ * WebSocket lost is still being back-filled). A ledger whose journal names no order reads
+ * from its first entry; one that holds no balance yet has no history, and is skipped. The
+ * span is at least RECOVERY_LOOKBACK_MS and at most RECOVERY_MAX_MS.
+ *
+ * The read leaves the back-fill's cursor where it ended: the highest trade id read is the
+ * run's high-water mark.
  */
-static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_t n)
+static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_t n,
+                   uint64_t last_order, int64_t first_ms)
 {
 	static char body[1 << 20];
 	static struct tl_venue_trade trades[TRADES_PAGE];
 	struct rest_get g = {.body = body, .cap = sizeof(body)};
 	int64_t from_ms = e->start_wall_ms - RECOVERY_LOOKBACK_MS;
-	uint64_t last = 0, settled = 0, released = 0;
+	int64_t bound_ms = last_order ? (int64_t)(last_order / 4096) : first_ms;
+	uint64_t settled = 0, released = 0;
+	size_t nt;
 	struct tl_venue_parse_config pc;
 	bool known;
 	int rc;
 
+	run_trades_start(&e->trades_at, from_ms + e->clock_offset_ms - RECOVERY_MARGIN_MS, 0);
 	ledger_total(e, e->asset_base, &known);
 	if (n == 0 && !known)
 		return 0; /* a new ledger: genesis follows */
@@ -1768,8 +1786,8 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 		tl_ledger_ack_t a;
 		char cid[24];
 
-		if ((int64_t)(r->order / 4096) < from_ms)
-			from_ms = (int64_t)(r->order / 4096);
+		if ((int64_t)(r->order / 4096) < bound_ms)
+			bound_ms = (int64_t)(r->order / 4096);
 		if (!asset || r->account_id != e->account_id)
 			continue; /* not this engine's instrument: left alone */
 		memset(&c, 0, sizeof(c));
@@ -1786,24 +1804,28 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 			return -EIO;
 		released += a.status == TL_LEDGER_APPLIED;
 	}
+	if (bound_ms < from_ms)
+		from_ms = bound_ms;
+	if (from_ms < e->start_wall_ms - RECOVERY_MAX_MS) {
+		tl_log(TL_LOG_NOTICE, "run",
+		       "recovery: the ledger's last order (or, naming none, its first entry) is "
+		       "over %lld days old: myTrades is read from %lld days before this start",
+		       RECOVERY_MAX_MS / 86400000, RECOVERY_MAX_MS / 86400000);
+		from_ms = e->start_wall_ms - RECOVERY_MAX_MS;
+	}
+	run_trades_start(&e->trades_at, from_ms + e->clock_offset_ms - RECOVERY_MARGIN_MS, 0);
 	tl_venue_parse_config_default(&pc);
 	pc.instruments = &e->inst;
 	pc.n_instruments = 1;
-	for (;;) {
-		struct tl_venue_trades_req q = {.symbol = e->cfg.symbol, .limit = TRADES_PAGE};
+	do {
+		struct tl_venue_trades_req q;
 		struct tl_venue_auth au = auth_now(e);
 		struct tl_venue_response resp;
 		char target[1024];
-		size_t nt = 0;
 		ssize_t len;
 
-		if (last) {
-			q.by = TL_VENUE_TRADES_FROM_ID;
-			q.from_id = last + 1;
-		} else {
-			q.by = TL_VENUE_TRADES_WINDOW;
-			q.start_ms = from_ms - 1000;
-		}
+		nt = 0;
+		run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
 		len = tl_venue_build_my_trades(target, sizeof(target), &au, &q);
 		if (len < 0)
 			return (int)len;
@@ -1820,8 +1842,7 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 			tl_ledger_cmd_t c;
 			tl_ledger_ack_t a;
 
-			if (t->trade_id > last)
-				last = t->trade_id;
+			run_trades_seen(&e->trades_at, t->trade_id);
 			if (strcmp(t->symbol, e->cfg.symbol) != 0)
 				continue;
 			fill_cmd(&e->cfg, &c, 0, t->trade_id, t->is_buyer, t->px.v, t->qty.v,
@@ -1835,15 +1856,13 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 			}
 			settled += a.status == TL_LEDGER_APPLIED;
 		}
-		if (nt < TRADES_PAGE)
-			break;
-	}
-	e->last_trade_id = last;
+	} while (run_trades_more(&e->trades_at, nt, TRADES_PAGE, venue_now_ms(e)));
 	atomic_store_explicit(&e->user_ctr.fills_recovered, settled, memory_order_relaxed);
 	tl_log(TL_LOG_NOTICE, "run",
 	       "recovery: %zu reservation(s) left by an earlier process (%" PRIu64
-	       " released); %" PRIu64 " fill(s) it had not settled, settled now from myTrades",
-	       n, released, settled);
+	       " released); %" PRIu64 " fill(s) it had not settled, settled now from myTrades "
+	       "since %" PRId64 " ms before this start",
+	       n, released, settled, e->start_wall_ms - from_ms);
 	return 0;
 }
 
@@ -1852,13 +1871,16 @@ int engine_start(struct engine *e)
 {
 	static tl_ledger_reservation_t stale[1024];
 	size_t n_stale = 0;
+	uint64_t last_order = 0;
+	int64_t first_ms = 0;
 	char req[1024], answer[4096];
 	struct tl_venue_auth a = auth_now(e);
 	ssize_t n;
 	int rc;
 
 	/* What an earlier process left open, read before the ledger thread owns the table. */
-	if ((rc = tl_ledger_reservations(e->ledger, stale, 1024, &n_stale)))
+	if ((rc = tl_ledger_reservations(e->ledger, stale, 1024, &n_stale)) ||
+	    (rc = tl_ledger_history_bounds(e->ledger, &last_order, &first_ms)))
 		return rc;
 	if (n_stale > 1024) {
 		tl_log(TL_LOG_ERR, "run", "%zu open reservations: more than recovery handles",
@@ -1884,7 +1906,7 @@ int engine_start(struct engine *e)
 		tl_log(TL_LOG_ERR, "run", "venue: cannot read the account: %s", tl_strerror(rc));
 		return rc;
 	}
-	if ((rc = register_names(e)) || (rc = recover(e, stale, n_stale)) ||
+	if ((rc = register_names(e)) || (rc = recover(e, stale, n_stale, last_order, first_ms)) ||
 	    (rc = reconcile_start(e)))
 		return rc;
 	if (e->cfg.layout == TL_RUN_LAYOUT_FUSED) {

@@ -5,16 +5,20 @@
  *   strategy.c  the quoting and order state machine: the strategy thread's logic, no I/O
  *   engine.c    the threads, the rings between them, start-up reconciliation, shutdown
  *   run_cli.c   `tally run`: arguments, the embedded sim, signals, status and summary
+ *   trades.c    where the next page of the venue's trade history starts
  */
 #ifndef TL_RUN_INTERNAL_H
 #define TL_RUN_INTERNAL_H
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "tl_event.h"
 #include "tl_hist.h"
 #include "tl_run.h"
+#include "tl_venue.h"
 
 __extension__ typedef __int128 run_i128;
 
@@ -144,6 +148,34 @@ bool strategy_idle(const struct strategy *st);
 void run_client_order_id(uint64_t order_seq, char out[24]);
 /* Its inverse; 0 when `id` is not one of ours. */
 uint64_t run_order_seq_of(const char *id);
+
+/* ---- the venue's trade history, page by page (trades.c) ----------------------------- */
+
+/*
+ * A read of myTrades from a point in time up to the present (start-up recovery, the
+ * back-fill). Until it has read a trade it asks by time, in windows of at most 24 h (the
+ * venue refuses longer ones, and a startTime alone means a day from it), one day after the
+ * other; from the first trade read on it asks by id (fromId), which has no such limit. So a
+ * span of any length is read whole: after a day without trades, say, the trades of the
+ * next are not skipped. Times are the venue's clock (wall ms + the measured offset).
+ * Thread: the owner's only. Blocks: no.
+ */
+#define RUN_TRADES_WINDOW_MS (24 * 3600 * 1000ll - 1)
+struct run_trades_cursor {
+	int64_t from_ms;  /* until a trade is read: where the next window starts */
+	uint64_t last_id; /* the highest trade id read; 0: none yet */
+	bool by_window;   /* the last query asked by time */
+};
+/* From `from_ms` (a value <= 0 counts as 1), or after trade `last_id` when it is not 0. */
+void run_trades_start(struct run_trades_cursor *c, int64_t from_ms, uint64_t last_id);
+/* The next page's query, `limit` trades at most (1..1000), for `symbol` (kept by pointer). */
+void run_trades_query(struct run_trades_cursor *c, const char *symbol, uint32_t limit,
+                      struct tl_venue_trades_req *q);
+/* Notes a trade of the page read (every one, whatever its symbol). */
+void run_trades_seen(struct run_trades_cursor *c, uint64_t trade_id);
+/* After a page of n trades, each passed to run_trades_seen: true when another page must be
+ * read (its query from run_trades_query), false when the history is read to the present. */
+bool run_trades_more(struct run_trades_cursor *c, size_t n, uint32_t limit, int64_t venue_now_ms);
 
 /* ---- the engine (engine.c) ------------------------------------------------------------ */
 

@@ -439,6 +439,61 @@ static void test_restart(const char *dir)
 	lt_verify_ok(dir);
 }
 
+/* tl_ledger_history_bounds: the newest entry naming an order, the first entry's time. */
+static void test_history_bounds(void)
+{
+	char dir[256];
+	tl_ledger_config_t cfg;
+	tl_ledger_t *l;
+	tl_ledger_port_t *p;
+	uint64_t order = 1;
+	int64_t first_ms = 1;
+
+	lt_tmpdir(dir, sizeof(dir), "bounds");
+	tl_ledger_config_default(&cfg);
+	cfg.dir = dir;
+	CHECK_EQ(tl_ledger_open(&l, &cfg), 0);
+	CHECK_EQ(tl_ledger_history_bounds(l, &order, &first_ms), 0);
+	CHECK_EQ(order, 0); /* an empty journal */
+	CHECK_EQ(first_ms, 0);
+	CHECK_EQ(tl_ledger_port_attach(l, 64, &p), 0);
+	CHECK_EQ(tl_ledger_start(l), 0);
+	CHECK_EQ(tl_ledger_history_bounds(l, &order, &first_ms), -EBUSY);
+
+	tl_ledger_cmd_t c = lt_asset("USDT", 8);
+	c.ts_ms = 1600000000123;
+	CHECK_EQ(lt_call(p, c).status, TL_LEDGER_APPLIED);
+	CHECK_EQ(lt_call(p, lt_asset("BTC", 8)).status, TL_LEDGER_APPLIED);
+	CHECK_EQ(lt_call(p, lt_account("mm")).status, TL_LEDGER_APPLIED);
+	CHECK_EQ(lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, "d1", "mm", "USDT", "100")).status,
+	         TL_LEDGER_APPLIED);
+	tl_ledger_stop(l);
+	CHECK_EQ(tl_ledger_history_bounds(l, &order, &first_ms), 0);
+	CHECK_EQ(order, 0); /* no entry names an order yet */
+	CHECK_EQ(first_ms, 1600000000123);
+
+	CHECK_EQ(tl_ledger_start(l), 0);
+	const uint64_t orders[] = {41, 99, 57}; /* the newest counts, not the largest */
+	for (int i = 0; i < 3; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "lock:%d", i);
+		c = lt_cmd(TL_LEDGER_LOCK, key, "mm", "USDT", "1");
+		c.order = orders[i];
+		CHECK_EQ(lt_call(p, c).status, TL_LEDGER_APPLIED);
+	}
+	/* entries after it that name no order are stepped over */
+	CHECK_EQ(lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, "d2", "mm", "BTC", "1")).status,
+	         TL_LEDGER_APPLIED);
+	CHECK_EQ(lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, "d3", "mm", "USDT", "1")).status,
+	         TL_LEDGER_APPLIED);
+	tl_ledger_stop(l);
+	CHECK_EQ(tl_ledger_history_bounds(l, &order, &first_ms), 0);
+	CHECK_EQ(order, 57);
+	CHECK_EQ(first_ms, 1600000000123);
+	tl_ledger_close(l);
+	lt_rmtree(dir);
+}
+
 /* Flips one byte of a journal entry's amount: verify must notice. */
 static void test_tamper(const char *dir)
 {
@@ -576,6 +631,7 @@ int main(void)
 {
 	test_decimals();
 	test_order_churn();
+	test_history_bounds();
 	char dir[256];
 	lt_tmpdir(dir, sizeof(dir), "cmds");
 	L = lt_open(dir, NULL, &P);
