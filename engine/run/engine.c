@@ -62,6 +62,11 @@
 #define SEEN_MAX 65536         /* trade ids remembered (a power of two) */
 #define LINKS_MAX 16384        /* venue order ids remembered (a power of two) */
 #define TRADES_PAGE 1000       /* myTrades' largest page */
+#define MY_TRADES_WEIGHT 20    /* its REQUEST_WEIGHT (Binance, without orderId) */
+/* A back-fill that failed is tried again after 1 s, then 2, 4... up to 30 s: a venue that
+ * fails or refuses is not asked again at once, in a loop. */
+#define BACKFILL_RETRY_NS 1000000000ll
+#define BACKFILL_RETRY_MAX_NS 30000000000ll
 /* Start-up recovery and the back-fill read myTrades from at least this long before the
  * start (recover()). */
 #define RECOVERY_LOOKBACK_MS 60000
@@ -139,6 +144,8 @@ struct engine {
 		uint64_t order_id, order_seq;
 	} * links;
 	bool backfill_wanted, backfill_running;
+	int64_t backfill_not_before_ns; /* after a failure, or while the limiter says wait */
+	uint32_t backfill_failures;     /* in a row */
 	struct tl_venue_limiter limiter;
 	/* the circuit breaker: recent refusals and drops, and the pause a trip started */
 	int64_t reject_ns[BREAKER_REJECTS], drop_ns[BREAKER_DROPS];
@@ -1063,22 +1070,58 @@ static void on_fill(struct engine *e, uint64_t seq, const struct tl_venue_exec_r
 
 /* ---- the back-fill: myTrades from the last trade id (seed 004 C-3, M-2) ---------------- */
 
+/* Folds a REST answer's headers into resp: the venue's count of the weight used, and
+ * Retry-After. A header the venue wrote wrong is left out: the count is a correction. */
+static void rest_fold_headers(struct tl_venue_response *resp, const struct tl_http_response *r)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		(void)tl_venue_response_rest_header(resp, r->headers[i].name,
+		                                    r->headers[i].name_len, r->headers[i].value,
+		                                    r->headers[i].value_len);
+}
+
+/* The back-fill failed at `now`: it is wanted still, and tried again after a back-off. */
+static void backfill_failed(struct engine *e, int64_t now, const char *why, int status)
+{
+	uint32_t k = e->backfill_failures < 5 ? e->backfill_failures : 5;
+	int64_t wait = BACKFILL_RETRY_NS << k;
+
+	if (wait > BACKFILL_RETRY_MAX_NS)
+		wait = BACKFILL_RETRY_MAX_NS;
+	e->backfill_failures++;
+	e->backfill_running = false;
+	e->backfill_wanted = true;
+	e->backfill_not_before_ns = now + wait;
+	tl_log(TL_LOG_WARNING, "run", "back-fill: myTrades failed (%s, HTTP %d); again in %lld ms",
+	       why, status, (long long)(wait / 1000000));
+}
+
+/* Sends the back-fill's next myTrades request, when the back-off and the rate limiter let
+ * it go; until then it stays wanted, and user_pass asks again. */
 static void backfill_next(struct engine *e)
 {
 	char target[1024];
 	struct tl_venue_auth a = auth_now(e);
 	struct tl_venue_trades_req q;
 	struct tl_http_header h = {"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
+	int64_t now = (int64_t)tl_io_now_ns(), wait;
 	ssize_t n;
 
-	run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
-	n = tl_venue_build_my_trades(target, sizeof(target), &a, &q);
-	e->backfill_wanted = false;
-	if (n < 0 || tl_http_client_request(e->http, "GET", target, &h, 1, NULL, 0)) {
-		e->backfill_running = false;
-		e->backfill_wanted = true; /* tried again from the loop */
+	e->backfill_wanted = true;
+	if (now < e->backfill_not_before_ns)
+		return;
+	if ((wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false)) != 0) {
+		e->backfill_not_before_ns = now + (wait > 0 ? wait : BACKFILL_RETRY_NS);
 		return;
 	}
+	run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
+	n = tl_venue_build_my_trades(target, sizeof(target), &a, &q);
+	if (n < 0 || tl_http_client_request(e->http, "GET", target, &h, 1, NULL, 0)) {
+		tl_venue_limiter_on_lost(&e->limiter, 1);
+		backfill_failed(e, now, n < 0 ? tl_strerror((int)n) : "not sent", 0);
+		return;
+	}
+	e->backfill_wanted = false;
 	e->backfill_running = true;
 	atomic_fetch_add_explicit(&e->user_ctr.backfills, 1, memory_order_relaxed);
 }
@@ -1096,22 +1139,29 @@ static void on_trades(tl_http_client_t *cl, void *user, int err, const struct tl
 	struct engine *e = user;
 	struct tl_venue_parse_config pc;
 	struct tl_venue_response resp;
+	int64_t now = (int64_t)tl_io_now_ns();
 	size_t n = 0;
+	int rc = err ? err : -EPROTO;
 
 	(void)cl;
 	tl_venue_parse_config_default(&pc);
 	pc.instruments = &e->inst;
 	pc.n_instruments = 1;
-	if (err || !r || r->status != 200 ||
-	    tl_venue_parse_trades(&pc, (const char *)r->body_buf, r->body_len, r->status, &resp,
-	                          e->trades, TRADES_PAGE, &n)) {
-		tl_log(TL_LOG_WARNING, "run",
-		       "back-fill: myTrades failed (%s, HTTP %d); again soon",
-		       err ? tl_strerror(err) : "bad answer", r ? r->status : 0);
-		e->backfill_running = false;
-		e->backfill_wanted = true;
+	if (!err && r) {
+		rc = tl_venue_parse_trades(&pc, (const char *)r->body_buf, r->body_len, r->status,
+		                           &resp, e->trades, TRADES_PAGE, &n);
+		if (rc == 0)
+			rest_fold_headers(&resp, r);
+		/* A 429 or 418 starts the limiter's back-off, for the venue's Retry-After. */
+		tl_venue_limiter_on_response(&e->limiter, now, rc == 0 ? &resp : NULL);
+	} else {
+		tl_venue_limiter_on_lost(&e->limiter, 1);
+	}
+	if (rc || r->status != 200) {
+		backfill_failed(e, now, rc ? tl_strerror(rc) : "refused", r ? r->status : 0);
 		return;
 	}
+	e->backfill_failures = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct tl_venue_trade *t = &e->trades[i];
 
@@ -1310,24 +1360,31 @@ static void user_drain_acks(struct engine *e)
 	}
 }
 
-/* The user stage on `loop`: the rate limiter, the REST client for back-fills and the WS
- * API session. Returns 0 or an error (logged). */
-static int user_open(struct engine *e, tl_io_loop_t *loop)
+/* The rate limiter, with Binance's published limits: every response's rateLimits (and a
+ * REST answer's X-MBX-USED-WEIGHT) corrects them. Set up at start, for recovery's reads;
+ * the user thread owns it from its start on. */
+static void limiter_init(struct engine *e)
 {
-	static const struct tl_venue_session_ops ops = {
-	    .on_ready = user_on_ready, .on_message = user_on_message, .on_down = user_on_down};
-	/* Binance's published limits; every response's rateLimits corrects them. */
 	static const struct tl_venue_rate_limit limits[] = {
 	    {TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000, 1, 6000, -1},
 	    {TL_VENUE_LIMIT_ORDERS, 10000, 10, 100, -1},
 	    {TL_VENUE_LIMIT_ORDERS, 86400000, 1, 200000, -1},
 	};
+
+	tl_venue_limiter_init(&e->limiter, NULL, limits, sizeof(limits) / sizeof(limits[0]));
+}
+
+/* The user stage on `loop`: the REST client for back-fills and the WS API session.
+ * Returns 0 or an error (logged). */
+static int user_open(struct engine *e, tl_io_loop_t *loop)
+{
+	static const struct tl_venue_session_ops ops = {
+	    .on_ready = user_on_ready, .on_message = user_on_message, .on_down = user_on_down};
 	struct tl_venue_session_config sc;
 	struct tl_http_client_config hc;
 	int rc;
 
 	e->user_loop = loop;
-	tl_venue_limiter_init(&e->limiter, NULL, limits, sizeof(limits) / sizeof(limits[0]));
 	tl_venue_session_config_default(&sc);
 	ws_config(e, &sc.ws);
 	sc.ws.path = "/ws-api/v3";
@@ -1687,6 +1744,7 @@ struct rest_get {
 	size_t cap, len;
 	int status, err;
 	bool done;
+	struct tl_venue_response headers; /* what the answer's headers say (rest_fold_headers) */
 };
 
 static void rest_get_done(tl_http_client_t *cl, void *user, int err,
@@ -1700,6 +1758,8 @@ static void rest_get_done(tl_http_client_t *cl, void *user, int err,
 	if (err || !r)
 		return;
 	g->status = r->status;
+	memset(&g->headers, 0, sizeof(g->headers));
+	rest_fold_headers(&g->headers, r);
 	g->len = r->body_len < g->cap - 1 ? r->body_len : g->cap - 1;
 	memcpy(g->body, r->body_buf, g->len);
 	g->body[g->len] = '\0';
@@ -1736,6 +1796,89 @@ static int rest_get(const struct engine *e, const char *target, struct rest_get 
 	return rc ? rc : g->err;
 }
 
+/* The header fields of a REST answer (rest_get) into resp, which the body filled. */
+static void rest_take_headers(struct tl_venue_response *resp, const struct tl_venue_response *h)
+{
+	if (!resp->retry_wait_ms)
+		resp->retry_wait_ms = h->retry_wait_ms;
+	for (uint32_t i = 0; i < h->n_limits && resp->n_limits < TL_VENUE_RATE_LIMITS_MAX; i++)
+		resp->limits[resp->n_limits++] = h->limits[i];
+}
+
+/*
+ * Reads recovery's next page of myTrades (the cursor e->trades_at) into trades[], *nt of
+ * them, through the rate limiter: it waits while the limiter says so, and after a refusal
+ * for a rate limit (429, 418) asks again once the venue's wait is over, up to
+ * RECOVERY_RATE_TRIES times, so a long read is paced rather than cut. Returns 0, -EIO for
+ * any other refusal (logged), or the error of the request.
+ */
+#define RECOVERY_RATE_TRIES 10
+#define RECOVERY_WAIT_MAX_NS 300000000000ll /* a longer wait (a ban) is not waited out */
+static int recovery_page(struct engine *e, struct rest_get *g, struct tl_venue_trade *trades,
+                         size_t *nt)
+{
+	struct tl_venue_parse_config pc;
+
+	tl_venue_parse_config_default(&pc);
+	pc.instruments = &e->inst;
+	pc.n_instruments = 1;
+	for (int refused = 0;;) {
+		int64_t now = (int64_t)tl_io_now_ns();
+		int64_t wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false);
+		struct tl_venue_trades_req q;
+		struct tl_venue_auth au = auth_now(e);
+		struct tl_venue_response resp;
+		struct tl_venue_verdict v;
+		char target[1024];
+		ssize_t len;
+		int rc;
+
+		if (wait < 0) /* its weight is above a limit the venue gave: it can never go */
+			return (int)wait;
+		if (wait > RECOVERY_WAIT_MAX_NS) {
+			tl_log(TL_LOG_ERR, "run", "recovery: myTrades may not be asked for %lld s",
+			       (long long)(wait / 1000000000));
+			return -EAGAIN;
+		}
+		if (wait > 0) {
+			struct timespec ts = {wait / 1000000000, wait % 1000000000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		*nt = 0;
+		run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
+		if ((len = tl_venue_build_my_trades(target, sizeof(target), &au, &q)) < 0) {
+			tl_venue_limiter_on_lost(&e->limiter, 1);
+			return (int)len;
+		}
+		if ((rc = rest_get(e, target, g))) {
+			tl_venue_limiter_on_lost(&e->limiter, 1);
+			return rc;
+		}
+		if (tl_venue_parse_trades(&pc, g->body, g->len, g->status, &resp, trades,
+		                          TRADES_PAGE, nt)) {
+			tl_venue_limiter_on_response(&e->limiter, (int64_t)tl_io_now_ns(), NULL);
+			tl_log(TL_LOG_ERR, "run", "recovery: myTrades: HTTP %d: %.200s", g->status,
+			       g->body);
+			return -EIO;
+		}
+		rest_take_headers(&resp, &g->headers);
+		tl_venue_limiter_on_response(&e->limiter, (int64_t)tl_io_now_ns(), &resp);
+		if (g->status == 200)
+			return 0;
+		if (tl_venue_classify(&resp, false, &v) != TL_VENUE_RATE_LIMITED ||
+		    ++refused >= RECOVERY_RATE_TRIES) {
+			tl_log(TL_LOG_ERR, "run", "recovery: myTrades: HTTP %d: %.200s", g->status,
+			       g->body);
+			return -EIO;
+		}
+		tl_log(TL_LOG_WARNING, "run",
+		       "recovery: myTrades: rate limited (HTTP %d, code %d); asking again after "
+		       "the venue's wait",
+		       g->status, (int)resp.error_code);
+	}
+}
+
 /*
  * A previous process that died (kill -9, a crash) may have left orders whose fills never
  * reached the ledger, and reservations no UNLOCK released. Its orders were cancelled just
@@ -1769,7 +1912,6 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 	int64_t bound_ms = last_order ? (int64_t)(last_order / 4096) : first_ms;
 	uint64_t settled = 0, released = 0;
 	size_t nt;
-	struct tl_venue_parse_config pc;
 	bool known;
 	int rc;
 
@@ -1814,29 +1956,9 @@ static int recover(struct engine *e, const tl_ledger_reservation_t *stale, size_
 		from_ms = e->start_wall_ms - RECOVERY_MAX_MS;
 	}
 	run_trades_start(&e->trades_at, from_ms + e->clock_offset_ms - RECOVERY_MARGIN_MS, 0);
-	tl_venue_parse_config_default(&pc);
-	pc.instruments = &e->inst;
-	pc.n_instruments = 1;
 	do {
-		struct tl_venue_trades_req q;
-		struct tl_venue_auth au = auth_now(e);
-		struct tl_venue_response resp;
-		char target[1024];
-		ssize_t len;
-
-		nt = 0;
-		run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
-		len = tl_venue_build_my_trades(target, sizeof(target), &au, &q);
-		if (len < 0)
-			return (int)len;
-		if ((rc = rest_get(e, target, &g)))
+		if ((rc = recovery_page(e, &g, trades, &nt)))
 			return rc;
-		if (g.status != 200 || tl_venue_parse_trades(&pc, body, g.len, g.status, &resp,
-		                                             trades, TRADES_PAGE, &nt)) {
-			tl_log(TL_LOG_ERR, "run", "recovery: myTrades: HTTP %d: %.200s", g.status,
-			       body);
-			return -EIO;
-		}
 		for (size_t i = 0; i < nt; i++) {
 			const struct tl_venue_trade *t = &trades[i];
 			tl_ledger_cmd_t c;
@@ -1889,6 +2011,7 @@ int engine_start(struct engine *e)
 	}
 	if ((rc = tl_ledger_start(e->ledger)))
 		return rc;
+	limiter_init(e);
 	if ((rc = measure_clock(e))) {
 		tl_log(TL_LOG_ERR, "run", "venue %s:%u: cannot read its clock: %s", e->cfg.host,
 		       e->cfg.port, tl_strerror(rc));
