@@ -214,6 +214,7 @@ struct tl_sim_server {
 
 	/* Fault generators: one per fault, so enabling one does not shift another's draws. */
 	uint64_t rng_dup, rng_reorder, rng_drop_fill, rng_unknown, rng_limit, rng_garble;
+	uint64_t rng_refuse_trades;
 	uint32_t unknown_flip, drops;
 
 	/* The request being served: its events are staged (see the top). */
@@ -894,7 +895,12 @@ static int serve_call(struct tl_sim_server *s, const struct sim_request *req, in
 	if (parse_rc != 0)
 		goto fail;
 	retry = charge_weight(s, sim_method_weight(req->method, 100), now);
-	if (sim_method_signed(req->method) && chance(&s->rng_limit, s->cfg.faults.rate_limit_pct)) {
+	if (req->method == SIM_M_MY_TRADES)
+		s->stats.my_trades++;
+	if ((sim_method_signed(req->method) &&
+	     chance(&s->rng_limit, s->cfg.faults.rate_limit_pct)) ||
+	    (req->method == SIM_M_MY_TRADES &&
+	     chance(&s->rng_refuse_trades, s->cfg.faults.refuse_trades_pct))) {
 		s->stats.faults_injected++;
 		retry = now + 1000;
 	}
@@ -1745,7 +1751,8 @@ static int check_config(const struct tl_sim_server_config *cfg)
 
 		if (f->dup_events_pct > 100 || f->reorder_events_pct > 100 ||
 		    f->drop_fills_pct > 100 || f->unknown_outcome_pct > 100 ||
-		    f->rate_limit_pct > 100 || f->garble_events_pct > 100) {
+		    f->rate_limit_pct > 100 || f->garble_events_pct > 100 ||
+		    f->refuse_trades_pct > 100) {
 			tl_log(LOG_ERR, "sim", "fault percentages must be 0..100");
 			return -EINVAL;
 		}
@@ -1844,6 +1851,7 @@ int tl_sim_server_create(tl_sim_server_t **out, const struct tl_sim_server_confi
 	s->rng_garble = cfg->faults.seed ^ 0x6666;
 	s->rng_unknown = cfg->faults.seed ^ 0x4444;
 	s->rng_limit = cfg->faults.seed ^ 0x5555;
+	s->rng_refuse_trades = cfg->faults.seed ^ 0x7777;
 	sim_buf_init(&s->stage_bytes, 0);
 	sim_buf_init(&s->md_raw, 0);
 	sim_buf_init(&s->md_comb100, 0);

@@ -101,6 +101,8 @@ void tl_sim_cli_usage(FILE *out)
 	    "  --garble-events PCT      cut a user event to half its length (unparsable)\n"
 	    "  --unknown-outcome PCT    place the order, but answer 503/-1000 or 408/-1007\n"
 	    "  --rate-limit PCT         refuse a signed request with 429 (-1003, -1015)\n"
+	    "  --refuse-trades PCT      refuse a myTrades request with 429 (-1003), retry\n"
+	    "                           after 1 s (the back-fill's and recovery's reads)\n"
 	    "  --clock-skew-ms N        the server's clock runs N ms ahead (negative: behind)\n"
 	    "  --deposit-after-ms N     N ms after the start, credit --deposit to every account\n"
 	    "                           from outside (default USDT=1000)\n"
@@ -260,10 +262,10 @@ static void print_stats(FILE *out, const char *event, const struct tl_sim_server
 	        ",\"md_events\":%" PRIu64 ",\"user_events\":%" PRIu64
 	        ",\"faults_injected\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 	        ",\"replay_passes\":%" PRIu64 ",\"t2t_count\":%" PRIu64 ",\"t2t_p50_ns\":%" PRIu64
-	        ",\"t2t_p99_ns\":%" PRIu64 "}\n",
+	        ",\"t2t_p99_ns\":%" PRIu64 ",\"my_trades\":%" PRIu64 "}\n",
 	        event, st->connections, st->ws_requests, st->rest_requests, st->orders,
 	        st->errors_sent, st->md_events, st->user_events, st->faults_injected, st->bytes_out,
-	        st->replay_passes, st->t2t_count, st->t2t_p50_ns, st->t2t_p99_ns);
+	        st->replay_passes, st->t2t_count, st->t2t_p50_ns, st->t2t_p99_ns, st->my_trades);
 	fflush(out);
 }
 
@@ -292,6 +294,7 @@ enum {
 	OPT_GARBLE,
 	OPT_UNKNOWN,
 	OPT_RATE_LIMIT,
+	OPT_REFUSE_TRADES,
 	OPT_SKEW,
 	OPT_FAULT_SEED,
 	OPT_DEPTH_LEVELS,
@@ -332,6 +335,7 @@ int tl_sim_cli_main(int argc, char **argv)
 	    {"garble-events", required_argument, NULL, OPT_GARBLE},
 	    {"unknown-outcome", required_argument, NULL, OPT_UNKNOWN},
 	    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+	    {"refuse-trades", required_argument, NULL, OPT_REFUSE_TRADES},
 	    {"clock-skew-ms", required_argument, NULL, OPT_SKEW},
 	    {"fault-seed", required_argument, NULL, OPT_FAULT_SEED},
 	    {"depth-levels", required_argument, NULL, OPT_DEPTH_LEVELS},
@@ -453,6 +457,9 @@ int tl_sim_cli_main(int argc, char **argv)
 			break;
 		case OPT_RATE_LIMIT:
 			pct = &cfg.faults.rate_limit_pct;
+			break;
+		case OPT_REFUSE_TRADES:
+			pct = &cfg.faults.refuse_trades_pct;
 			break;
 		case OPT_SKEW:
 			if (parse_i64(optarg, -86400000, 86400000, &sv))

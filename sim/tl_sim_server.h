@@ -76,6 +76,9 @@ struct tl_sim_faults {
 	/* A request is refused with 429 and -1003 (or -1015 for order.place) and a
 	 * retryAfter 1 s ahead, as if a limit were hit. */
 	uint32_t rate_limit_pct;
+	/* myTrades alone is refused so (429, -1003, retryAfter 1 s): a back-fill that cannot
+	 * get through, for a client's retry policy. */
+	uint32_t refuse_trades_pct;
 	int32_t clock_skew_ms; /* the server's clock = wall clock + this (-1021 for clients
 	                          that do not measure the offset) */
 	/* A user event is cut to half its length: a message no client can parse, as a
@@ -187,6 +190,7 @@ int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t 
 struct tl_sim_server_stats {
 	uint64_t connections, ws_requests, rest_requests, orders, errors_sent, md_events,
 	    user_events, faults_injected, bytes_out;
+	uint64_t my_trades;     /* myTrades requests (REST and WS API), refused ones included */
 	uint64_t replay_passes; /* times a capture was started, summed over the markets */
 	/* t2t mode: market-data frame written -> next WS API request in, ns */
 	uint64_t t2t_count, t2t_p50_ns, t2t_p99_ns;
