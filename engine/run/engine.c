@@ -116,11 +116,12 @@ struct engine {
 	struct strat_stage *fused_strat; /* fused: the strategy, for the hot thread only */
 	bool md_running, user_running, strat_running;
 	_Atomic int stop_md, stop_user, stop_strat;
-	_Atomic int quoting_stop;     /* ask the strategy to stop quoting */
-	_Atomic int strat_idle;       /* the strategy has nothing open */
-	_Atomic int ledger_stale;     /* set by engine_reconcile: the strategy pauses */
-	_Atomic int backfill_request; /* engine_reconcile asks the user thread for one */
-	int64_t suspect_since_ns;     /* engine_reconcile: when a difference was first seen */
+	_Atomic int quoting_stop;         /* ask the strategy to stop quoting */
+	_Atomic int strat_idle;           /* the strategy has nothing open */
+	_Atomic int ledger_stale;         /* set by engine_reconcile: the strategy pauses */
+	_Atomic int backfill_request;     /* engine_reconcile asks the user thread for one */
+	int64_t suspect_since_ns;         /* engine_reconcile: when a difference was first seen */
+	int64_t reconcile_quiet_until_ns; /* engine_reconcile: a refusal's wait */
 
 	struct md_counters md_ctr;
 	struct user_counters user_ctr;
@@ -347,7 +348,10 @@ static int measure_clock(struct engine *e)
 
 /* The venue's free + locked of base and quote, in 10^-8. */
 /* One account.status: 0, or an error (a refusal, such as a rate limit, is -EAGAIN). */
-static int account_status(const struct engine *e, struct tl_venue_account_position *pos)
+/* The venue's account.status into *pos. A refusal (a rate limit, say) returns -EAGAIN,
+ * with the venue's wait (0: not said) in *retry_ms. */
+static int account_status(const struct engine *e, struct tl_venue_account_position *pos,
+                          int64_t *retry_ms)
 {
 	static char answer[1 << 16];
 	struct tl_venue_auth a = auth_now(e);
@@ -369,6 +373,7 @@ static int account_status(const struct engine *e, struct tl_venue_account_positi
 	    m.kind == TL_VENUE_MSG_RESPONSE && m.response.status != 200) {
 		tl_log(TL_LOG_WARNING, "run", "account.status refused: HTTP %d, code %d",
 		       m.response.status, m.response.error_code);
+		*retry_ms = m.response.retry_wait_ms;
 		return -EAGAIN;
 	}
 	if ((rc = tl_venue_parse_account(&pc, answer, strlen(answer), pos)))
@@ -376,18 +381,30 @@ static int account_status(const struct engine *e, struct tl_venue_account_positi
 	return rc;
 }
 
-/* The venue's free + locked of base and quote, in 10^-8. A refusal (a rate limit, say) is
- * tried again, up to 10 times over about 5 s. */
-static int venue_balances(const struct engine *e, int64_t out[2])
+/*
+ * The venue's free + locked of base and quote, in 10^-8. A refusal (a rate limit, say) is
+ * asked again up to `tries` times in all, after the venue's wait, or when it says none
+ * after 0.5 s, 1, 2, 4, 8 (a client that does not back off after a 429 gets banned: 418).
+ * Returns 0, or the error; *retry_ms gets the wait after a last refusal.
+ */
+#define BALANCES_RETRY_MS 500
+#define BALANCES_RETRY_MAX_MS 8000
+static int venue_balances(const struct engine *e, int64_t out[2], int tries, int64_t *retry_ms)
 {
 	struct tl_venue_account_position pos;
 	int rc;
 
+	*retry_ms = 0;
 	for (int attempt = 1;; attempt++) {
-		rc = account_status(e, &pos);
-		if (rc != -EAGAIN || attempt == 10)
+		int64_t wait = BALANCES_RETRY_MS << (attempt < 5 ? attempt - 1 : 4);
+
+		rc = account_status(e, &pos, retry_ms);
+		if (rc != -EAGAIN || attempt >= tries)
 			break;
-		nanosleep(&(struct timespec){0, 500000000}, NULL);
+		if (*retry_ms > wait)
+			wait =
+			    *retry_ms < BALANCES_RETRY_MAX_MS ? *retry_ms : BALANCES_RETRY_MAX_MS;
+		nanosleep(&(struct timespec){wait / 1000, wait % 1000 * 1000000}, NULL);
 	}
 	if (rc)
 		return rc;
@@ -1994,7 +2011,7 @@ int engine_start(struct engine *e)
 	static tl_ledger_reservation_t stale[1024];
 	size_t n_stale = 0;
 	uint64_t last_order = 0;
-	int64_t first_ms = 0;
+	int64_t first_ms = 0, retry_ms;
 	char req[1024], answer[4096];
 	struct tl_venue_auth a = auth_now(e);
 	ssize_t n;
@@ -2025,7 +2042,7 @@ int engine_start(struct engine *e)
 		       e->cfg.port, tl_strerror(n < 0 ? (int)n : rc));
 		return n < 0 ? (int)n : rc;
 	}
-	if ((rc = venue_balances(e, e->venue_start))) {
+	if ((rc = venue_balances(e, e->venue_start, 10, &retry_ms))) {
 		tl_log(TL_LOG_ERR, "run", "venue: cannot read the account: %s", tl_strerror(rc));
 		return rc;
 	}
@@ -2054,11 +2071,16 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 {
 	const char *names[2] = {e->cfg.base, e->cfg.quote};
 	uint32_t ids[2] = {e->asset_base, e->asset_quote};
-	int64_t venue[2], ledger[2], now = (int64_t)tl_io_now_ns();
+	int64_t venue[2], ledger[2], now = (int64_t)tl_io_now_ns(), retry_ms;
 	bool same = true, known;
 
-	if (venue_balances(e, venue))
-		return; /* the venue did not answer: next time */
+	if (now < e->reconcile_quiet_until_ns)
+		return; /* the venue asked us to wait */
+	if (venue_balances(e, venue, 1, &retry_ms)) {
+		/* Not answered: next time; refused with a wait: not before it is over. */
+		e->reconcile_quiet_until_ns = now + retry_ms * 1000000;
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		ledger[i] = ledger_total(e, ids[i], &known);
 		same &= ledger[i] == venue[i];
@@ -2123,7 +2145,7 @@ static void join(pthread_t t, bool *running, _Atomic int *flag, tl_wait_t *w)
 void engine_stop(struct engine *e)
 {
 	uint64_t end = tl_io_now_ns() + (uint64_t)e->cfg.shutdown_wait_ms * 1000000;
-
+	int64_t retry_ms;
 	bool fused = e->cfg.layout == TL_RUN_LAYOUT_FUSED;
 
 	atomic_store_explicit(&e->quoting_stop, 1, memory_order_release);
@@ -2143,8 +2165,10 @@ void engine_stop(struct engine *e)
 	join(e->user_thread, &e->user_running, &e->stop_user, &e->user_wait);
 	join(e->strat_thread, &e->strat_running, &e->stop_strat, &e->strat_wait);
 	tl_ledger_stop(e->ledger);
-	/* The books at the end: the venue's against the ledger's. */
-	if (venue_balances(e, e->venue_end) == 0) {
+	/* The books at the end: the venue's against the ledger's. Three tries (at most 0.5 +
+	 * 1 s of waits, or 8 s each when the venue says more): a stop is not held through a
+	 * rate limit's whole minute; the drift is then unknown, and the summary says so. */
+	if (venue_balances(e, e->venue_end, 3, &retry_ms) == 0) {
 		uint32_t ids[2] = {e->asset_base, e->asset_quote};
 
 		for (int i = 0; i < 2; i++) {

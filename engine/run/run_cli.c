@@ -339,7 +339,11 @@ int tl_run_cli_main(int argc, char **argv)
 			exit_code = 1;
 		}
 	}
-	if (engine_drift(e, 0) != 0 || engine_drift(e, 1) != 0) {
+	if (engine_drift(e, 0) == INT64_MIN || engine_drift(e, 1) == INT64_MIN) {
+		tl_log(TL_LOG_ERR, "run",
+		       "the venue's balances could not be read at the end: the drift is unknown");
+		exit_code = 1;
+	} else if (engine_drift(e, 0) != 0 || engine_drift(e, 1) != 0) {
 		tl_log(TL_LOG_ERR, "run", "the ledger and the venue disagree (see drift)");
 		exit_code = 1;
 	}
