@@ -161,41 +161,44 @@ for ids in false true; do
 	fi
 	echo "ok: t2t-$ids: sim matched $count, engine reacted to $reacted tops"
 done
+# limit_run NAME SECONDS SIM_FLAGS...: one run of SECONDS against a sim with every fill
+# report dropped and SIM_FLAGS, reconciling every second; its exit status is not checked
+# (the drift may be expected), its ledger must verify.
+limit_run() {
+	local name=$1 seconds=$2
+	shift 2
+	start_sim "$name" --duration 40 --drop-fills 100 "$@"
+	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
+		--set strategy.half_spread_ticks=1 --set run.reconcile_every_ms=1000 \
+		--set run.reconcile_window_ms=3000 --duration "$seconds" \
+		--ledger-dir "$work/$name" --json-summary "$work/$name.json" \
+		>"$work/$name.out" 2>"$work/$name.err"
+	stop_sim
+	"$tally" ledger verify --db "$work/$name" >/dev/null || fail "$name: ledger verify failed"
+}
+
 # 5. a venue that refuses every myTrades (429, retry after 1 s), with every fill report
 # dropped: the back-fill cannot get through. It must back off (1 s, 2, 4, ...), not ask
 # again at once in a loop: 4 requests in 8 s here, where the rate limiter alone let 12
-# through and asking on every pass of the user loop made 73488. The ledger stays intact (the drift is expected here, and the
-# reconciliation's ADJUSTMENTs with it).
-start_sim refuse-trades --duration 40 --drop-fills 100 --refuse-trades 100
-"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
-	--set strategy.half_spread_ticks=1 --set run.reconcile_every_ms=1000 \
-	--set run.reconcile_window_ms=3000 --duration 8 --ledger-dir "$work/refuse-trades" \
-	--json-summary "$work/refuse-trades.json" >"$work/refuse-trades.out" \
-	2>"$work/refuse-trades.err"
-stop_sim
+# through and asking on every pass of the user loop made 73488. The drift is expected
+# here, and the reconciliation's ADJUSTMENTs with it.
+limit_run refuse-trades 8 --refuse-trades 100
 asked=$(sed -n 's/.*"event":"stopped".*"my_trades":\([0-9]*\).*/\1/p' "$work/refuse-trades.sim")
 [ -n "$asked" ] || fail "refuse-trades: the sim reported no my_trades count"
 grep -q 'back-fill: myTrades failed (refused, HTTP 429); again in 4000 ms' \
-	"$work/refuse-trades.err" || fail "refuse-trades: the back-off never reached 4 s: $(grep -c back-fill "$work/refuse-trades.err") back-fill lines"
+	"$work/refuse-trades.err" ||
+	fail "refuse-trades: the back-off never reached 4 s: $(grep -c back-fill "$work/refuse-trades.err") back-fill lines"
 [ "$asked" -le 8 ] || fail "refuse-trades: myTrades was asked $asked times in 8 s"
-"$tally" ledger verify --db "$work/refuse-trades" >/dev/null || fail "refuse-trades: ledger verify failed"
 echo "ok: refuse-trades: myTrades asked $asked times in 8 s, backing off to 4 s and more"
 
 # 6. a venue whose weight limit is hit (400 a minute, reconciliation every second): its 429
 # says to wait until the minute is over, about 40 s. Reconciliation's account.status must
-# wait too: 1 refusal here, where asking again every 0.5 s made 30 (a real venue bans an IP
-# that goes on: 418). The drift is not checked: fills the back-fill could not read while
-# the venue said wait are the next start's to recover.
-start_sim weight-limit --duration 40 --drop-fills 100 --weight-per-min 400
-"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
-	--set strategy.half_spread_ticks=1 --set run.reconcile_every_ms=1000 \
-	--set run.reconcile_window_ms=3000 --duration 12 --ledger-dir "$work/weight-limit" \
-	--json-summary "$work/weight-limit.json" >"$work/weight-limit.out" \
-	2>"$work/weight-limit.err"
-stop_sim
+# wait too: 1 to 4 refusals here, where asking again every 0.5 s made 30 (a real venue bans
+# an IP that goes on: 418). The drift is not checked: fills the back-fill could not read
+# while the venue said wait are the next start's to recover.
+limit_run weight-limit 12 --weight-per-min 400
 refused=$(grep -c 'account.status refused: HTTP 429' "$work/weight-limit.err")
 [ "$refused" -ge 1 ] || fail "weight-limit: the limit was never hit; nothing was tested"
 [ "$refused" -le 5 ] || fail "weight-limit: account.status refused $refused times"
-"$tally" ledger verify --db "$work/weight-limit" >/dev/null || fail "weight-limit: ledger verify failed"
 echo "ok: weight-limit: account.status refused $refused time(s) over the venue's wait"
 echo "all e2e runs passed"
