@@ -19,7 +19,7 @@
 #   5. A venue that refuses every myTrades: the back-fill backs off instead of asking
 #      again in a loop.
 #   6. A venue whose weight limit is hit: reconciliation waits as the venue says.
-# After every run `tally ledger verify` must pass. About 150 s in all.
+# After every run `tally ledger verify` must pass. About 175 s in all.
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
 
