@@ -346,8 +346,6 @@ static int measure_clock(struct engine *e)
 	return 0;
 }
 
-/* The venue's free + locked of base and quote, in 10^-8. */
-/* One account.status: 0, or an error (a refusal, such as a rate limit, is -EAGAIN). */
 /* The venue's account.status into *pos. A refusal (a rate limit, say) returns -EAGAIN,
  * with the venue's wait (0: not said) in *retry_ms. */
 static int account_status(const struct engine *e, struct tl_venue_account_position *pos,
@@ -1118,19 +1116,21 @@ static void backfill_failed(struct engine *e, int64_t now, const char *why, int 
 static void backfill_next(struct engine *e)
 {
 	char target[1024];
-	struct tl_venue_auth a = auth_now(e);
+	struct tl_venue_auth a;
 	struct tl_venue_trades_req q;
-	struct tl_http_header h = {"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
+	struct tl_http_header h;
 	int64_t now = (int64_t)tl_io_now_ns(), wait;
 	ssize_t n;
 
 	e->backfill_wanted = true;
 	if (now < e->backfill_not_before_ns)
-		return;
+		return; /* checked on every pass of the user loop: nothing more is done here */
 	if ((wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false)) != 0) {
 		e->backfill_not_before_ns = now + (wait > 0 ? wait : BACKFILL_RETRY_NS);
 		return;
 	}
+	a = auth_now(e);
+	h = (struct tl_http_header){"X-MBX-APIKEY", 12, e->cfg.api_key, strlen(e->cfg.api_key)};
 	run_trades_query(&e->trades_at, e->cfg.symbol, TRADES_PAGE, &q);
 	n = tl_venue_build_my_trades(target, sizeof(target), &a, &q);
 	if (n < 0 || tl_http_client_request(e->http, "GET", target, &h, 1, NULL, 0)) {
