@@ -80,6 +80,7 @@ typedef struct tl_ring {
 	alignas(TL_CACHE_PAIR) struct {
 		uint64_t tail;       /* next slot to write; its sequence word is not stored yet */
 		uint64_t head_cache; /* last head_pub seen; a lower bound of the true head */
+		uint64_t notified; /* tail at the last tl_ring_notify: nothing newer to wake for */
 	} prod;
 
 	/* Written by the consumer only, read by the producer when its cache says full. */
@@ -160,8 +161,11 @@ static inline bool tl_ring_try_pop(tl_ring_t *ring, void *msg);
  * tl_ring_notify() after its last quiet push and before it idles or blocks, or the slot can
  * wait for the consumer's next timeout.
  *
- * tl_ring_notify() wakes the ring's consumer if it announced a sleep (one syscall, only
- * then); otherwise it costs a load. Thread: the producer only. Blocks: never.
+ * tl_ring_notify() wakes the ring's consumer if something was published since the last
+ * notify and the consumer announced a sleep (one syscall, only then); otherwise it costs a
+ * load or two. A producer may call it on every round of its loop: with nothing new, an
+ * asleep consumer sleeps on (it was woken, or found the ring readable, for everything
+ * older). Thread: the producer only. Blocks: never.
  */
 static inline bool tl_ring_try_push_quiet(tl_ring_t *ring, const void *msg);
 static inline void tl_ring_notify(tl_ring_t *ring);

@@ -107,8 +107,13 @@ static inline void tl_ring_notify(tl_ring_t *ring)
 {
 	tl_wait_t *w = ring->conf.waiter;
 
-	if (w == NULL)
+	/* Nothing published since the last notify: every older slot was covered by an earlier
+	 * one, whose P3 load came after its P1 store. Waking a consumer for nothing costs it a
+	 * sleep announcement (a membarrier: an IPI to every CPU running this process) and the
+	 * producer a futex syscall, over and over when the producer notifies every round. */
+	if (w == NULL || ring->prod.notified == ring->prod.tail)
 		return;
+	ring->prod.notified = ring->prod.tail;
 	/*
 	 * The load of `sleeping` must not move above the sequence-word store (P1). The signal
 	 * fence stops the compiler; the CPU may still satisfy the load before the store drains,

@@ -307,6 +307,50 @@ static void test_waiter_setup(void)
 		tl_ring_destroy(rings[i]);
 }
 
+/* A notify wakes an asleep consumer only for what was published since the previous one: a
+ * producer that notifies every round of its loop must not wake it for nothing. */
+static void test_notify_only_new(void)
+{
+	tl_wait_t w;
+	tl_ring_t *r;
+	uint64_t v = 7, out, seq;
+
+	tl_wait_init(&w);
+	CHECK_EQ(tl_ring_create(&r, 4, 8), 0);
+	CHECK_EQ(tl_ring_set_waiter(r, &w), 0);
+
+	CHECK(tl_wait_announce(&w)); /* the consumer is about to sleep: nothing readable */
+	seq = atomic_load(&w.wake_seq);
+	tl_ring_notify(r); /* nothing ever published */
+	CHECK_EQ(atomic_load(&w.sleeping), 1);
+	CHECK_EQ(atomic_load(&w.wake_seq), seq);
+
+	CHECK(tl_ring_try_push_quiet(r, &v));
+	CHECK_EQ(atomic_load(&w.sleeping), 1); /* quiet: not yet */
+	tl_ring_notify(r);
+	CHECK_EQ(atomic_load(&w.sleeping), 0); /* woken for it */
+	CHECK(atomic_load(&w.wake_seq) > seq);
+	tl_wait_settle(&w);
+
+	CHECK(tl_ring_try_pop(r, &out));
+	CHECK_EQ(out, 7);
+	CHECK(tl_wait_announce(&w));
+	seq = atomic_load(&w.wake_seq);
+	for (int i = 0; i < 3; i++)
+		tl_ring_notify(r); /* that slot was notified already */
+	CHECK_EQ(atomic_load(&w.sleeping), 1);
+	CHECK_EQ(atomic_load(&w.wake_seq), seq);
+
+	CHECK(tl_ring_try_push(r, &v)); /* a push notifies by itself */
+	CHECK_EQ(atomic_load(&w.sleeping), 0);
+	CHECK(atomic_load(&w.wake_seq) > seq);
+	tl_wait_settle(&w);
+
+	CHECK(tl_wait_announce(&w) == false); /* readable: no sleep */
+	tl_wait_settle(&w);
+	tl_ring_destroy(r);
+}
+
 int main(void)
 {
 	test_bad_geometry();
@@ -317,6 +361,7 @@ int main(void)
 	test_slot_sizes();
 	test_mixed_calls();
 	test_waiter_setup();
+	test_notify_only_new();
 	printf("ring unit: ok\n");
 	return 0;
 }
