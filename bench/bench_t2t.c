@@ -288,6 +288,7 @@ static int run_floor(uint16_t port, unsigned seconds, tl_idle_kind_t idle)
 	if (rc)
 		return rc;
 	tl_io_loop_config_default(&lc);
+	lc.busy_poll = idle != TL_IDLE_BLOCK; /* as the engine's polling loops */
 	if ((rc = tl_io_loop_create(&loop, &lc))) {
 		tl_venue_signer_destroy(f.signer);
 		return rc;

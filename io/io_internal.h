@@ -34,6 +34,7 @@ enum tl_io_op {
 struct tl_io_loop {
 	struct io_uring ring;
 	bool defer_taskrun;
+	bool busy_poll; /* tl_io_loop_config.busy_poll */
 
 	/* The provided-buffer ring: buffer `bid` is at rx_bufs + bid * rx_buf_bytes. */
 	struct io_uring_buf_ring *buf_ring;

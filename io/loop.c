@@ -29,6 +29,7 @@ void tl_io_loop_config_default(struct tl_io_loop_config *cfg)
 	cfg->sq_entries = 256;
 	cfg->rx_buf_count = 256;
 	cfg->rx_buf_bytes = 16384;
+	cfg->busy_poll = false;
 }
 
 uint64_t tl_io_now_ns(void)
@@ -67,14 +68,16 @@ static bool is_pow2(unsigned v)
 	return v && !(v & (v - 1));
 }
 
-static int ring_init(tl_io_loop_t *loop, unsigned entries)
+static int ring_init(tl_io_loop_t *loop, unsigned entries, bool busy_poll)
 {
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	/* Deferred completions wait until the ring is entered: right for a thread that sleeps
+	 * in it anyway, a syscall a round for one that polls (see busy_poll). */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | (busy_poll ? 0 : IORING_SETUP_DEFER_TASKRUN);
 	int rc = io_uring_queue_init_params(entries, &loop->ring, &p);
 	if (rc == 0) {
-		loop->defer_taskrun = true;
+		loop->defer_taskrun = !busy_poll;
 		return 0;
 	}
 	if (rc != -EINVAL)
@@ -102,11 +105,12 @@ int tl_io_loop_create(tl_io_loop_t **out, const struct tl_io_loop_config *cfg)
 	tl_io_loop_t *loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
-	int rc = ring_init(loop, cfg->sq_entries);
+	int rc = ring_init(loop, cfg->sq_entries, cfg->busy_poll);
 	if (rc < 0) {
 		free(loop);
 		return rc;
 	}
+	loop->busy_poll = cfg->busy_poll;
 	loop->rx_buf_count = cfg->rx_buf_count;
 	loop->rx_buf_bytes = cfg->rx_buf_bytes;
 
@@ -277,7 +281,13 @@ int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
 			wait_ns = 0;
 	}
 	if (wait_ns == 0) {
-		rc = io_uring_submit_and_get_events(&loop->ring);
+		/* Busy-polled, the kernel posts completions by itself: enter it only to hand it
+		 * something, or to flush an overflowed completion queue. */
+		if (!loop->busy_poll || io_uring_sq_ready(&loop->ring) ||
+		    io_uring_cq_has_overflow(&loop->ring))
+			rc = io_uring_submit_and_get_events(&loop->ring);
+		else
+			rc = 0;
 	} else {
 		struct io_uring_cqe *cqe;
 		if (wait_ns < 0) {

@@ -366,6 +366,13 @@ struct tl_io_loop_config {
 	unsigned sq_entries;   /* submission queue size (default 256) */
 	unsigned rx_buf_count; /* provided recv buffers, a power of two <= 32768 (default 256) */
 	unsigned rx_buf_bytes; /* size of each (default 16384) */
+	/* For a thread that polls (wait_ns == 0) instead of sleeping, and owns its core (default
+	 * false). The ring then posts completions without being entered (no DEFER_TASKRUN:
+	 * the kernel interrupts the thread to run them), and a poll enters the kernel only to
+	 * submit or when the completion queue overflowed. An idle round is then no syscall:
+	 * a thread that enters the kernel between frames finds its caches, TLB and branch
+	 * predictors cold when the next frame comes (`tally bench book --gap-idle`). */
+	bool busy_poll;
 };
 
 void tl_io_loop_config_default(struct tl_io_loop_config *cfg);
@@ -380,14 +387,16 @@ int tl_io_loop_create(tl_io_loop_t **out, const struct tl_io_loop_config *cfg);
 /* Destroys a loop whose connections are all destroyed. NULL is ignored. */
 void tl_io_loop_destroy(tl_io_loop_t *loop);
 
-/* True when the ring runs with SINGLE_ISSUER and DEFER_TASKRUN (false after a fallback). */
+/* True when the ring runs with SINGLE_ISSUER and DEFER_TASKRUN (false after a fallback,
+ * and with busy_poll). */
 bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop);
 
 /*
  * Submits what is queued and handles every completion that is ready, calling the
  * connection callbacks. wait_ns < 0 waits for at least one completion with no limit;
- * wait_ns == 0 busy-polls (one io_uring_submit_and_get_events, never sleeps); wait_ns > 0
- * waits at most that long. Returns the number of completions handled (0 = idle: the
+ * wait_ns == 0 busy-polls (never sleeps: one io_uring_submit_and_get_events, or with
+ * busy_poll none unless something is queued or the completion queue overflowed); wait_ns
+ * > 0 waits at most that long. Returns the number of completions handled (0 = idle: the
  * caller's idle strategy may back off), or a negative error from io_uring_enter.
  * Thread: the loop's. Blocks: only when wait_ns != 0.
  */

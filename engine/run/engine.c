@@ -719,6 +719,7 @@ static void *md_main(void *arg)
 	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
 		tl_log(TL_LOG_WARNING, "run", "md: cannot pin to CPU %d", e->cfg.cpu_md);
 	tl_io_loop_config_default(&lc);
+	lc.busy_poll = e->cfg.md_idle != TL_IDLE_BLOCK;
 	if ((rc = tl_io_loop_create(&m.loop, &lc))) {
 		tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
 		return NULL;
@@ -1468,13 +1469,16 @@ static void user_close(struct engine *e, tl_io_loop_t *loop)
 	user_drain_acks(e);
 }
 
-/* The user stage's loop sleeps on the intent ring too: an intent wakes it at once. */
-static int user_loop_create(tl_io_loop_t **loop, struct engine *e, const char *who)
+/* The user stage's loop sleeps on the intent ring too: an intent wakes it at once. A loop
+ * that polls rather than sleeps (`idle`) is set up to poll without syscalls. */
+static int user_loop_create(tl_io_loop_t **loop, struct engine *e, tl_idle_kind_t idle,
+                            const char *who)
 {
 	struct tl_io_loop_config lc;
 	int rc;
 
 	tl_io_loop_config_default(&lc);
+	lc.busy_poll = idle != TL_IDLE_BLOCK;
 	if ((rc = tl_io_loop_create(loop, &lc))) {
 		tl_log(TL_LOG_ERR, "run", "%s: io loop: %s", who, tl_strerror(rc));
 		return rc;
@@ -1496,7 +1500,7 @@ static void *user_main(void *arg)
 
 	if (e->cfg.cpu_user >= 0 && tl_thread_pin_self(e->cfg.cpu_user))
 		tl_log(TL_LOG_WARNING, "run", "user: cannot pin to CPU %d", e->cfg.cpu_user);
-	if (user_loop_create(&loop, e, "user"))
+	if (user_loop_create(&loop, e, e->cfg.user_idle, "user"))
 		return NULL;
 	if (user_open(e, loop) == 0) {
 		for (int work = 1; !atomic_load_explicit(&e->stop_user, memory_order_relaxed);) {
@@ -1647,7 +1651,7 @@ static void *fused_main(void *arg)
 		wait_ns = STRAT_TICK_NS; /* the strategy's tick clock runs between polls */
 	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
 		tl_log(TL_LOG_WARNING, "run", "hot thread: cannot pin to CPU %d", e->cfg.cpu_md);
-	if (user_loop_create(&m.loop, e, "hot thread"))
+	if (user_loop_create(&m.loop, e, e->cfg.md_idle, "hot thread"))
 		return NULL;
 	if (strat_open(e, &s) == 0) {
 		e->fused_strat = &s;

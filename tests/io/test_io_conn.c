@@ -8,6 +8,9 @@
  * And a loop that waits for a ring as well as its sockets (tl_io_loop_set_waiter): a push
  * from another thread wakes a poll that would otherwise sleep 10 s, and a poll does not
  * sleep at all while the ring is readable.
+ * The streams and the timeouts run twice: on a loop that sleeps in io_uring, and on a
+ * busy-polled one (tl_io_loop_config.busy_poll), polled only with wait_ns 0, whose
+ * completions must arrive without the loop entering the kernel to fetch them.
  */
 #include "tl_io.h"
 #include "tl_ring.h"
@@ -65,15 +68,22 @@ static const struct tl_io_conn_ops probe_ops = {
     .on_open = p_open, .on_data = p_data, .on_close = p_close};
 
 static tl_io_loop_t *loop;
+static bool busy; /* `loop` is busy-polled: never asked to wait */
+
+/* One round of the loop: waits at most wait_ns, or polls once on a busy-polled loop. */
+static void poll_once(int64_t wait_ns)
+{
+	CHECK(tl_io_loop_poll(loop, busy ? 0 : wait_ns) >= 0);
+}
 
 static void wait_for(const int *counter, int target, const char *what)
 {
-	for (int i = 0; *counter < target; i++) {
-		if (i > 2000) {
+	for (uint64_t end = tl_io_now_ns() + 10000000000ull; *counter < target;) {
+		if (tl_io_now_ns() > end) {
 			fprintf(stderr, "timed out waiting for %s\n", what);
 			exit(1);
 		}
-		CHECK(tl_io_loop_poll(loop, 5 * 1000 * 1000) >= 0);
+		poll_once(5 * 1000 * 1000);
 	}
 }
 
@@ -326,7 +336,7 @@ static void test_send_stream(void)
 		}
 		if (rc == -ENOBUFS) {
 			full++;
-			CHECK(tl_io_loop_poll(loop, 1000 * 1000) >= 0);
+			poll_once(1000 * 1000);
 			continue;
 		}
 		CHECK_EQ(rc, 0);
@@ -434,6 +444,21 @@ int main(void)
 	test_stash_limit();
 	test_send_stream();
 	tl_io_loop_destroy(loop);
+
+	tl_io_loop_config_default(&lc);
+	lc.rx_buf_count = 16;
+	lc.rx_buf_bytes = 4096;
+	lc.busy_poll = true;
+	CHECK_EQ(tl_io_loop_create(&loop, &lc), 0);
+	CHECK(!tl_io_loop_defer_taskrun(loop)); /* deferred completions need the kernel entered */
+	busy = true;
+	fprintf(stderr, "busy-polled loop:\n");
+	test_handshake_and_idle_timeouts();
+	test_receive_stream();
+	test_send_stream();
+	tl_io_loop_destroy(loop);
+	busy = false;
+
 	test_ring_waiter();
 	fprintf(stderr, "ok\n");
 	return 0;
