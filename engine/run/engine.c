@@ -120,7 +120,7 @@ struct engine {
 	_Atomic int strat_idle;           /* the strategy has nothing open */
 	_Atomic int ledger_stale;         /* set by engine_reconcile: the strategy pauses */
 	_Atomic int backfill_request;     /* engine_reconcile asks the user thread for one */
-	int64_t suspect_since_ns;         /* engine_reconcile: when a difference was first seen */
+	struct run_drift drift[2];        /* engine_reconcile: base's and quote's differences */
 	int64_t reconcile_quiet_until_ns; /* engine_reconcile: a refusal's wait */
 
 	struct md_counters md_ctr;
@@ -2076,7 +2076,8 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 	const char *names[2] = {e->cfg.base, e->cfg.quote};
 	uint32_t ids[2] = {e->asset_base, e->asset_quote};
 	int64_t venue[2], ledger[2], now = (int64_t)tl_io_now_ns(), retry_ms;
-	bool same = true, known;
+	enum run_drift_verdict verdict[2];
+	bool same = true, known, adjusted = false, backfill = false;
 
 	if (now < e->reconcile_quiet_until_ns)
 		return; /* the venue asked us to wait */
@@ -2088,30 +2089,25 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 	for (int i = 0; i < 2; i++) {
 		ledger[i] = ledger_total(e, ids[i], &known);
 		same &= ledger[i] == venue[i];
+		verdict[i] = run_drift_observe(&e->drift[i], venue[i] - ledger[i], now,
+		                               (int64_t)window_ms * 1000000);
 	}
 	if (same) {
-		e->suspect_since_ns = 0;
 		if (atomic_exchange_explicit(&e->ledger_stale, 0, memory_order_acq_rel))
 			tl_log(TL_LOG_NOTICE, "run",
 			       "reconcile: the ledger agrees with the venue again; "
 			       "quoting resumes");
 		return;
 	}
-	if (!e->suspect_since_ns) {
-		/* Within the window the ledger is authoritative: fills may be on their way,
-		 * or lost on the WebSocket, which a back-fill finds. */
-		e->suspect_since_ns = now;
-		atomic_store_explicit(&e->backfill_request, 1, memory_order_release);
-		tl_wait_wake(&e->user_wait);
-		return;
-	}
-	if (now - e->suspect_since_ns < (int64_t)window_ms * 1000000)
-		return;
+	/* Within the window the ledger is authoritative: fills may be on their way, or lost on
+	 * the WebSocket, which a back-fill finds. Only a difference that stayed the same
+	 * through the window is written (run_drift_observe). */
 	for (int i = 0; i < 2; i++) {
 		tl_ledger_cmd_t c;
 		tl_ledger_ack_t a;
 
-		if (ledger[i] == venue[i])
+		backfill |= verdict[i] == RUN_DRIFT_NEW;
+		if (verdict[i] != RUN_DRIFT_ADJUST)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.type = TL_LEDGER_ADJUSTMENT;
@@ -2129,10 +2125,16 @@ void engine_reconcile(struct engine *e, uint32_t window_ms)
 		       " for over %u ms: ADJUSTMENT %s; quoting paused (ledger_stale)",
 		       names[i], venue[i], ledger[i], window_ms, tl_ledger_status_name(a.status));
 		atomic_fetch_add_explicit(&e->user_ctr.adjustments, 1, memory_order_relaxed);
+		adjusted = true;
 	}
-	atomic_store_explicit(&e->ledger_stale, 1, memory_order_release);
-	tl_wait_wake(&e->strat_wait);
-	e->suspect_since_ns = 0;
+	if (backfill) {
+		atomic_store_explicit(&e->backfill_request, 1, memory_order_release);
+		tl_wait_wake(&e->user_wait);
+	}
+	if (adjusted) {
+		atomic_store_explicit(&e->ledger_stale, 1, memory_order_release);
+		tl_wait_wake(&e->strat_wait);
+	}
 }
 
 static void join(pthread_t t, bool *running, _Atomic int *flag, tl_wait_t *w)

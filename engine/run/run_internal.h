@@ -177,6 +177,35 @@ void run_trades_seen(struct run_trades_cursor *c, uint64_t trade_id);
  * read (its query from run_trades_query), false when the history is read to the present. */
 bool run_trades_more(struct run_trades_cursor *c, size_t n, uint32_t limit, int64_t venue_now_ms);
 
+/* ---- reconciliation's view of one asset (drift.c) ----------------------------------- */
+
+/*
+ * When a difference between the venue and the ledger (venue - ledger, in 10^-8) may be
+ * written as an ADJUSTMENT. A fill that is on its way (the venue has it, the ledger not
+ * yet) makes a difference for a moment; money moved from outside makes one that stays.
+ * So only a difference seen at least the window ago, nonzero at every look since, and the
+ * same now, is adjusted: a fill in flight at the look that closes the window changes the
+ * value of the moment, and is neither adjusted nor mistaken for the older difference.
+ * Kept as the runs of equal values seen since the difference was last zero, oldest
+ * first; the oldest are forgotten past RUN_DRIFT_RUNS (a difference that keeps changing
+ * is then adjusted later, never wrongly). Thread: the owner's only. Blocks: no.
+ */
+#define RUN_DRIFT_RUNS 8
+struct run_drift {
+	int64_t diff[RUN_DRIFT_RUNS];     /* a run's difference */
+	int64_t since_ns[RUN_DRIFT_RUNS]; /* when it was first seen */
+	uint32_t n;                       /* runs held; 0: no difference */
+};
+enum run_drift_verdict {
+	RUN_DRIFT_NONE,   /* no difference */
+	RUN_DRIFT_NEW,    /* a value not seen before: a back-fill may find its cause */
+	RUN_DRIFT_WAIT,   /* seen before, not yet for the whole window */
+	RUN_DRIFT_ADJUST, /* write `diff` as an ADJUSTMENT; the tracker starts afresh */
+};
+/* Notes the difference `diff` seen at now_ns, and says what to do about it. */
+enum run_drift_verdict run_drift_observe(struct run_drift *d, int64_t diff, int64_t now_ns,
+                                         int64_t window_ns);
+
 /* ---- the engine (engine.c) ------------------------------------------------------------ */
 
 struct engine;
@@ -193,8 +222,9 @@ void engine_destroy(struct engine *e);
 void engine_status(struct engine *e, FILE *out);
 void engine_summary(struct engine *e, FILE *out);
 /* Compares the venue's balances with the ledger's (main thread, every few seconds). A
- * difference first asks the user thread for a back-fill; one that outlasts `window_ms`
- * is written as an ADJUSTMENT with its cause, and quoting pauses until the two agree. */
+ * new difference asks the user thread for a back-fill; one that held the same value
+ * through `window_ms` (run_drift_observe) is written as an ADJUSTMENT with its cause, and
+ * quoting pauses until the two agree. */
 void engine_reconcile(struct engine *e, uint32_t window_ms);
 /* venue - ledger of base (0) or quote (1) at the end, in 10^-8; INT64_MIN when unknown. */
 int64_t engine_drift(const struct engine *e, int asset);
