@@ -17,24 +17,20 @@ enum run_drift_verdict run_drift_observe(struct run_drift *d, int64_t diff, int6
 	}
 	/* An older run of the same value, nonzero at every look since, is the evidence. */
 	for (uint32_t i = 0; i < d->n; i++) {
-		if (d->diff[i] != diff)
+		if (d->runs[i].diff != diff)
 			continue;
 		seen = true;
-		if (now_ns - d->since_ns[i] >= window_ns) {
+		if (now_ns - d->runs[i].since_ns >= window_ns) {
 			d->n = 0;
 			return RUN_DRIFT_ADJUST;
 		}
 	}
 	/* A new run, unless the newest is already this value. */
-	if (d->n == 0 || d->diff[d->n - 1] != diff) {
-		if (d->n == RUN_DRIFT_RUNS) {
-			memmove(d->diff, d->diff + 1, (RUN_DRIFT_RUNS - 1) * sizeof(d->diff[0]));
-			memmove(d->since_ns, d->since_ns + 1,
-			        (RUN_DRIFT_RUNS - 1) * sizeof(d->since_ns[0]));
-			d->n--;
-		}
-		d->diff[d->n] = diff;
-		d->since_ns[d->n] = now_ns;
+	if (d->n == 0 || d->runs[d->n - 1].diff != diff) {
+		if (d->n == RUN_DRIFT_RUNS) /* the oldest run is forgotten */
+			memmove(d->runs, d->runs + 1, --d->n * sizeof(d->runs[0]));
+		d->runs[d->n].diff = diff;
+		d->runs[d->n].since_ns = now_ns;
 		d->n++;
 	}
 	return seen ? RUN_DRIFT_WAIT : RUN_DRIFT_NEW;

@@ -192,9 +192,11 @@ bool run_trades_more(struct run_trades_cursor *c, size_t n, uint32_t limit, int6
  */
 #define RUN_DRIFT_RUNS 8
 struct run_drift {
-	int64_t diff[RUN_DRIFT_RUNS];     /* a run's difference */
-	int64_t since_ns[RUN_DRIFT_RUNS]; /* when it was first seen */
-	uint32_t n;                       /* runs held; 0: no difference */
+	struct {
+		int64_t diff;     /* the run's difference */
+		int64_t since_ns; /* when it was first seen */
+	} runs[RUN_DRIFT_RUNS];
+	uint32_t n; /* runs held; 0: no difference */
 };
 enum run_drift_verdict {
 	RUN_DRIFT_NONE,   /* no difference */
