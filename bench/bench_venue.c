@@ -6,8 +6,9 @@
  * process; the client is the engine's own stack: an io_uring loop busy-polling a
  * tl_ws_client, requests built and signed by tl_venue, responses parsed by tl_venue.
  *
- *   sign       tl_venue_sign of an order.place payload (HMAC-SHA256, the key's states
- *              precomputed), against wolfSSL's plain HMAC (key schedule every call).
+ *   sign       tl_venue_sign of an order.place payload (nettle's HMAC-SHA256, the key's
+ *              states precomputed, SHA-NI where the CPU has it), against wolfSSL's plain
+ *              HMAC (key schedule every call, portable C in Debian's build).
  *   rtt        order.place (LIMIT_MAKER, ACK) to its response, one at a time, each order
  *              cancelled before the next; against the same connection's `ping` request,
  *              which crosses the same sockets and codecs but no signing or matching.
@@ -413,8 +414,9 @@ static void usage(FILE *out)
 	        "\n"
 	        "Order entry through the io layer against the venue simulator (tally sim, on a\n"
 	        "thread of this process, on loopback):\n"
-	        "  sign_ns_p50          HMAC-SHA256 of an order.place payload (precomputed key\n"
-	        "                       states), vs wolfSSL's plain HMAC in the same run\n"
+	        "  sign_ns_p50          HMAC-SHA256 of an order.place payload (nettle, key\n"
+	        "                       states precomputed), vs wolfSSL's plain HMAC in the\n"
+	        "                       same run\n"
 	        "  order_rtt_p50_us/p99 order.place to its ACK, one at a time, vs a ping request\n"
 	        "  sim_orders_per_s     pipelined place+cancel pairs: orders a second, and per\n"
 	        "                       CPU-second of the sim's thread (target >= 50000)\n"
@@ -589,7 +591,7 @@ int tl_bench_venue(int argc, char **argv)
 			    g50 > 0 ? p50 / g50 : 0, ow, oc, md, md / 10.0, n);
 		} else {
 			printf("venue (medians of %d repetitions)\n", n);
-			printf("  sign (precomputed states)  %8.0f ns   plain HMAC %8.0f ns   "
+			printf("  sign (nettle, precomputed)  %7.0f ns   wolfSSL HMAC %6.0f ns   "
 			       "ratio %.2f\n",
 			       sign, hmac, hmac > 0 ? sign / hmac : 0);
 			printf("  order.place -> ACK          p50 %7.1f us  p99 %7.1f us\n", p50,

@@ -7,7 +7,7 @@ TALLY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Packages needed to build and run tally on Debian 12.
 TALLY_BUILD_PKGS=(build-essential cmake ninja-build pkg-config
 	liburing-dev libck-dev libwebsockets-dev libwolfssl-dev liblmdb-dev libjsmn-dev zlib1g-dev
-	libinih-dev)
+	libinih-dev nettle-dev)
 
 # And to run every test: the independent interop peers (node's `ws`, libwebsockets is
 # above), the certificates they present, and clang with libFuzzer for the fuzz targets.

@@ -72,6 +72,7 @@
  * The key's two SHA-256 states, after absorbing key^ipad and key^opad, are computed once
  * in create. Each signature then copies the two states and hashes only the payload and
  * the inner digest: two SHA-256 compressions fewer than a plain HMAC, and no key schedule.
+ * The hashing is nettle's, which uses the CPU's SHA extensions where it has them.
  * ====================================================================================== */
 
 typedef struct tl_venue_signer tl_venue_signer_t;
@@ -80,8 +81,8 @@ typedef struct tl_venue_signer tl_venue_signer_t;
  * Creates a signer for the secret key[0..len) (any bytes; a key longer than 64 bytes is
  * hashed first, as RFC 2104 says). The key is not kept: only the two hash states are.
  *
- * Returns 0 and sets *out, or -EINVAL (NULL out or key, len 0 or above 2^32 - 1), -ENOMEM,
- * or -EIO when wolfSSL fails. The caller owns the signer and releases it with
+ * Returns 0 and sets *out, or -EINVAL (NULL out or key, len 0 or above 2^32 - 1) or
+ * -ENOMEM. The caller owns the signer and releases it with
  * tl_venue_signer_destroy(). Thread: any. Blocks: no. Allocates: once.
  */
 int tl_venue_signer_create(tl_venue_signer_t **out, const void *key, size_t len);
@@ -91,8 +92,8 @@ void tl_venue_signer_destroy(tl_venue_signer_t *s);
 
 /*
  * HMAC-SHA256 of payload[0..len) under the signer's key, written into hex[0..65) as 64
- * lower-case hex digits and a NUL. Returns 0, -EINVAL (NULL argument, len above
- * 2^32 - 1), or -EIO when wolfSSL fails (hex is then unspecified).
+ * lower-case hex digits and a NUL. Returns 0 or -EINVAL (NULL argument, len above
+ * 2^32 - 1; hex is then unspecified).
  * Thread: any; the signer is only read, so threads may share one. Blocks: no.
  */
 int tl_venue_sign(const tl_venue_signer_t *s, const void *payload, size_t len,
@@ -105,8 +106,7 @@ int tl_venue_sign(const tl_venue_signer_t *s, const void *payload, size_t len,
  * its length without the NUL; or:
  *   -EINVAL   an argument is out of its documented range (below), a string that would
  *             need escaping in JSON or encoding in a URL, or out NULL;
- *   -ENOBUFS  out cannot hold the request and its NUL (out is then unspecified);
- *   -EIO      wolfSSL failed to sign.
+ *   -ENOBUFS  out cannot hold the request and its NUL (out is then unspecified).
  * out may not overlap any argument.
  *
  * Strings sent: a symbol is [A-Za-z0-9._-]{1,TL_MD_SYMBOL_MAX}; a client order id is
