@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,9 @@ struct tl_sim_server {
 	uint64_t rng_dup, rng_reorder, rng_drop_fill, rng_unknown, rng_limit, rng_garble;
 	uint64_t rng_refuse_trades;
 	uint32_t unknown_flip, drops;
+	/* myTrades requests still to refuse, armed from any thread (tl_sim_server_refuse_trades,
+	 * a signal handler among them): an atomic, as a handler may only touch lock-free ones */
+	_Atomic uint32_t refuse_trades_next;
 
 	/* The request being served: its events are staged (see the top). */
 	bool in_request;
@@ -877,6 +881,24 @@ static void reject_to_error(int rej, struct sim_error *err)
  * bare result / error when rest). Returns the HTTP-style status; *retry_ms gets the
  * retryAfter time of a limit refusal.
  */
+void tl_sim_server_refuse_trades(tl_sim_server_t *s, uint32_t n)
+{
+	atomic_fetch_add_explicit(&s->refuse_trades_next, n, memory_order_relaxed);
+}
+
+/* True when a refusal armed by tl_sim_server_refuse_trades() is left, which it uses up. */
+static bool take_refusal(struct tl_sim_server *s)
+{
+	uint32_t n = atomic_load_explicit(&s->refuse_trades_next, memory_order_relaxed);
+
+	while (n > 0)
+		if (atomic_compare_exchange_weak_explicit(&s->refuse_trades_next, &n, n - 1,
+		                                          memory_order_relaxed,
+		                                          memory_order_relaxed))
+			return true;
+	return false;
+}
+
 static int serve_call(struct tl_sim_server *s, const struct sim_request *req, int parse_rc,
                       struct sim_error *perr, bool rest, const char *rest_key, int64_t *retry_ms)
 {
@@ -900,7 +922,7 @@ static int serve_call(struct tl_sim_server *s, const struct sim_request *req, in
 	if ((sim_method_signed(req->method) &&
 	     chance(&s->rng_limit, s->cfg.faults.rate_limit_pct)) ||
 	    (req->method == SIM_M_MY_TRADES &&
-	     chance(&s->rng_refuse_trades, s->cfg.faults.refuse_trades_pct))) {
+	     (chance(&s->rng_refuse_trades, s->cfg.faults.refuse_trades_pct) || take_refusal(s)))) {
 		s->stats.faults_injected++;
 		retry = now + 1000;
 	}

@@ -23,12 +23,21 @@
 #include "tl_md.h"
 #include "tl_sim_server.h"
 
+#define USR1_REFUSALS 3 /* myTrades requests refused per SIGUSR1 */
+
 static volatile sig_atomic_t stop_flag;
+static tl_sim_server_t *volatile signalled_srv; /* set before SIGUSR1 is handled */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	tl_sim_server_refuse_trades(signalled_srv, USR1_REFUSALS);
 }
 
 void tl_sim_cli_usage(FILE *out)
@@ -112,6 +121,8 @@ void tl_sim_cli_usage(FILE *out)
 	    "Stdout: a JSON line {\"event\":\"listening\",\"port\":N,...} once listening, and\n"
 	    "{\"event\":\"stopped\",...counters} at the end. Logs go to stderr.\n"
 	    "SIGINT or SIGTERM stops the sim: every WebSocket gets serverShutdown first.\n"
+	    "SIGUSR1 makes it refuse the next 3 myTrades requests with 429 (-1003), retry\n"
+	    "after 1 s: a test's way to rate-limit a moment of its choosing.\n"
 	    "\n"
 	    "Exit status: 0 after a clean stop, 1 on failure, 2 on a usage error.\n");
 }
@@ -564,6 +575,9 @@ int tl_sim_cli_main(int argc, char **argv)
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		signalled_srv = srv;
+		sa.sa_handler = on_usr1;
+		sigaction(SIGUSR1, &sa, NULL);
 		signal(SIGPIPE, SIG_IGN);
 	}
 	printf("{\"event\":\"listening\",\"host\":\"%s\",\"port\":%u,\"tls\":%s}\n", cfg.host,

@@ -186,6 +186,12 @@ uint16_t tl_sim_server_port(const tl_sim_server_t *s);
 int tl_sim_server_run(tl_sim_server_t *s, volatile sig_atomic_t *stop, uint64_t duration_ms,
                       uint64_t status_every_ms);
 
+/* Refuses the next n myTrades requests (REST and WS API) with 429 (-1003) and a retry
+ * after 1 s, on top of faults.refuse_trades_pct: a test's way to rate-limit one chosen
+ * moment, such as an engine's start-up recovery. Thread: any; async-signal-safe (one
+ * lock-free atomic add). Blocks: no. */
+void tl_sim_server_refuse_trades(tl_sim_server_t *s, uint32_t n);
+
 /* Counters, for the status line and tests. Thread: the server's. */
 struct tl_sim_server_stats {
 	uint64_t connections, ws_requests, rest_requests, orders, errors_sent, md_events,

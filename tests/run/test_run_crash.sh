@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_run_crash.sh TALLY: kill -9 `tally run` while it trades, six times, restarting it on
 # the same ledger against the same `tally sim` (which drops half the fill events, so a
-# killed process often leaves fills it has not settled); then one clean run. Each restart
+# killed process often leaves fills it has not settled); then one clean run. The fourth
+# start's recovery finds myTrades rate-limited (429, three times) and must wait. Each restart
 # must recover what the killed process left (orders cancelled, unsettled fills settled
 # from the venue's trade history, reservations released) before it quotes. Last, a start
 # 65 s after a trade the ledger lacks, with nothing reserved. At the end:
@@ -18,10 +19,18 @@ args=(--set venue.host=127.0.0.1 --set venue.port="$port" --set strategy.half_sp
 
 recovered=0
 for cycle in 1 2 3 4 5 6; do
+	limited=0
+	if [ "$cycle" = 4 ]; then
+		# This start's recovery is rate-limited: SIGUSR1 makes the sim refuse the next 3
+		# myTrades requests with 429 (retry after 1 s). It must wait them out and still
+		# settle everything; it quotes about 3 s later, so it gets 3 s more.
+		kill -USR1 "$sim_pid"
+		limited=3
+	fi
 	"$tally" run "${args[@]}" >"$work/run$cycle.out" 2>"$work/run$cycle.err" &
 	run_pid=$!
 	# 2.0 to 4.0 s in: mid-trading, at a moment nobody chose
-	sleep "$((2 + RANDOM % 3)).$((RANDOM % 10))"
+	sleep "$((2 + limited + RANDOM % 3)).$((RANDOM % 10))"
 	kill -9 "$run_pid" 2>/dev/null || {
 		tail -20 "$work/run$cycle.err" >&2
 		fail "cycle $cycle: tally run had already exited"
@@ -32,6 +41,14 @@ for cycle in 1 2 3 4 5 6; do
 		fail "cycle $cycle: it never started quoting: $(tail -5 "$work/run$cycle.err")"
 	n=$(sed -n 's/.* \([0-9]*\) fill(s) it had not settled.*/\1/p' "$work/run$cycle.err")
 	recovered=$((recovered + ${n:-0}))
+	if [ "$limited" != 0 ]; then
+		refusals=$(grep -c "recovery: myTrades: rate limited" "$work/run$cycle.err")
+		# at least 1: a request the killed process wrote just before its death may still
+		# reach the sim after the signal, and take one of the 3
+		[ "$refusals" -ge 1 ] ||
+			fail "cycle $cycle: recovery saw no refusal of myTrades: $(grep recovery "$work/run$cycle.err")"
+		echo "cycle $cycle: recovery waited out $refusals refusal(s) (429) of myTrades"
+	fi
 	echo "cycle $cycle: killed; fills recovered at this start: ${n:-0}"
 done
 

@@ -20,6 +20,8 @@
  *   delay        user events arrive at least the delay after the response
  *   rate-limit   429 with -1003 / -1015 and a retryAfter, classified RATE_LIMITED
  *   limits       a real ORDERS limit of 3 per 10 s: the 4th order gets -1015
+ *   refuse-usr1  SIGUSR1: the next 3 myTrades requests get 429 (-1003), the 4th is
+ *                served, and other methods are not refused
  *   skew         the venue's clock 8 s ahead: -1021, then fixed by measuring the offset
  *   drop-conn    connections dropped every 400 ms, both ways (serverShutdown + 1001, and
  *                a bare cut, 1006); the client reconnects each time
@@ -1083,6 +1085,53 @@ static void scenario_rate_limit(void)
 	sim_stop(&sp, NULL, 0);
 }
 
+/* SIGUSR1 arms three refusals of myTrades: the next three requests get 429 (-1003) with
+ * Retry-After: 1, the fourth is served; other methods are never refused. */
+static int my_trades_status(struct client *c, struct tl_venue_response *r)
+{
+	static struct tl_venue_trade t[8];
+	struct tl_venue_auth a = auth_now(c);
+	struct tl_venue_trades_req q = {
+	    .symbol = SYMBOL, .by = TL_VENUE_TRADES_FROM_ID, .from_id = 0, .limit = 8};
+	char target[2048];
+	size_t n = 0;
+
+	CHECK(tl_venue_build_my_trades(target, sizeof(target), &a, &q) > 0);
+	rest_get(c, target, true);
+	CHECK(tl_venue_parse_trades(&c->pc, c->http_body, c->http_len, c->http_status, r, t, 8,
+	                            &n) == 0);
+	return c->http_status;
+}
+
+static void scenario_refuse_usr1(void)
+{
+	struct simproc sp;
+	struct client c;
+	struct tl_venue_response r;
+	struct tl_venue_verdict v;
+
+	sim_start(&sp, no_limits);
+	client_open(&c, sp.port, false, NULL, false);
+	CHECK_EQ(my_trades_status(&c, &r), 200); /* nothing armed yet */
+	CHECK(kill(sp.pid, SIGUSR1) == 0);
+	/* kill() leaves the signal pending; the sim runs its handler before it next returns
+	 * to its own code, so before it reads the next request */
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(my_trades_status(&c, &r), 429);
+		CHECK_EQ(r.error_code, -1003);
+		CHECK(tl_venue_classify(&r, false, &v) == TL_VENUE_RATE_LIMITED);
+		CHECK_EQ(c.http_retry_after, 1); /* REST says when in its Retry-After (s) */
+		if (i == 0) {
+			/* another method is not refused, nor does it use up a refusal */
+			rest_get(&c, "/api/v3/depth?symbol=BTCUSDT&limit=5", false);
+			CHECK_EQ(c.http_status, 200);
+		}
+	}
+	CHECK_EQ(my_trades_status(&c, &r), 200);
+	client_close(&c);
+	sim_stop(&sp, NULL, 0);
+}
+
 static void scenario_limits(void)
 {
 	static const char *const args[] = {"--orders-per-10s", "3", NULL};
@@ -1669,7 +1718,7 @@ int main(int argc, char **argv)
 	    {"limits", scenario_limits},       {"skew", scenario_skew},
 	    {"drop-conn", scenario_drop_conn}, {"tls", scenario_tls},
 	    {"malformed", scenario_malformed}, {"garble", scenario_garble},
-	    {"replay", scenario_replay},
+	    {"replay", scenario_replay},       {"refuse-usr1", scenario_refuse_usr1},
 	};
 	static const char *const event_faults[] = {"dup", "reorder", "delay"};
 
