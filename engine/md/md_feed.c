@@ -275,6 +275,14 @@ int tl_md_feed_warm(tl_md_feed_t *f)
 	return rc;
 }
 
+void tl_md_feed_settle(tl_md_feed_t *f)
+{
+	enum tl_md_sync_result r = tl_md_sync_settle(f->sync);
+
+	if (r == TL_MD_SYNC_BOOK_FULL)
+		after_result(f, r, tl_md_sync_book_id(f->sync));
+}
+
 int tl_md_feed_start(tl_md_feed_t *f)
 {
 	int rc = tl_ws_client_connect(f->ws);

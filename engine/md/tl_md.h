@@ -259,11 +259,18 @@ struct tl_md_sync_counters {
 	uint64_t resyncs;         /* times a live book was discarded */
 	uint64_t overflows;       /* waits that outgrew the buffer and started over */
 	uint64_t bad;             /* self-contradictory events */
+	uint64_t levels_held;     /* top_first: levels left for tl_md_sync_settle */
+	uint64_t top_first_whole; /* top_first: sides applied whole, their top levels gone */
 };
 
 struct tl_md_sync_config {
 	uint32_t max_buffered_events; /* default 4096 */
 	uint32_t max_buffered_levels; /* default 262144 */
+	/* Default false. True: a live event's levels that cannot change the best bid or ask
+	 * are held back until tl_md_sync_settle (or the next event or snapshot), so that the
+	 * new top is known sooner. Until then the book's best levels are final and its deeper
+	 * levels may be a step behind. */
+	bool top_first;
 };
 
 typedef struct tl_md_sync tl_md_sync_t;
@@ -279,6 +286,14 @@ void tl_md_sync_destroy(tl_md_sync_t *s);
 
 /* Feeds one parsed depth event (TL_MD_DEPTH). */
 enum tl_md_sync_result tl_md_sync_depth(tl_md_sync_t *s, const struct tl_md_msg *m);
+
+/*
+ * top_first: applies what the last live event held back. Returns APPLIED, IGNORED when
+ * nothing was held, or BOOK_FULL (book emptied, resync started). tl_md_sync_depth and
+ * tl_md_sync_snapshot settle first by themselves; the held levels are the sync's own
+ * copies, so the parser may be used in between.
+ */
+enum tl_md_sync_result tl_md_sync_settle(tl_md_sync_t *s);
 
 /* Feeds one parsed snapshot (TL_MD_SNAPSHOT). */
 enum tl_md_sync_result tl_md_sync_snapshot(tl_md_sync_t *s, const struct tl_md_msg *m);
@@ -465,7 +480,18 @@ int tl_md_feed_destroy(tl_md_feed_t *f);
 #define TL_MD_FEED_WARM_LEVELS 24
 int tl_md_feed_warm(tl_md_feed_t *f);
 
+/*
+ * With cfg->sync.top_first: applies the levels the last event held back (they cannot
+ * change the top its on_book call reported). Call it once the top has been acted on; the
+ * next event or snapshot settles by itself otherwise. A book that runs out of levels here
+ * is emptied and resynced, as after any event; tl_md_feed_state then says so.
+ * Thread: the loop's, between its callbacks. Blocks: no.
+ */
+void tl_md_feed_settle(tl_md_feed_t *f);
+
 enum tl_md_sync_state tl_md_feed_state(const tl_md_feed_t *f);
+/* The book. With top_first, its levels below the top may be a step behind until
+ * tl_md_feed_settle. */
 const tl_book_t *tl_md_feed_book(const tl_md_feed_t *f);
 const struct tl_md_sync_counters *tl_md_feed_sync_counters(const tl_md_feed_t *f);
 const struct tl_md_feed_counters *tl_md_feed_counters(const tl_md_feed_t *f);

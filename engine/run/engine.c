@@ -20,6 +20,10 @@
  * wake-up is a syscall, and on a small box often a switch to the ledger thread, which
  * the order it reserves for should not wait behind.
  *
+ * The md stage keeps its book top first (tl_md_sync_config.top_first): a depth event's
+ * levels that cannot change the best bid or ask wait until its top has gone out, pushed to
+ * the strategy or, fused, its orders submitted (md_settle).
+ *
  * Layout fused (threads.layout): the md, strategy and user stages take turns on one
  * thread and one io_uring (fused_main), through the same rings, every ring's waiter being
  * that loop's. The user stage's order reports cannot then wait for room in the report
@@ -633,12 +637,22 @@ static int md_open(struct md_ctx *m)
 	fc.rest.host = e->cfg.host;
 	fc.rest.port = e->cfg.port;
 	fc.scale = e->cfg.scale;
+	/* Only the top is read here (md_on_book): the rest of an event waits for md_settle. */
+	fc.sync.top_first = true;
 	if ((rc = tl_md_feed_create(&m->feed, m->loop, &fc, md_on_book, m)) ||
 	    (rc = tl_md_feed_start(m->feed))) {
 		tl_log(TL_LOG_ERR, "run", "md: feed: %s", tl_strerror(rc));
 		return rc;
 	}
 	return 0;
+}
+
+/* Once the top an event gave has gone out (pushed to the strategy, or fused, its orders
+ * submitted): the rest of the event goes into the book (tl_md_feed_settle). */
+static void md_settle(struct md_ctx *m)
+{
+	if (m->feed)
+		tl_md_feed_settle(m->feed);
 }
 
 /* After each poll of the md stage's loop: a book that went down is told to the strategy. */
@@ -730,6 +744,7 @@ static void *md_main(void *arg)
 				tl_log(TL_LOG_ERR, "run", "md: io loop: %s", tl_strerror(rc));
 				break;
 			}
+			md_settle(&m);
 			md_check(&m);
 			if (warm_due(e, rc, &warm_ns))
 				md_warm(&m);
@@ -1677,6 +1692,7 @@ static void *fused_main(void *arg)
 					tl_log(TL_LOG_WARNING, "run", "hot thread: submit: %s",
 					       tl_strerror(rc));
 				tl_ledger_port_notify(e->strat_port);
+				md_settle(&m);
 			}
 		}
 	}
