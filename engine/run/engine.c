@@ -120,10 +120,13 @@ struct engine {
 	struct strat_stage *fused_strat; /* fused: the strategy, for the hot thread only */
 	bool md_running, user_running, strat_running;
 	_Atomic int stop_md, stop_user, stop_strat;
-	_Atomic int quoting_stop;         /* ask the strategy to stop quoting */
-	_Atomic int strat_idle;           /* the strategy has nothing open */
-	_Atomic int ledger_stale;         /* set by engine_reconcile: the strategy pauses */
-	_Atomic int backfill_request;     /* engine_reconcile asks the user thread for one */
+	_Atomic int quoting_stop;     /* ask the strategy to stop quoting */
+	_Atomic int strat_idle;       /* the strategy has nothing open */
+	_Atomic int ledger_stale;     /* set by engine_reconcile: the strategy pauses */
+	_Atomic int backfill_request; /* engine_reconcile asks the user thread for one */
+	/* The main thread's account.status calls, on its own connection, not yet counted by
+	 * the limiter's owner (limiter_take_outside). */
+	_Atomic uint32_t account_calls;
 	struct run_drift drift[2];        /* engine_reconcile: base's and quote's differences */
 	int64_t reconcile_quiet_until_ns; /* engine_reconcile: a refusal's wait */
 
@@ -352,7 +355,8 @@ static int measure_clock(struct engine *e)
 
 /* The venue's account.status into *pos. A refusal (a rate limit, say) returns -EAGAIN,
  * with the venue's wait (0: not said) in *retry_ms. */
-static int account_status(const struct engine *e, struct tl_venue_account_position *pos,
+#define ACCOUNT_STATUS_WEIGHT 20 /* its REQUEST_WEIGHT (Binance) */
+static int account_status(struct engine *e, struct tl_venue_account_position *pos,
                           int64_t *retry_ms)
 {
 	static char answer[1 << 16];
@@ -368,7 +372,11 @@ static int account_status(const struct engine *e, struct tl_venue_account_positi
 	n = tl_venue_build_signed(req, sizeof(req), 1, "account.status", p, 2, e->signer);
 	if (n < 0)
 		return (int)n;
-	if ((rc = venue_call(e, req, (size_t)n, answer, sizeof(answer))))
+	rc = venue_call(e, req, (size_t)n, answer, sizeof(answer));
+	/* Sent or not, it may have reached the venue: counted, as the limiter counts a lost
+	 * request. */
+	atomic_fetch_add_explicit(&e->account_calls, 1, memory_order_relaxed);
+	if (rc)
 		return rc;
 	tl_venue_parse_config_default(&pc);
 	if (tl_venue_parse(&pc, answer, strlen(answer), &m) == 0 &&
@@ -391,7 +399,7 @@ static int account_status(const struct engine *e, struct tl_venue_account_positi
  */
 #define BALANCES_RETRY_MS 500
 #define BALANCES_RETRY_MAX_MS 8000
-static int venue_balances(const struct engine *e, int64_t out[2], int tries, int64_t *retry_ms)
+static int venue_balances(struct engine *e, int64_t out[2], int tries, int64_t *retry_ms)
 {
 	struct tl_venue_account_position pos;
 	int rc;
@@ -1439,6 +1447,22 @@ static int user_open(struct engine *e, tl_io_loop_t *loop)
 	return 0;
 }
 
+/* The limiter's owner (the main thread during recovery, then the user thread) counts the
+ * account.status calls the main thread made since it last looked: the venue counts them
+ * against the same weight limit. One relaxed load when there are none. */
+static void limiter_take_outside(struct engine *e)
+{
+	uint32_t n;
+	int64_t now;
+
+	if (atomic_load_explicit(&e->account_calls, memory_order_relaxed) == 0)
+		return;
+	n = atomic_exchange_explicit(&e->account_calls, 0, memory_order_relaxed);
+	now = (int64_t)tl_io_now_ns();
+	while (n--)
+		tl_venue_limiter_charge(&e->limiter, now, ACCOUNT_STATUS_WEIGHT, false);
+}
+
 /* One pass of the user stage: the intents waiting, the ledger's acks of fills, a
  * back-fill asked for, the end of a pause. Returns the intents it took. */
 static int user_pass(struct engine *e)
@@ -1446,6 +1470,7 @@ static int user_pass(struct engine *e)
 	int work = 0;
 	tl_event_t ev;
 
+	limiter_take_outside(e);
 	while (tl_ring_try_pop(e->intent_ring, &ev)) {
 		work++;
 		if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
@@ -1861,7 +1886,10 @@ static int recovery_page(struct engine *e, struct rest_get *g, struct tl_venue_t
 	pc.n_instruments = 1;
 	for (int refused = 0;;) {
 		int64_t now = (int64_t)tl_io_now_ns();
-		int64_t wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false);
+		int64_t wait;
+
+		limiter_take_outside(e);
+		wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false);
 		struct tl_venue_trades_req q;
 		struct tl_venue_auth au = auth_now(e);
 		struct tl_venue_response resp;
@@ -2286,36 +2314,38 @@ void engine_summary(struct engine *e, FILE *out)
 	tl_hist_summary(&e->md_ctr.apply, &leg[0]);
 	tl_hist_summary(&e->strat_ctr.react, &leg[1]);
 	tl_hist_summary(&e->user_ctr.send, &leg[2]);
-	fprintf(
-	    out,
-	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
-	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
-	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
-	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
-	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
-	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	    ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
-	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
-	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
-	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
-	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
-	    ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
-	    ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
-	    ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
-	    ",\"md_p99_ns\":%" PRIu64 ",\"strategy_p50_ns\":%" PRIu64
-	    ",\"strategy_p99_ns\":%" PRIu64 ",\"user_p50_ns\":%" PRIu64 ",\"user_p99_ns\":%" PRIu64
-	    "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64 ",\"user\":%" PRIu64 "}}\n",
-	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
-	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
-	    u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
-	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
-	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
-	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
-	    tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
-	    internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99, leg[2].p50,
-	    leg[2].p99, tl_run_layout_name(e->cfg.layout),
-	    atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),
-	    atomic_load_explicit(&e->user_ctr.warms, memory_order_relaxed));
+	fprintf(out,
+	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
+	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
+	        ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64 ",\"fills_ws\":%" PRIu64
+	        ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
+	        ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
+	        ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
+	        ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
+	        ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
+	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
+	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
+	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
+	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
+	        ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
+	        ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
+	        ",\"md_p99_ns\":%" PRIu64 ",\"strategy_p50_ns\":%" PRIu64
+	        ",\"strategy_p99_ns\":%" PRIu64 ",\"user_p50_ns\":%" PRIu64
+	        ",\"user_p99_ns\":%" PRIu64 "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64
+	        ",\"user\":%" PRIu64 "},\"account_calls_counted\":%" PRIu64 "}\n",
+	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
+	        u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
+	        u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
+	        u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
+	        e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
+	        engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
+	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	        tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
+	        internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99,
+	        leg[2].p50, leg[2].p99, tl_run_layout_name(e->cfg.layout),
+	        atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),
+	        atomic_load_explicit(&e->user_ctr.warms, memory_order_relaxed),
+	        tl_venue_limiter_counters(&e->limiter)->charged);
 	fflush(out);
 }

@@ -114,6 +114,16 @@ static void set_used(struct tl_venue_bucket *b, int64_t target)
 	b->used = target;
 }
 
+/* n tokens out of the bucket, in its newest slot (advanced to now by the caller); usage
+ * stops at USED_MAX. */
+static void take_now(struct tl_venue_bucket *b, int64_t n)
+{
+	if (n > USED_MAX - b->used)
+		n = USED_MAX - b->used;
+	*slot(b, b->head_slot) += (uint32_t)n;
+	b->used += n;
+}
+
 /* What a request takes from this bucket. */
 static uint32_t tokens_for(const struct tl_venue_bucket *b, uint32_t weight, bool is_order)
 {
@@ -232,13 +242,8 @@ int64_t tl_venue_limiter_try(struct tl_venue_limiter *lim, int64_t now_ns, uint3
 		lim->counters.denied++;
 		return wait;
 	}
-	for (uint32_t i = 0; i < lim->n_buckets; i++) {
-		struct tl_venue_bucket *b = &lim->buckets[i];
-		uint32_t take = tokens_for(b, weight, is_order);
-
-		*slot(b, b->head_slot) += take;
-		b->used += take;
-	}
+	for (uint32_t i = 0; i < lim->n_buckets; i++)
+		take_now(&lim->buckets[i], tokens_for(&lim->buckets[i], weight, is_order));
 	/* In flight until answered; a full list forgets its oldest (most likely lost). */
 	if (lim->inflight_n == TL_VENUE_LIMITER_INFLIGHT) {
 		lim->inflight_head = (lim->inflight_head + 1) % TL_VENUE_LIMITER_INFLIGHT;
@@ -339,6 +344,18 @@ void tl_venue_limiter_on_response(struct tl_venue_limiter *lim, int64_t now_ns,
 	} else {
 		lim->blocked_until_ns = max64(lim->blocked_until_ns, now_ns + wait_ns);
 	}
+}
+
+void tl_venue_limiter_charge(struct tl_venue_limiter *lim, int64_t now_ns, uint32_t weight,
+                             bool is_order)
+{
+	now_ns = clamp_now(lim, now_ns);
+	/* Already sent: counted even past the limit (try then waits it out). */
+	for (uint32_t i = 0; i < lim->n_buckets; i++) {
+		advance(&lim->buckets[i], now_ns);
+		take_now(&lim->buckets[i], tokens_for(&lim->buckets[i], weight, is_order));
+	}
+	lim->counters.charged++;
 }
 
 void tl_venue_limiter_on_lost(struct tl_venue_limiter *lim, uint32_t n)

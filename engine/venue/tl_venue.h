@@ -686,6 +686,7 @@ struct tl_venue_limiter_counters {
 	uint64_t corrections;     /* buckets set from a venue count */
 	uint64_t backoffs, bans;  /* rate-limited responses, of which 418 */
 	uint64_t lost;            /* requests given up (tl_venue_limiter_on_lost) */
+	uint64_t charged;         /* requests sent elsewhere (tl_venue_limiter_charge) */
 };
 
 /* One bucket. Private to limiter.c: read only through the calls below. */
@@ -754,6 +755,16 @@ int64_t tl_venue_limiter_try(struct tl_venue_limiter *lim, int64_t now_ns, uint3
  */
 void tl_venue_limiter_on_response(struct tl_venue_limiter *lim, int64_t now_ns,
                                   const struct tl_venue_response *r);
+
+/*
+ * Counts one request of `weight` that was sent without this limiter: by another thread on
+ * its own connection to the same venue account and IP. It takes its tokens as try()
+ * would, now, even past a limit (try then waits until they come back), and is not put in
+ * flight: its answer went elsewhere. A weight above the bucket's range is counted up to
+ * it.
+ */
+void tl_venue_limiter_charge(struct tl_venue_limiter *lim, int64_t now_ns, uint32_t weight,
+                             bool is_order);
 
 /* n requests that tl_venue_limiter_try let through will get no response (timed out, or
  * the connection dropped): they leave the in-flight list, oldest first. Their tokens stay

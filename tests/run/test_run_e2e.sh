@@ -58,6 +58,10 @@ grep -v '^{"status"' "$work/embedded.err" | grep -v '^{"ts_ms":[0-9]*,"level":"[
 	grep . && fail "embedded: a stderr line that is not a JSON log record"
 # it quoted: orders went out and were acknowledged
 grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no order acked"
+# the main thread's account.status calls (start-up, a reconcile every 5 s) were counted by
+# the user thread's rate limiter: the venue counts them against the same weight
+grep -Eq '"account_calls_counted":([2-9]|[1-9][0-9]+)[,}]' "$work/embedded.json" ||
+	fail "embedded: account.status calls not counted by the limiter: $(cat "$work/embedded.json")"
 # the default layout: fused on a box with fewer than 4 CPUs online, split on a bigger one
 want=split
 [ "$(getconf _NPROCESSORS_ONLN)" -lt 4 ] && want=fused

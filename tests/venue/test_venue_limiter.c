@@ -598,6 +598,42 @@ static void test_inflight(void)
 	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_ORDERS, 86400000), 2);
 }
 
+/* A request sent elsewhere takes its tokens, past the limit if need be, without being in
+ * flight; try waits until they come back, a window later. */
+static void test_charge(void)
+{
+	struct tl_venue_limiter lim;
+	const int64_t min = 60 * SEC;
+
+	init_binance(&lim);
+	CHECK_EQ(tl_venue_limiter_try(&lim, T0, 5990, false), 0);
+	tl_venue_limiter_charge(&lim, T0, 20, false);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000), 6010);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_ORDERS, 10000), 0);
+	CHECK_EQ(lim.inflight_n, 1); /* the try's, not the charge's */
+	CHECK_EQ(tl_venue_limiter_counters(&lim)->charged, 1);
+	int64_t wait = tl_venue_limiter_try(&lim, T0 + 1000, 1, false);
+	CHECK(wait > 0);
+	CHECK(wait <= min + min / 63);
+	/* A window later everything is back: the charge did not linger in flight. */
+	CHECK_EQ(tl_venue_limiter_try(&lim, T0 + 1000 + wait, 1, false), 0);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000), 1);
+
+	/* An order sent elsewhere takes from the order buckets too. */
+	tl_venue_limiter_charge(&lim, T0 + 2 * min, 1, true);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_ORDERS, 10000), 1);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_ORDERS, 86400000), 1);
+
+	/* A response's count still wins over the estimate: the answer to the first try says
+	 * 42, and the second try (weight 1) is still in flight; the charges were never. */
+	CHECK_EQ(lim.inflight_n, 2);
+	struct tl_venue_response r = resp_counts(200, 0, 0);
+	add_count(&r, TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000, 6000, 42);
+	tl_venue_limiter_on_response(&lim, T0 + 2 * min, &r);
+	CHECK_EQ(tl_venue_limiter_used(&lim, TL_VENUE_LIMIT_REQUEST_WEIGHT, 60000), 43);
+	CHECK_EQ(lim.inflight_n, 1);
+}
+
 int main(void)
 {
 	test_init();
@@ -609,6 +645,7 @@ int main(void)
 	test_backoff();
 	test_ban();
 	test_inflight();
+	test_charge();
 	printf("test_venue_limiter: ok\n");
 	return 0;
 }
