@@ -353,9 +353,10 @@ static int measure_clock(struct engine *e)
 	return 0;
 }
 
+#define ACCOUNT_STATUS_WEIGHT 20 /* its REQUEST_WEIGHT (Binance) */
+
 /* The venue's account.status into *pos. A refusal (a rate limit, say) returns -EAGAIN,
  * with the venue's wait (0: not said) in *retry_ms. */
-#define ACCOUNT_STATUS_WEIGHT 20 /* its REQUEST_WEIGHT (Binance) */
 static int account_status(struct engine *e, struct tl_venue_account_position *pos,
                           int64_t *retry_ms)
 {
@@ -1885,11 +1886,9 @@ static int recovery_page(struct engine *e, struct rest_get *g, struct tl_venue_t
 	pc.instruments = &e->inst;
 	pc.n_instruments = 1;
 	for (int refused = 0;;) {
-		int64_t now = (int64_t)tl_io_now_ns();
-		int64_t wait;
-
 		limiter_take_outside(e);
-		wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false);
+		int64_t now = (int64_t)tl_io_now_ns();
+		int64_t wait = tl_venue_limiter_try(&e->limiter, now, MY_TRADES_WEIGHT, false);
 		struct tl_venue_trades_req q;
 		struct tl_venue_auth au = auth_now(e);
 		struct tl_venue_response resp;
