@@ -45,6 +45,9 @@
 #define WARN_MAX 10      /* acks not APPLIED that are described one by one */
 #define ACK_WINDOW_S 1.0 /* the latency phase lasts about this long */
 #define CMDS_PER_ORDER 3 /* LOCK, TRADE_SETTLE, UNLOCK */
+/* Zeros past the data at open: more than a default repetition writes (about 30 MiB), so
+ * that no commit of it grows the file. */
+#define PREALLOC_MB_DEFAULT 128
 
 /* The disk probe's commit shape: see disk_probe(). */
 #define DISK_FILE_PAGES 4096u /* 16 MiB, written in full before timing */
@@ -58,7 +61,8 @@ struct ledger_opts {
 	uint64_t orders;            /* group-commit orders per repetition */
 	uint64_t per_commit_orders; /* orders/100, at least 100 */
 	uint32_t accounts;
-	const char *dir; /* parent of the fresh database directories */
+	const char *dir;      /* parent of the fresh database directories */
+	uint64_t prealloc_mb; /* tl_ledger_config.prealloc_bytes, in MiB */
 	bool json;
 };
 
@@ -389,6 +393,7 @@ static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batc
 		cfg.max_pairs = 2 * o->accounts;
 	if (batch_max != 0)
 		cfg.batch_max = batch_max;
+	cfg.prealloc_bytes = o->prealloc_mb << 20;
 
 	rc = tl_ledger_open(&db->ledger, &cfg);
 	if (rc < 0) {
@@ -651,12 +656,13 @@ static void ledger_usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: tally bench ledger [--json] [--reps N] [--orders N] [--accounts N]\n"
-	    "                          [--dir DIR]\n"
+	    "                          [--dir DIR] [--prealloc-mb N]\n"
 	    "\n"
 	    "Measures the ledger's group commit through the real ledger thread and a real LMDB\n"
 	    "on disk, in strict durability (an fsync on every commit). Each repetition:\n"
-	    "  (a) sets up a fresh database under DIR: BTC and USDT, --accounts accounts, a\n"
-	    "      deposit of both assets to each (not timed);\n"
+	    "  (a) sets up a fresh database under DIR, with --prealloc-mb MiB of zeros past its\n"
+	    "      data as a deployment has (ledger.prealloc_mb): BTC and USDT, --accounts\n"
+	    "      accounts, a deposit of both assets to each (not timed);\n"
 	    "  (b) group commit: per order, LOCK its cost, TRADE_SETTLE a partial fill, UNLOCK\n"
 	    "      the rest (three mutations), buys and sells alternating, submitted as fast as\n"
 	    "      the port takes them; the ledger commits whatever is queued, up to %u\n"
@@ -683,24 +689,24 @@ static void ledger_usage(FILE *out)
 	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
 	    "  --dir DIR       where the databases go, one fresh directory each, removed at the\n"
 	    "                  end (default /var/tmp). Use a disk: on tmpfs fsync is free\n"
+	    "  --prealloc-mb N zeros written past the data file's data at open, 0..65536 MiB\n"
+	    "                  (default %d; 0: none, the file grows as LMDB appends, and each\n"
+	    "                  commit that grows it also commits the filesystem's journal)\n"
 	    "  -h, --help      show this help\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
 	    "usage error.\n",
-	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN);
+	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN, PREALLOC_MB_DEFAULT);
 }
 
 /* Returns 0, 1 after --help, or -EINVAL after a message on stderr. */
 static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"reps", required_argument, NULL, 'r'},
-	    {"orders", required_argument, NULL, 'o'},
-	    {"accounts", required_argument, NULL, 'a'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},         {"reps", required_argument, NULL, 'r'},
+	    {"orders", required_argument, NULL, 'o'}, {"accounts", required_argument, NULL, 'a'},
+	    {"dir", required_argument, NULL, 'd'},    {"prealloc-mb", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int opt;
@@ -709,6 +715,7 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 	o->orders = 20000;
 	o->accounts = 5000;
 	o->dir = "/var/tmp";
+	o->prealloc_mb = PREALLOC_MB_DEFAULT;
 	o->json = false;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -735,6 +742,10 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 			if (optarg[0] == '\0')
 				return tl_bench_bad_value("ledger", "dir", "a directory");
 			o->dir = optarg;
+			break;
+		case 'p':
+			if (tl_bench_parse_u64(optarg, 0, 65536, &o->prealloc_mb) < 0)
+				return tl_bench_bad_value("ledger", "prealloc-mb", "0..65536");
 			break;
 		case 'h':
 			ledger_usage(stdout);
@@ -782,11 +793,12 @@ static void print_json(const struct ledger_opts *o, const struct medians *m, uin
 	       "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_load_per_s\":%.0f,"
 	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
 	       "\"disk_p99_us\":%.1f,"
-	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\"}\n",
+	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\","
+	       "\"prealloc_mb\":%" PRIu64 "}\n",
 	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, m->group_per_s,
 	       m->per_commit_per_s, m->ratio, m->ack_p50_us, m->ack_p99_us, m->ack_load_per_s,
 	       m->commit_p50_us, m->commit_p99_us, m->disk_p50_us, m->disk_p99_us, m->batch_mean,
-	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT));
+	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb);
 }
 
 static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -796,8 +808,8 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 
 	tl_ledger_config_default(&cfg);
 	printf("tally bench ledger: median of %d reps, strict durability (fsync every commit), "
-	       "databases under %s\n",
-	       m->reps, o->dir);
+	       "databases under %s, %" PRIu64 " MiB of zeros past the data at open\n",
+	       m->reps, o->dir, o->prealloc_mb);
 	printf("%" PRIu32 " accounts, %" PRIu64 " (account, asset) pairs; per order LOCK, "
 	       "TRADE_SETTLE (partial fill), UNLOCK\n\n",
 	       o->accounts, 2 * (uint64_t)o->accounts);

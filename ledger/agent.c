@@ -18,6 +18,7 @@
  * is acked FAILED at once.
  */
 #include "ledger_internal.h"
+#include "tl_event.h"
 #include "tl_log.h"
 
 #include <errno.h>
@@ -163,6 +164,24 @@ void tl_ledger_config_default(tl_ledger_config_t *cfg)
 	cfg->cpu = -1;
 }
 
+/* cfg->prealloc_bytes at open; an optimisation, so a failure is only said. */
+static void ledger_prealloc(tl_store_t *st, const tl_ledger_config_t *cfg)
+{
+	int64_t t0 = tl_mono_ns();
+	uint64_t added = 0;
+	int rc = tl_store_prealloc(st, cfg->prealloc_bytes, &added);
+
+	if (rc)
+		tl_ledger_log(
+		    4, "%s: cannot preallocate %llu MiB ahead (%llu KiB written): %s; going on",
+		    cfg->dir, (unsigned long long)(cfg->prealloc_bytes >> 20),
+		    (unsigned long long)(added >> 10), tl_strerror(rc));
+	else if (added)
+		tl_ledger_log(6, "%s: %llu MiB of zeros written ahead of the data in %lld ms",
+		              cfg->dir, (unsigned long long)(added >> 20),
+		              (long long)((tl_mono_ns() - t0) / 1000000));
+}
+
 int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 {
 	if (!out || !cfg || !cfg->dir || !cfg->batch_max || !cfg->map_initial_bytes ||
@@ -190,6 +209,8 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 	if (!rc)
 		rc = tl_store_open(&l->store, cfg->dir, false, cfg->durability,
 		                   cfg->map_initial_bytes, cfg->map_max_bytes);
+	if (!rc && cfg->prealloc_bytes)
+		ledger_prealloc(&l->store, cfg);
 	if (!rc && (rc = tl_state_load(&l->state, &l->store)) != 0)
 		tl_ledger_log(3, "%s: cannot load the ledger state: %s", cfg->dir, tl_strerror(rc));
 	if (!rc && (rc = tl_wait_init(&l->waiter)) == -ENOSYS) {

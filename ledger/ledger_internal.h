@@ -110,6 +110,11 @@ int tl_store_open(tl_store_t *st, const char *dir, bool readonly, tl_ledger_dura
 void tl_store_close(tl_store_t *st);
 /* Doubles the map, up to the cap. No transaction may be open. 0, or TL_E_MAP_CAP. */
 int tl_store_grow(tl_store_t *st);
+/* Writes zeros from the data file's end until it holds `headroom` bytes past LMDB's last
+ * page, then syncs; *added gets how many were written. Only between transactions (no
+ * write may be under way). Returns 0 or a negative errno (the file may then have grown
+ * part of the way: harmless). */
+int tl_store_prealloc(tl_store_t *st, uint64_t headroom, uint64_t *added);
 
 /* Fixed-width big-endian keys, so LMDB's byte order is numeric order. */
 void tl_be64_put(uint8_t *p, uint64_t v);

@@ -462,6 +462,51 @@ int tl_store_grow(tl_store_t *st)
 	return 0;
 }
 
+/*
+ * Why zeros ahead of LMDB: LMDB appends pages at the end of its data file, so in strict
+ * mode a commit that grows the file makes fdatasync commit the filesystem's journal too
+ * (the new size and blocks), not only the data. Pages written over blocks that exist
+ * already need no metadata. `tally bench ledger` measured the ack p99 at half load with
+ * and without (README, the ledger). Zeros past LMDB's last page are never read by it.
+ */
+int tl_store_prealloc(tl_store_t *st, uint64_t headroom, uint64_t *added)
+{
+	static unsigned char zeros[1u << 20]; /* only read */
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	int fd = -1, rc = 0;
+	uint64_t bytes;
+	off_t at;
+
+	*added = 0;
+	if ((rc = tl_store_err(mdb_env_get_fd(st->env, &fd))) != 0 ||
+	    (rc = tl_store_err(mdb_env_info(st->env, &info))) != 0 ||
+	    (rc = tl_store_err(mdb_env_stat(st->env, &ms))) != 0)
+		return rc;
+	if (fstat(fd, &sb) != 0)
+		return -errno;
+	bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize + headroom;
+	for (at = sb.st_size; (uint64_t)at < bytes;) {
+		size_t n = bytes - (uint64_t)at < sizeof(zeros) ? (size_t)(bytes - (uint64_t)at)
+		                                                : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			break;
+		}
+		at += w;
+	}
+	if (at > sb.st_size) {
+		*added = (uint64_t)(at - sb.st_size);
+		if (fdatasync(fd) != 0 && rc == 0)
+			rc = -errno;
+	}
+	return rc;
+}
+
 /* ---- the registry ------------------------------------------------------------------ */
 
 void tl_registry_free(tl_registry_t *r)

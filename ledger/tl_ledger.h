@@ -242,13 +242,19 @@ typedef struct tl_ledger_config {
 	uint32_t sync_period_ms;           /* periodic mode; default 10 */
 	uint64_t map_initial_bytes;        /* default 64 MiB; grows by doubling */
 	uint64_t map_max_bytes;            /* growth stops here: default 256 GiB */
-	uint32_t max_assets;               /* default 256 */
-	uint32_t max_accounts;             /* default 4096 */
-	uint32_t max_pairs;                /* (account, asset) pairs; default 65536 */
-	uint32_t max_orders;               /* open reservations; default 65536 */
-	uint32_t batch_max;                /* commands per transaction; default 4096 */
-	tl_idle_kind_t idle;               /* the ledger thread's idle strategy; default BLOCK */
-	int cpu;                           /* pin the ledger thread here; -1 (default): no pin */
+	/* Default 0. Else, at open, the data file is filled with zeros until it holds this
+	 * many bytes past LMDB's last page (a file already that long is left as it is), so
+	 * that commits write over blocks that exist instead of growing the file; see
+	 * tl_store_prealloc in store.c. A failure (no space, say) is logged and the ledger
+	 * opens all the same. */
+	uint64_t prealloc_bytes;
+	uint32_t max_assets;   /* default 256 */
+	uint32_t max_accounts; /* default 4096 */
+	uint32_t max_pairs;    /* (account, asset) pairs; default 65536 */
+	uint32_t max_orders;   /* open reservations; default 65536 */
+	uint32_t batch_max;    /* commands per transaction; default 4096 */
+	tl_idle_kind_t idle;   /* the ledger thread's idle strategy; default BLOCK */
+	int cpu;               /* pin the ledger thread here; -1 (default): no pin */
 } tl_ledger_config_t;
 
 /* Fills `cfg` with the defaults above and dir = NULL. */

@@ -36,6 +36,7 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->microprice = true;
 	cfg->durability = TL_LEDGER_STRICT;
 	cfg->order_mode = TL_RUN_ORDERS_FAST;
+	cfg->prealloc_mb = 64;
 	snprintf(cfg->account, sizeof(cfg->account), "venue");
 	cfg->cpu_md = cfg->cpu_user = cfg->cpu_strategy = cfg->cpu_ledger = -1;
 	cfg->md_idle = cfg->user_idle = cfg->strategy_idle = TL_IDLE_BLOCK;
@@ -120,6 +121,7 @@ static const struct key keys[] = {
     TEXT("ledger", "dir", ledger_dir, "the ledger's directory"),
     NUM("ledger", "durability", K_DURABILITY, durability, 0, 0, "strict|nometasync|periodic"),
     NUM("ledger", "orders", K_ORDER_MODE, order_mode, 0, 0, "fast|strict"),
+    NUM("ledger", "prealloc_mb", K_U32, prealloc_mb, 0, 65536, "0: never"),
     TEXT("ledger", "account", account, "the venue account's ledger name"),
     NUM("threads", "layout", K_LAYOUT, layout, 0, 0, "auto|split|fused"),
     NUM("threads", "cpu_md", K_INT, cpu_md, -1, 1023, ""),

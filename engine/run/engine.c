@@ -1780,6 +1780,7 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	tl_ledger_config_default(&lc);
 	lc.dir = e->ledger_dir;
 	lc.durability = cfg->durability;
+	lc.prealloc_bytes = (uint64_t)cfg->prealloc_mb << 20;
 	lc.cpu = cfg->cpu_ledger;
 	if ((rc = tl_ledger_open(&e->ledger, &lc)))
 		goto fail;

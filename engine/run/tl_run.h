@@ -87,6 +87,7 @@ struct tl_run_config {
 	char ledger_dir[TL_RUN_TEXT_MAX + 1]; /* empty: a fresh directory under /var/tmp */
 	tl_ledger_durability_t durability;
 	enum tl_run_order_mode order_mode;
+	uint32_t prealloc_mb; /* the ledger's data file is filled to this at open (0: never) */
 	char account[TL_LEDGER_ACCOUNT_NAME_MAX + 1]; /* the venue trading account's ledger name */
 
 	/* [threads] */

@@ -9,7 +9,13 @@
  *      needs CAP_SYS_ADMIN and says so when it cannot run.
  * Each time: deposits are applied until an ack says FAILED; then every later command is
  * FAILED at once; the database still verifies; and after a reopen with room, the balance
- * is exactly the sum of the deposits acked APPLIED.
+ * is exactly the sum of the deposits acked APPLIED. On the tmpfs, once more with a data
+ * file to be preallocated (prealloc_bytes) beyond the space there is: the ledger opens all
+ * the same, and runs out as before.
+ *
+ * Preallocation with room: the data file is filled at open to the headroom asked past
+ * LMDB's last page, LMDB's writes stay within it, a reopen with the headroom still there
+ * leaves it as it is, and everything verifies.
  */
 #include "ledger_test_util.h"
 
@@ -137,6 +143,59 @@ static void test_file_size_limit(void)
 	lt_rmtree(dir);
 }
 
+static off_t data_size(const char *dir)
+{
+	char path[512];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	CHECK(stat(path, &sb) == 0);
+	return sb.st_size;
+}
+
+static void test_prealloc(void)
+{
+	char dir[256];
+	lt_tmpdir(dir, sizeof(dir), "prealloc");
+	tl_ledger_config_t cfg;
+	tl_ledger_config_default(&cfg);
+	cfg.prealloc_bytes = 4 << 20;
+	tl_ledger_port_t *p;
+	tl_ledger_t *l = lt_open(dir, &cfg, &p);
+	off_t size = data_size(dir);
+	CHECK(size >= 4 << 20 && size <= (4 << 20) + (64 << 10)); /* + a few pages in use */
+	setup(p);
+	for (int i = 0; i < 2000; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "pre-%d", i);
+		CHECK_EQ(
+		    lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, key, "acct", "BTC", "0.00000001"))
+		        .status,
+		    TL_LEDGER_APPLIED);
+	}
+	tl_ledger_close(l);
+	CHECK_EQ(data_size(dir), size); /* LMDB wrote inside the zeros */
+	lt_verify_ok(dir);
+	/* Reopened, with at least 1 MiB still ahead: the file is left as it is. */
+	cfg.prealloc_bytes = 1 << 20;
+	l = lt_open(dir, &cfg, &p);
+	CHECK_EQ(data_size(dir), size);
+	CHECK_EQ(lt_balance(l, "acct", "BTC").available, 2000);
+	CHECK_EQ(lt_call(p, lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, "pre-0", "acct", "BTC", "0.00000001"))
+	             .status,
+	         TL_LEDGER_DUPLICATE);
+	tl_ledger_close(l);
+	check_after(dir, 2000);
+	/* Asking for more ahead than is left: it grows. */
+	cfg.prealloc_bytes = 8 << 20;
+	l = lt_open(dir, &cfg, &p);
+	CHECK(data_size(dir) > size + (4 << 20));
+	tl_ledger_close(l);
+	lt_verify_ok(dir);
+	fprintf(stderr, "prealloc: 4 MiB ahead at open, 2000 deposits written inside it\n");
+	lt_rmtree(dir);
+}
+
 /* Returns 0 when the tmpfs part ran and passed, 77 when it could not run. */
 static int test_tmpfs(void)
 {
@@ -165,6 +224,25 @@ static int test_tmpfs(void)
 		check_after(db, applied);
 		fprintf(stderr, "tmpfs of 1 MiB: %lld deposits applied, then %s\n",
 		        (long long)applied, tl_strerror(err));
+
+		/* Again, asking for a data file of 4 MiB: the zeros take what space there is,
+		 * the ledger opens and works all the same, and runs out the same way. */
+		lt_rmtree(db);
+		tl_ledger_config_t cfg;
+		tl_ledger_config_default(&cfg);
+		cfg.prealloc_bytes = 4 << 20;
+		l = lt_open(db, &cfg, &p);
+		CHECK(data_size(db) < 4 << 20);
+		setup(p);
+		err = 0;
+		applied = fill(l, p, &err);
+		tl_ledger_close(l);
+		CHECK(err == -ENOSPC || err == -EIO);
+		check_after(db, applied);
+		fprintf(stderr,
+		        "tmpfs of 1 MiB, 4 MiB preallocation asked: %lld deposits applied, "
+		        "then %s\n",
+		        (long long)applied, tl_strerror(err));
 		_exit(0);
 	}
 	int status;
@@ -178,6 +256,7 @@ int main(void)
 {
 	test_capped_map();
 	test_file_size_limit();
+	test_prealloc();
 	int tmpfs = test_tmpfs();
 	printf("test_ledger_full: ok%s\n", tmpfs ? " (tmpfs part skipped: no CAP_SYS_ADMIN)" : "");
 	return 0;
