@@ -71,6 +71,16 @@ static void check_after(const char *dir, int64_t applied)
 	tl_ledger_close(l);
 }
 
+static off_t data_size(const char *dir)
+{
+	char path[512];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	CHECK(stat(path, &sb) == 0);
+	return sb.st_size;
+}
+
 static void test_capped_map(void)
 {
 	char dir[256];
@@ -111,13 +121,9 @@ static void test_file_size_limit(void)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		/* the limit, in the child only: the data file may grow 512 KiB more */
-		char path[512];
-		struct stat sb;
-		snprintf(path, sizeof(path), "%s/data.mdb", dir);
-		CHECK(stat(path, &sb) == 0);
+		rlim_t limit = (rlim_t)data_size(dir) + (512 << 10);
 		signal(SIGXFSZ, SIG_IGN); /* get EFBIG from write(2), not a signal */
-		struct rlimit rl = {(rlim_t)sb.st_size + (512 << 10),
-		                    (rlim_t)sb.st_size + (512 << 10)};
+		struct rlimit rl = {limit, limit};
 		CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
 		l = lt_open(dir, NULL, &p);
 		int err = 0;
@@ -141,16 +147,6 @@ static void test_file_size_limit(void)
 	fprintf(stderr, "file-size limit: %lld deposits applied, then %s\n", (long long)applied,
 	        tl_strerror(err));
 	lt_rmtree(dir);
-}
-
-static off_t data_size(const char *dir)
-{
-	char path[512];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	CHECK(stat(path, &sb) == 0);
-	return sb.st_size;
 }
 
 static void test_prealloc(void)
