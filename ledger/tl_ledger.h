@@ -266,7 +266,8 @@ typedef struct tl_ledger_port tl_ledger_port_t;
 /*
  * tl_ledger_open() opens (creating if needed) the ledger in cfg->dir and loads its state:
  * registry, balances, open reservations, last sequence number and chain head. Nothing is
- * replayed, so opening costs O(accounts x assets), not O(history).
+ * replayed, so opening costs O(accounts x assets), not O(history). With prealloc_bytes it
+ * also writes up to that many zeros and syncs them (about 75 ms for 64 MiB here).
  *
  * Only one process may have a ledger open for writing: a second gets -EBUSY.
  *
