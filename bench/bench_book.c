@@ -363,7 +363,7 @@ int tl_bench_book(int argc, char **argv)
 		return 1;
 	}
 	/* Passes of a rep: both parsers over everything; with --gap-us, the scanner over the
-	 * first gap_events events back to back, then spaced. */
+	 * first gap_events events back to back, then spaced, then spaced and top first. */
 	double mb[5][REPS_MAX], lv[5][REPS_MAX], p50[5][REPS_MAX], p99[5][REPS_MAX];
 	static const char *const names[5] = {"scanner", "jsmn", "scanner, first events",
 	                                     "scanner, spaced", "spaced, top first"};
