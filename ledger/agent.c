@@ -18,7 +18,6 @@
  * is acked FAILED at once.
  */
 #include "ledger_internal.h"
-#include "tl_event.h"
 #include "tl_log.h"
 
 #include <errno.h>
@@ -167,7 +166,7 @@ void tl_ledger_config_default(tl_ledger_config_t *cfg)
 /* cfg->prealloc_bytes at open; an optimisation, so a failure is only said. */
 static void ledger_prealloc(tl_store_t *st, const tl_ledger_config_t *cfg)
 {
-	int64_t t0 = tl_mono_ns();
+	int64_t t0 = now_ns();
 	uint64_t added = 0;
 	int rc = tl_store_prealloc(st, cfg->prealloc_bytes, &added);
 
@@ -179,7 +178,7 @@ static void ledger_prealloc(tl_store_t *st, const tl_ledger_config_t *cfg)
 	else if (added)
 		tl_ledger_log(6, "%s: %llu MiB of zeros written ahead of the data in %lld ms",
 		              cfg->dir, (unsigned long long)(added >> 20),
-		              (long long)((tl_mono_ns() - t0) / 1000000));
+		              (long long)((now_ns() - t0) / 1000000));
 }
 
 int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
