@@ -31,6 +31,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ struct ledger_opts {
 	uint32_t accounts;
 	const char *dir;      /* parent of the fresh database directories */
 	uint64_t prealloc_mb; /* tl_ledger_config.prealloc_bytes, in MiB */
+	int ledger_cpu;       /* tl_ledger_config.cpu: a CPU, -1 or TL_LEDGER_CPU_DISK */
 	bool json;
 };
 
@@ -92,6 +94,7 @@ struct run {
 	uint64_t not_applied;
 	tl_hist_t *hist;
 	tl_hist_t *commit_before; /* the ledger's commit histogram as the latency phase began */
+	int ledger_cpu_used;      /* where the last ledger thread was pinned; -1: nowhere */
 };
 
 /*
@@ -378,9 +381,11 @@ struct bench_db {
 };
 
 /* Opens the ledger in db->dir with `batch_max` (0: the default), attaches the port and
- * starts the thread. Returns 0, or a negative errno after saying why on stderr. */
-static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batch_max)
+ * starts the thread; notes its CPU in r. Returns 0, or a negative errno after saying why on
+ * stderr. */
+static int db_up(struct bench_db *db, struct run *r, uint32_t batch_max)
 {
+	const struct ledger_opts *o = r->o;
 	tl_ledger_config_t cfg;
 	int rc;
 
@@ -394,6 +399,7 @@ static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batc
 	if (batch_max != 0)
 		cfg.batch_max = batch_max;
 	cfg.prealloc_bytes = o->prealloc_mb << 20;
+	cfg.cpu = o->ledger_cpu;
 
 	rc = tl_ledger_open(&db->ledger, &cfg);
 	if (rc < 0) {
@@ -402,6 +408,7 @@ static int db_up(struct bench_db *db, const struct ledger_opts *o, uint32_t batc
 		db->ledger = NULL;
 		return rc;
 	}
+	r->ledger_cpu_used = tl_ledger_cpu(db->ledger);
 	rc = tl_ledger_port_attach(db->ledger, PORT_SLOTS, &db->port);
 	if (rc < 0) {
 		fprintf(stderr, "tally bench ledger: %s: cannot attach a port: %s\n", db->dir,
@@ -460,10 +467,10 @@ static int db_prepare(struct run *r, struct bench_db *db, uint32_t batch_max)
 		db->dir[0] = '\0';
 		return rc;
 	}
-	if ((rc = db_up(db, r->o, 0)) < 0 || (rc = feed_saturated(r, db->port, &setup, &setup_ns)))
+	if ((rc = db_up(db, r, 0)) < 0 || (rc = feed_saturated(r, db->port, &setup, &setup_ns)))
 		return rc;
 	db_down(db);
-	return db_up(db, r->o, batch_max);
+	return db_up(db, r, batch_max);
 }
 
 /* ---- one repetition ---------------------------------------------------------------- */
@@ -634,11 +641,26 @@ static int rep_per_commit(struct run *r, struct rep_figures *f)
 	return rc;
 }
 
-/* The disk probe, into f. */
+/* The disk probe, into f, run on the ledger thread's CPU when it had one, so that the two
+ * wait for the disk from the same place. */
 static int rep_disk(struct run *r, struct rep_figures *f)
 {
-	int rc = disk_probe(r->o->dir, r->hist);
+	cpu_set_t before;
+	bool pinned = false;
+	int rc;
 
+	if (r->ledger_cpu_used >= 0 &&
+	    pthread_getaffinity_np(pthread_self(), sizeof(before), &before) == 0) {
+		rc = tl_thread_pin_self(r->ledger_cpu_used);
+		if (rc < 0)
+			fprintf(stderr,
+			        "tally bench ledger: cannot run the disk probe on CPU %d: %s\n",
+			        r->ledger_cpu_used, tl_strerror(rc));
+		pinned = rc == 0;
+	}
+	rc = disk_probe(r->o->dir, r->hist);
+	if (pinned)
+		pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
 	if (rc == 0) {
 		f->disk_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
 		f->disk_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
@@ -656,7 +678,7 @@ static void ledger_usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: tally bench ledger [--json] [--reps N] [--orders N] [--accounts N]\n"
-	    "                          [--dir DIR] [--prealloc-mb N]\n"
+	    "                          [--dir DIR] [--prealloc-mb N] [--ledger-cpu CPU]\n"
 	    "\n"
 	    "Measures the ledger's group commit through the real ledger thread and a real LMDB\n"
 	    "on disk, in strict durability (an fsync on every commit). Each repetition:\n"
@@ -683,7 +705,8 @@ static void ledger_usage(FILE *out)
 	    "  --json          print one JSON object instead of a table: group_mutations_per_s,\n"
 	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
 	    "                  ack_p99_us, ack_load_per_s, commit_p50_us, commit_p99_us,\n"
-	    "                  disk_p50_us, disk_p99_us, batch_mean, not_applied (and more)\n"
+	    "                  disk_p50_us, disk_p99_us, batch_mean, not_applied, ledger_cpu (and\n"
+	    "                  more)\n"
 	    "  --reps N        repetitions (default 3)\n"
 	    "  --orders N      orders per group-commit repetition, 100..10^8 (default 20000)\n"
 	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
@@ -692,6 +715,10 @@ static void ledger_usage(FILE *out)
 	    "  --prealloc-mb N zeros written past the data file's data at open, 0..65536 MiB\n"
 	    "                  (default %d; 0: none, the file grows as LMDB appends, and each\n"
 	    "                  commit that grows it also commits the filesystem's journal)\n"
+	    "  --ledger-cpu CPU  where each ledger thread runs, and (e) with it: disk (the\n"
+	    "                  default) pins it to the CPU that takes the disk's completion\n"
+	    "                  interrupts, if one CPU does (else no pin); none leaves it to the\n"
+	    "                  scheduler; a number pins it there (ledger.cpu in the engine)\n"
 	    "  -h, --help      show this help\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
@@ -703,10 +730,15 @@ static void ledger_usage(FILE *out)
 static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},         {"reps", required_argument, NULL, 'r'},
-	    {"orders", required_argument, NULL, 'o'}, {"accounts", required_argument, NULL, 'a'},
-	    {"dir", required_argument, NULL, 'd'},    {"prealloc-mb", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"reps", required_argument, NULL, 'r'},
+	    {"orders", required_argument, NULL, 'o'},
+	    {"accounts", required_argument, NULL, 'a'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"prealloc-mb", required_argument, NULL, 'p'},
+	    {"ledger-cpu", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int opt;
@@ -716,6 +748,7 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 	o->accounts = 5000;
 	o->dir = "/var/tmp";
 	o->prealloc_mb = PREALLOC_MB_DEFAULT;
+	o->ledger_cpu = TL_LEDGER_CPU_DISK;
 	o->json = false;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -746,6 +779,17 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 		case 'p':
 			if (tl_bench_parse_u64(optarg, 0, 65536, &o->prealloc_mb) < 0)
 				return tl_bench_bad_value("ledger", "prealloc-mb", "0..65536");
+			break;
+		case 'c':
+			if (strcmp(optarg, "disk") == 0)
+				o->ledger_cpu = TL_LEDGER_CPU_DISK;
+			else if (strcmp(optarg, "none") == 0)
+				o->ledger_cpu = -1;
+			else if (tl_bench_parse_u64(optarg, 0, CPU_SETSIZE - 1, &v) == 0)
+				o->ledger_cpu = (int)v;
+			else
+				return tl_bench_bad_value("ledger", "ledger-cpu",
+				                          "disk, none or a CPU");
 			break;
 		case 'h':
 			ledger_usage(stdout);
@@ -783,6 +827,7 @@ struct medians {
 	double group_per_s, per_commit_per_s, ratio, batch_mean;
 	double ack_load_per_s, ack_p50_us, ack_p99_us;
 	double commit_p50_us, commit_p99_us, disk_p50_us, disk_p99_us;
+	int ledger_cpu; /* where the ledger threads ran; -1: unpinned */
 };
 
 static void print_json(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -794,11 +839,12 @@ static void print_json(const struct ledger_opts *o, const struct medians *m, uin
 	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
 	       "\"disk_p99_us\":%.1f,"
 	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\","
-	       "\"prealloc_mb\":%" PRIu64 "}\n",
+	       "\"prealloc_mb\":%" PRIu64 ",\"ledger_cpu\":%d}\n",
 	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, m->group_per_s,
 	       m->per_commit_per_s, m->ratio, m->ack_p50_us, m->ack_p99_us, m->ack_load_per_s,
 	       m->commit_p50_us, m->commit_p99_us, m->disk_p50_us, m->disk_p99_us, m->batch_mean,
-	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb);
+	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb,
+	       m->ledger_cpu);
 }
 
 static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -810,6 +856,10 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	printf("tally bench ledger: median of %d reps, strict durability (fsync every commit), "
 	       "databases under %s, %" PRIu64 " MiB of zeros past the data at open\n",
 	       m->reps, o->dir, o->prealloc_mb);
+	if (m->ledger_cpu >= 0)
+		printf("ledger threads and the disk probe on CPU %d\n", m->ledger_cpu);
+	else
+		printf("ledger threads and the disk probe not pinned\n");
 	printf("%" PRIu32 " accounts, %" PRIu64 " (account, asset) pairs; per order LOCK, "
 	       "TRADE_SETTLE (partial fill), UNLOCK\n\n",
 	       o->accounts, 2 * (uint64_t)o->accounts);
@@ -857,6 +907,7 @@ int tl_bench_ledger(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	memset(&r, 0, sizeof(r));
+	r.ledger_cpu_used = -1;
 	r.o = &o;
 	if (mix_amounts_init(&r.amt) < 0)
 		return 1;
@@ -933,6 +984,7 @@ int tl_bench_ledger(int argc, char **argv)
 	m.commit_p99_us = tl_bench_median(commit99, reps_done);
 	m.disk_p50_us = tl_bench_median(disk50, reps_done);
 	m.disk_p99_us = tl_bench_median(disk99, reps_done);
+	m.ledger_cpu = r.ledger_cpu_used;
 	if (o.json)
 		print_json(&o, &m, r.not_applied);
 	else

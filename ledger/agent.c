@@ -181,10 +181,28 @@ static void ledger_prealloc(tl_store_t *st, const tl_ledger_config_t *cfg)
 		              (long long)((now_ns() - t0) / 1000000));
 }
 
+/* Resolves cfg->cpu == TL_LEDGER_CPU_DISK into l->cfg.cpu, saying what was chosen. */
+static void ledger_choose_cpu(tl_ledger_t *l)
+{
+	if (l->cfg.cpu != TL_LEDGER_CPU_DISK)
+		return;
+	int cpu = tl_ledger_disk_cpu(l->dir);
+	if (cpu >= 0)
+		tl_ledger_log(
+		    6, "%s: the disk's interrupts go to CPU %d: the ledger thread runs there",
+		    l->dir, cpu);
+	else
+		tl_ledger_log(6,
+		              "%s: no single CPU takes the disk's interrupts (%s): the ledger "
+		              "thread is not pinned",
+		              l->dir, tl_strerror(cpu));
+	l->cfg.cpu = cpu >= 0 ? cpu : -1;
+}
+
 int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 {
 	if (!out || !cfg || !cfg->dir || !cfg->batch_max || !cfg->map_initial_bytes ||
-	    cfg->map_max_bytes < cfg->map_initial_bytes ||
+	    cfg->map_max_bytes < cfg->map_initial_bytes || cfg->cpu < TL_LEDGER_CPU_DISK ||
 	    (cfg->durability == TL_LEDGER_PERIODIC && cfg->sync_period_ms == 0))
 		return -EINVAL;
 	tl_ledger_t *l = calloc(1, sizeof(*l));
@@ -210,6 +228,8 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 		                   cfg->map_initial_bytes, cfg->map_max_bytes);
 	if (!rc && cfg->prealloc_bytes)
 		ledger_prealloc(&l->store, cfg);
+	if (!rc)
+		ledger_choose_cpu(l);
 	if (!rc && (rc = tl_state_load(&l->state, &l->store)) != 0)
 		tl_ledger_log(3, "%s: cannot load the ledger state: %s", cfg->dir, tl_strerror(rc));
 	if (!rc && (rc = tl_wait_init(&l->waiter)) == -ENOSYS) {
@@ -340,6 +360,11 @@ void tl_ledger_close(tl_ledger_t *l)
 int tl_ledger_failure(const tl_ledger_t *l)
 {
 	return atomic_load_explicit(&l->failure, memory_order_acquire);
+}
+
+int tl_ledger_cpu(const tl_ledger_t *l)
+{
+	return l->cfg.cpu;
 }
 
 void tl_ledger_stats(const tl_ledger_t *l, tl_ledger_stats_t *out)

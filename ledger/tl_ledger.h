@@ -254,8 +254,25 @@ typedef struct tl_ledger_config {
 	uint32_t max_orders;   /* open reservations; default 65536 */
 	uint32_t batch_max;    /* commands per transaction; default 4096 */
 	tl_idle_kind_t idle;   /* the ledger thread's idle strategy; default BLOCK */
-	int cpu;               /* pin the ledger thread here; -1 (default): no pin */
+	/* Pin the ledger thread to this CPU. -1 (the default): no pin. TL_LEDGER_CPU_DISK:
+	 * the CPU that takes the disk's completion interrupts (tl_ledger_disk_cpu() on dir),
+	 * resolved and logged at open; no pin if there is no single such CPU. */
+	int cpu;
 } tl_ledger_config_t;
+
+#define TL_LEDGER_CPU_DISK (-2)
+
+/*
+ * tl_ledger_disk_cpu() names the CPU that takes the completion interrupts of the disk
+ * holding `dir`, found through sysfs and procfs. A thread that waits on that disk's syncs
+ * wakes fastest there: see disk_cpu.c for why and by how much.
+ * Returns the CPU (>= 0), or:
+ *   -ENODEV  no single CPU: no block device (tmpfs), no interrupt found, or interrupts
+ *            delivered to several CPUs (a queue per CPU, as NVMe has);
+ *   an errno of stat(2) on dir (-ENOENT, -EACCES).
+ * Thread: any. Blocks: reads a few small procfs and sysfs files.
+ */
+int tl_ledger_disk_cpu(const char *dir);
 
 /* Fills `cfg` with the defaults above and dir = NULL. */
 void tl_ledger_config_default(tl_ledger_config_t *cfg);
@@ -272,7 +289,7 @@ typedef struct tl_ledger_port tl_ledger_port_t;
  * Only one process may have a ledger open for writing: a second gets -EBUSY.
  *
  * Returns 0 and stores the ledger in *out, or:
- *   -EINVAL        a bad config (dir NULL, a zero limit);
+ *   -EINVAL        a bad config (dir NULL, a zero limit, cpu below TL_LEDGER_CPU_DISK);
  *   -EBUSY         another process has this ledger open;
  *   TL_E_SCHEMA    the database has an unknown or newer schema (nothing is written);
  *   TL_E_NOT_LEDGER the directory holds some other LMDB database;
@@ -319,6 +336,10 @@ void tl_ledger_close(tl_ledger_t *ledger);
  * Thread: any. Blocks: no.
  */
 int tl_ledger_failure(const tl_ledger_t *ledger);
+
+/* The CPU the ledger thread is pinned to (config cpu, with TL_LEDGER_CPU_DISK resolved at
+ * open), or -1 for none. Thread: any. Blocks: no. */
+int tl_ledger_cpu(const tl_ledger_t *ledger);
 
 /* Counters of the ledger thread, readable from any thread (relaxed, so each is exact but
  * they are not one snapshot). */

@@ -73,7 +73,8 @@ enum kind {
 	K_DURABILITY,
 	K_ORDER_MODE,
 	K_IDLE,
-	K_LAYOUT
+	K_LAYOUT,
+	K_LEDGER_CPU
 };
 
 struct key {
@@ -127,7 +128,7 @@ static const struct key keys[] = {
     NUM("threads", "cpu_md", K_INT, cpu_md, -1, 1023, ""),
     NUM("threads", "cpu_user", K_INT, cpu_user, -1, 1023, ""),
     NUM("threads", "cpu_strategy", K_INT, cpu_strategy, -1, 1023, ""),
-    NUM("threads", "cpu_ledger", K_INT, cpu_ledger, -1, 1023, ""),
+    NUM("threads", "cpu_ledger", K_LEDGER_CPU, cpu_ledger, -1, 1023, "disk|-1..1023"),
     NUM("threads", "md_idle", K_IDLE, md_idle, 0, 0, "spin|yield|block"),
     NUM("threads", "user_idle", K_IDLE, user_idle, 0, 0, "spin|yield|block"),
     NUM("threads", "strategy_idle", K_IDLE, strategy_idle, 0, 0, "spin|yield|block"),
@@ -194,6 +195,15 @@ static int set_key(struct tl_run_config *cfg, const struct key *k, const char *v
 			*(enum tl_run_layout *)base = TL_RUN_LAYOUT_FUSED;
 		else
 			return -EINVAL;
+		return 0;
+	case K_LEDGER_CPU:
+		if (!strcmp(value, "disk")) {
+			*(int *)base = TL_LEDGER_CPU_DISK;
+			return 0;
+		}
+		if (parse_i64(value, k->lo, k->hi, &v))
+			return -EINVAL;
+		*(int *)base = (int)v;
 		return 0;
 	case K_IDLE: {
 		tl_idle_kind_t kind = tl_idle_kind_parse(value);

@@ -67,7 +67,18 @@ for key in group_mutations_per_s per_commit_mutations_per_s group_vs_per_commit 
 		fail "bench ledger --json lacks a positive $key: $(cat "$out")"
 done
 grep -q '"not_applied":0[,}]' "$out" || fail "bench ledger left commands unapplied"
+# the ledger's CPU (--ledger-cpu disk by default) is the one tl_ledger_disk_cpu names, or
+# none (-1) on a disk with no single interrupt CPU; the log says which
+grep -Eq '"ledger_cpu":(-1|[0-9]+)[,}]' "$out" || fail "bench ledger --json lacks ledger_cpu"
+grep -Eq "the disk's interrupts go to CPU|no single CPU takes the disk's interrupts" "$err" ||
+	fail "bench ledger: the log does not say where the ledger thread runs"
+expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50 --ledger-cpu none
+grep -q '"ledger_cpu":-1[,}]' "$out" || fail "bench ledger --ledger-cpu none pinned the ledger"
 expect 2 "$tally" bench ledger --orders 5
+expect 2 "$tally" bench ledger --ledger-cpu diskette
+grep -q "bad value 'diskette' for --ledger-cpu" "$err" || fail "bench ledger --ledger-cpu diskette: no clear error"
+expect 2 "$tally" run --set threads.cpu_ledger=-2
+grep -q "bad value '-2' for \[threads\] cpu_ledger" "$err" || fail "run: cpu_ledger=-2 not refused"
 expect 0 "$tally" bench --help
 grep -q '^  ledger ' "$out" || fail "bench --help does not list ledger"
 

@@ -147,8 +147,10 @@ done
 # the ids it counts nothing, and with them at most one per top the engine reacted to.
 for ids in false true; do
 	start_sim "t2t-$ids" --duration 30 --t2t --md-interval-ms 20
+	# threads.cpu_ledger=disk: the ledger thread on the CPU of the disk's interrupts
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
 		--set strategy.refresh_ticks=0 --set run.t2t_ids=$ids --duration 5 \
+		--set threads.cpu_ledger=disk \
 		--ledger-dir "$work/t2t-$ids" --json-summary "$work/t2t-$ids.json" \
 		>"$work/t2t-$ids.out" 2>"$work/t2t-$ids.err" || fail "t2t-$ids: exit status $?"
 	stop_sim
@@ -163,6 +165,8 @@ for ids in false true; do
 		[ "$count" -le "$reacted" ] ||
 			fail "t2t-true: the sim matched $count requests, the engine reacted to $reacted tops"
 	fi
+	grep -Eq "the disk's interrupts go to CPU|no single CPU takes the disk's interrupts" \
+		"$work/t2t-$ids.err" || fail "t2t-$ids: cpu_ledger=disk: no word on the ledger's CPU"
 	echo "ok: t2t-$ids: sim matched $count, engine reacted to $reacted tops"
 done
 # limit_run NAME SECONDS SIM_FLAGS...: one run of SECONDS against a sim with every fill
