@@ -55,6 +55,7 @@
 #define DISK_SCATTERED 12u    /* single pages, anywhere in the file */
 #define DISK_RUN 20u          /* then one run of contiguous pages */
 #define DISK_COMMITS 400u     /* timed, per repetition */
+#define FLOOR_ARRIVALS 20000u /* evenly spaced commands over the probe's commits */
 #define PAGE_BYTES 4096u
 
 struct ledger_opts {
@@ -483,6 +484,7 @@ struct rep_figures {
 	double ack_p50_us, ack_p99_us;
 	double commit_p50_us, commit_p99_us; /* LMDB's commit, per commit of the latency phase */
 	double disk_p50_us, disk_p99_us;     /* disk_probe(), per commit */
+	double floor_p50_us, floor_p99_us;   /* disk_floor(): the ack with a free apply */
 };
 
 static double per_s(uint64_t count, int64_t elapsed_ns)
@@ -567,10 +569,10 @@ static int write_at(int fd, const void *buf, size_t len, off_t off)
  * commits as strace showed them on the development machine: about 12 single pages (B-tree
  * roots and branches, copied to pages reused from all over the file) and one run of about
  * 20. An ack cannot be quicker than its commit's I/O, so this is a floor under the ack's
- * latency on this disk. Records each commit's time in *h, and returns 0 or a negative
- * errno after saying why on stderr.
+ * latency on this disk. Records each commit's time in *h and its start and end in
+ * starts[] and ends[], and returns 0 or a negative errno after saying why on stderr.
  */
-static int disk_probe(const char *parent, tl_hist_t *h)
+static int disk_probe(const char *parent, tl_hist_t *h, int64_t *starts, int64_t *ends)
 {
 	static unsigned char pages[DISK_RUN * PAGE_BYTES];
 	char path[PATH_MAX];
@@ -612,8 +614,11 @@ static int disk_probe(const char *parent, tl_hist_t *h)
 			rc = -errno;
 		if (rc == 0) /* the meta pages are the file's first two */
 			rc = write_at(meta_fd, pages, PAGE_BYTES, (off_t)(c & 1) * PAGE_BYTES);
-		if (rc == 0)
-			tl_hist_record(h, (uint64_t)(tl_mono_ns() - start_ns));
+		if (rc == 0) {
+			starts[c] = start_ns;
+			ends[c] = tl_mono_ns();
+			tl_hist_record(h, (uint64_t)(ends[c] - start_ns));
+		}
 	}
 	if (rc < 0)
 		fprintf(stderr, "tally bench ledger: disk probe on %s: %s\n", path,
@@ -641,6 +646,28 @@ static int rep_per_commit(struct run *r, struct rep_figures *f)
 	return rc;
 }
 
+/*
+ * The ack latency of a ledger whose apply costs nothing, on this disk, from the probe's
+ * back-to-back commits: a command arriving at t joins the next commit to start, and is
+ * acked when that one ends. So it waits for the rest of the commit in progress and all of
+ * its own, as a serial group commit makes it. FLOOR_ARRIVALS commands, evenly spaced over
+ * the probe, are recorded in *h. No real ledger can beat this with the same syncs.
+ */
+static void disk_floor(const int64_t *starts, const int64_t *ends, uint32_t commits, tl_hist_t *h)
+{
+	tl_hist_reset(h);
+	if (commits < 2)
+		return;
+	int64_t span = starts[commits - 1] - starts[0];
+	uint32_t next = 1;
+	for (uint32_t i = 0; i < FLOOR_ARRIVALS; i++) {
+		int64_t t = starts[0] + 1 + span * (int64_t)i / (int64_t)FLOOR_ARRIVALS;
+		while (next < commits - 1 && starts[next] < t)
+			next++;
+		tl_hist_record(h, (uint64_t)(ends[next] - t));
+	}
+}
+
 /* The disk probe, into f, run on the ledger thread's CPU when it had one, so that the two
  * wait for the disk from the same place. */
 static int rep_disk(struct run *r, struct rep_figures *f)
@@ -658,12 +685,16 @@ static int rep_disk(struct run *r, struct rep_figures *f)
 			        r->ledger_cpu_used, tl_strerror(rc));
 		pinned = rc == 0;
 	}
-	rc = disk_probe(r->o->dir, r->hist);
+	static int64_t starts[DISK_COMMITS], ends[DISK_COMMITS];
+	rc = disk_probe(r->o->dir, r->hist, starts, ends);
 	if (pinned)
 		pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
 	if (rc == 0) {
 		f->disk_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
 		f->disk_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+		disk_floor(starts, ends, DISK_COMMITS, r->hist);
+		f->floor_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+		f->floor_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
 	}
 	return rc;
 }
@@ -678,7 +709,8 @@ static void ledger_usage(FILE *out)
 	fprintf(
 	    out,
 	    "Usage: tally bench ledger [--json] [--reps N] [--orders N] [--accounts N]\n"
-	    "                          [--dir DIR] [--prealloc-mb N] [--ledger-cpu CPU]\n"
+	    "                          [--dir DIR] [--prealloc-mb N]\n"
+	    "                          [--ledger-cpu disk|none|CPU]\n"
 	    "\n"
 	    "Measures the ledger's group commit through the real ledger thread and a real LMDB\n"
 	    "on disk, in strict durability (an fsync on every commit). Each repetition:\n"
@@ -698,6 +730,9 @@ static void ledger_usage(FILE *out)
 	    "      (what one commit of (c) writes, and how LMDB syncs it in strict mode).\n"
 	    "Beside the ack latency it reports, per commit of (c), the time spent inside LMDB's\n"
 	    "commit, and (e)'s time: an ack cannot be quicker than the commit it waits for.\n"
+	    "From (e) it also derives the ack a ledger would have on this disk if applying\n"
+	    "commands cost nothing: commands spread evenly over (e)'s back-to-back commits,\n"
+	    "each acked when the first commit to start after it ends (ack_floor_*).\n"
 	    "Each figure is the median of N repetitions. Progress goes to stderr. Every command\n"
 	    "must be applied; any that is not is reported, and the exit status is then 1.\n"
 	    "\n"
@@ -705,8 +740,8 @@ static void ledger_usage(FILE *out)
 	    "  --json          print one JSON object instead of a table: group_mutations_per_s,\n"
 	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
 	    "                  ack_p99_us, ack_load_per_s, commit_p50_us, commit_p99_us,\n"
-	    "                  disk_p50_us, disk_p99_us, batch_mean, not_applied, ledger_cpu (and\n"
-	    "                  more)\n"
+	    "                  disk_p50_us, disk_p99_us, ack_floor_p50_us, ack_floor_p99_us,\n"
+	    "                  batch_mean, not_applied, ledger_cpu (and more)\n"
 	    "  --reps N        repetitions (default 3)\n"
 	    "  --orders N      orders per group-commit repetition, 100..10^8 (default 20000)\n"
 	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
@@ -715,10 +750,12 @@ static void ledger_usage(FILE *out)
 	    "  --prealloc-mb N zeros written past the data file's data at open, 0..65536 MiB\n"
 	    "                  (default %d; 0: none, the file grows as LMDB appends, and each\n"
 	    "                  commit that grows it also commits the filesystem's journal)\n"
-	    "  --ledger-cpu CPU  where each ledger thread runs, and (e) with it: disk (the\n"
+	    "  --ledger-cpu disk|none|CPU\n"
+	    "                  where each ledger thread runs, and (e) with it: disk (the\n"
 	    "                  default) pins it to the CPU that takes the disk's completion\n"
 	    "                  interrupts, if one CPU does (else no pin); none leaves it to the\n"
-	    "                  scheduler; a number pins it there (ledger.cpu in the engine)\n"
+	    "                  scheduler; a number pins it there (threads.cpu_ledger in the\n"
+	    "                  engine)\n"
 	    "  -h, --help      show this help\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
@@ -823,32 +860,58 @@ static void warn_if_memory_fs(const char *dir)
 }
 
 struct medians {
-	int reps; /* repetitions completed */
-	double group_per_s, per_commit_per_s, ratio, batch_mean;
-	double ack_load_per_s, ack_p50_us, ack_p99_us;
-	double commit_p50_us, commit_p99_us, disk_p50_us, disk_p99_us;
-	int ledger_cpu; /* where the ledger threads ran; -1: unpinned */
+	int reps;               /* repetitions completed */
+	struct rep_figures fig; /* each figure, the median over the repetitions */
+	double ratio;           /* group commit over one commit per mutation, of the medians */
+	int ledger_cpu;         /* where the ledger threads ran; -1: unpinned */
 };
+
+/* The median over n repetitions of the double at `offset` in struct rep_figures. */
+static double median_of(const struct rep_figures *figs, int n, size_t offset)
+{
+	double v[REPS_MAX];
+	for (int i = 0; i < n; i++)
+		memcpy(&v[i], (const char *)&figs[i] + offset, sizeof(double));
+	return tl_bench_median(v, n);
+}
+
+/* Every field of struct rep_figures is a double, so the k-th figure lies at k doubles. */
+#define FIGURES (sizeof(struct rep_figures) / sizeof(double))
+_Static_assert(FIGURES * sizeof(double) == sizeof(struct rep_figures),
+               "struct rep_figures holds doubles only");
+
+static void medians_of(const struct rep_figures *figs, int n, struct medians *m)
+{
+	m->reps = n;
+	for (size_t k = 0; k < FIGURES; k++) {
+		double med = median_of(figs, n, k * sizeof(double));
+		memcpy((char *)&m->fig + k * sizeof(double), &med, sizeof(double));
+	}
+	m->ratio = m->fig.per_commit_per_s > 0 ? m->fig.group_per_s / m->fig.per_commit_per_s : 0;
+}
 
 static void print_json(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
 {
+	const struct rep_figures *f = &m->fig;
+
 	printf("{\"bench\":\"ledger\",\"reps\":%d,\"orders\":%" PRIu64 ",\"accounts\":%" PRIu32
 	       ",\"pairs\":%" PRIu64 ",\"group_mutations_per_s\":%.0f,"
 	       "\"per_commit_mutations_per_s\":%.0f,\"group_vs_per_commit\":%.2f,"
 	       "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_load_per_s\":%.0f,"
 	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
-	       "\"disk_p99_us\":%.1f,"
+	       "\"disk_p99_us\":%.1f,\"ack_floor_p50_us\":%.1f,\"ack_floor_p99_us\":%.1f,"
 	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\","
 	       "\"prealloc_mb\":%" PRIu64 ",\"ledger_cpu\":%d}\n",
-	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, m->group_per_s,
-	       m->per_commit_per_s, m->ratio, m->ack_p50_us, m->ack_p99_us, m->ack_load_per_s,
-	       m->commit_p50_us, m->commit_p99_us, m->disk_p50_us, m->disk_p99_us, m->batch_mean,
-	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb,
-	       m->ledger_cpu);
+	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, f->group_per_s,
+	       f->per_commit_per_s, m->ratio, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s,
+	       f->commit_p50_us, f->commit_p99_us, f->disk_p50_us, f->disk_p99_us, f->floor_p50_us,
+	       f->floor_p99_us, f->batch_mean, not_applied,
+	       tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb, m->ledger_cpu);
 }
 
 static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
 {
+	const struct rep_figures *f = &m->fig;
 	tl_ledger_config_t cfg;
 	char label[64];
 
@@ -865,33 +928,33 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	       o->accounts, 2 * (uint64_t)o->accounts);
 	printf("%-46s %10s %12s %14s\n", "throughput", "orders", "mutations/s", "vs per-commit");
 	snprintf(label, sizeof(label), "group commit (batch_max %u)", cfg.batch_max);
-	printf("%-46s %10" PRIu64 " %12.0f %13.1fx\n", label, o->orders, m->group_per_s, m->ratio);
+	printf("%-46s %10" PRIu64 " %12.0f %13.1fx\n", label, o->orders, f->group_per_s, m->ratio);
 	printf("%-46s %10" PRIu64 " %12.0f %13.1fx\n", "one commit per mutation (batch_max 1)",
-	       o->per_commit_orders, m->per_commit_per_s, 1.0);
-	printf("group commit: %.1f commands per commit on average\n", m->batch_mean);
+	       o->per_commit_orders, f->per_commit_per_s, 1.0);
+	printf("group commit: %.1f commands per commit on average\n", f->batch_mean);
 	snprintf(label, sizeof(label), "ack latency at half load (%.0f mutations/s)",
-	         m->ack_load_per_s);
+	         f->ack_load_per_s);
 	printf("\n%-46s %10s %12s\n", label, "p50 us", "p99 us");
-	printf("%-46s %10.1f %12.1f\n", "submit to ack", m->ack_p50_us, m->ack_p99_us);
+	printf("%-46s %10.1f %12.1f\n", "submit to ack", f->ack_p50_us, f->ack_p99_us);
 	printf("%-46s %10.1f %12.1f\n", "per commit: LMDB's commit (page writes, syncs)",
-	       m->commit_p50_us, m->commit_p99_us);
+	       f->commit_p50_us, f->commit_p99_us);
 	snprintf(label, sizeof(label), "per commit: the disk alone (%u+%u pages, syncs)",
 	         DISK_SCATTERED, DISK_RUN);
-	printf("%-46s %10.1f %12.1f\n", label, m->disk_p50_us, m->disk_p99_us);
+	printf("%-46s %10.1f %12.1f\n", label, f->disk_p50_us, f->disk_p99_us);
+	printf("%-46s %10.1f %12.1f\n", "the ack on that disk with a free apply", f->floor_p50_us,
+	       f->floor_p99_us);
 	printf("\nnot applied: %" PRIu64 "%s\n", not_applied,
 	       not_applied ? " (the figures above timed rejected work: do not use them)" : "");
 	printf("\ntargets, for information only:\n"
 	       "  group commit >= 200000 mutations/s: %.0f\n"
 	       "  group commit >= 40x one commit per mutation: %.1fx\n"
 	       "  ack p99 <= 2000 us at half load: %.1f us\n",
-	       m->group_per_s, m->ratio, m->ack_p99_us);
+	       f->group_per_s, m->ratio, f->ack_p99_us);
 }
 
 int tl_bench_ledger(int argc, char **argv)
 {
-	double group[REPS_MAX], per_commit[REPS_MAX], batch[REPS_MAX];
-	double load[REPS_MAX], p50[REPS_MAX], p99[REPS_MAX];
-	double commit50[REPS_MAX], commit99[REPS_MAX], disk50[REPS_MAX], disk99[REPS_MAX];
+	static struct rep_figures figs[REPS_MAX];
 	struct ledger_opts o;
 	struct run r;
 	struct medians m;
@@ -933,37 +996,29 @@ int tl_bench_ledger(int argc, char **argv)
 	        o.reps, o.orders, CMDS_PER_ORDER * o.orders, o.per_commit_orders, o.accounts,
 	        o.dir);
 	for (int i = 0; i < o.reps; i++) {
-		struct rep_figures f;
+		struct rep_figures *f = &figs[i];
 
-		memset(&f, 0, sizeof(f));
-		if ((rc = rep_group(&r, &f)) < 0 || (rc = rep_per_commit(&r, &f)) < 0 ||
-		    (rc = rep_disk(&r, &f)) < 0) {
+		memset(f, 0, sizeof(*f));
+		if ((rc = rep_group(&r, f)) < 0 || (rc = rep_per_commit(&r, f)) < 0 ||
+		    (rc = rep_disk(&r, f)) < 0) {
 			fprintf(stderr, "tally bench ledger: rep %d/%d failed: %s\n", i + 1, o.reps,
 			        tl_strerror(rc));
 			free(r.hist);
 			free(r.commit_before);
 			return 1;
 		}
-		group[i] = f.group_per_s;
-		per_commit[i] = f.per_commit_per_s;
-		batch[i] = f.batch_mean;
-		load[i] = f.ack_load_per_s;
-		p50[i] = f.ack_p50_us;
-		p99[i] = f.ack_p99_us;
-		commit50[i] = f.commit_p50_us;
-		commit99[i] = f.commit_p99_us;
-		disk50[i] = f.disk_p50_us;
-		disk99[i] = f.disk_p99_us;
 		reps_done = i + 1;
 		fprintf(
 		    stderr,
 		    "bench ledger: rep %d/%d: group %.1fk/s, per-commit %.2fk/s (%.0fx), "
 		    "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s (commit p50 %.0f us p99 "
-		    "%.0f us; disk p50 %.0f us p99 %.0f us)\n",
-		    i + 1, o.reps, f.group_per_s / 1e3, f.per_commit_per_s / 1e3,
-		    f.per_commit_per_s > 0 ? f.group_per_s / f.per_commit_per_s : 0, f.batch_mean,
-		    f.ack_p50_us, f.ack_p99_us, f.ack_load_per_s / 1e3, f.commit_p50_us,
-		    f.commit_p99_us, f.disk_p50_us, f.disk_p99_us);
+		    "%.0f us; disk p50 %.0f us p99 %.0f us; ack with a free apply p50 %.0f us p99 "
+		    "%.0f us)\n",
+		    i + 1, o.reps, f->group_per_s / 1e3, f->per_commit_per_s / 1e3,
+		    f->per_commit_per_s > 0 ? f->group_per_s / f->per_commit_per_s : 0,
+		    f->batch_mean, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s / 1e3,
+		    f->commit_p50_us, f->commit_p99_us, f->disk_p50_us, f->disk_p99_us,
+		    f->floor_p50_us, f->floor_p99_us);
 		/* Rejected commands did none of the work being timed: more reps would only
 		 * repeat a meaningless figure. */
 		if (r.not_applied > 0)
@@ -972,18 +1027,7 @@ int tl_bench_ledger(int argc, char **argv)
 	free(r.hist);
 	free(r.commit_before);
 
-	m.reps = reps_done;
-	m.group_per_s = tl_bench_median(group, reps_done);
-	m.per_commit_per_s = tl_bench_median(per_commit, reps_done);
-	m.ratio = m.per_commit_per_s > 0 ? m.group_per_s / m.per_commit_per_s : 0;
-	m.batch_mean = tl_bench_median(batch, reps_done);
-	m.ack_load_per_s = tl_bench_median(load, reps_done);
-	m.ack_p50_us = tl_bench_median(p50, reps_done);
-	m.ack_p99_us = tl_bench_median(p99, reps_done);
-	m.commit_p50_us = tl_bench_median(commit50, reps_done);
-	m.commit_p99_us = tl_bench_median(commit99, reps_done);
-	m.disk_p50_us = tl_bench_median(disk50, reps_done);
-	m.disk_p99_us = tl_bench_median(disk99, reps_done);
+	medians_of(figs, reps_done, &m);
 	m.ledger_cpu = r.ledger_cpu_used;
 	if (o.json)
 		print_json(&o, &m, r.not_applied);
