@@ -2303,7 +2303,7 @@ void engine_summary(struct engine *e, FILE *out)
 {
 	const struct user_counters *u = &e->user_ctr;
 	char v[2][48], l[2][48];
-	tl_hist_summary_t t2t, internal, leg[3];
+	tl_hist_summary_t t2t, internal, leg[3], commit;
 
 	for (int i = 0; i < 2; i++) {
 		amount(v[i], sizeof(v[i]), e->venue_end[i]);
@@ -2314,6 +2314,7 @@ void engine_summary(struct engine *e, FILE *out)
 	tl_hist_summary(&e->md_ctr.apply, &leg[0]);
 	tl_hist_summary(&e->strat_ctr.react, &leg[1]);
 	tl_hist_summary(&e->user_ctr.send, &leg[2]);
+	tl_hist_summary(tl_ledger_commit_hist(e->ledger), &commit);
 	fprintf(out,
 	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
 	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
@@ -2326,7 +2327,9 @@ void engine_summary(struct engine *e, FILE *out)
 	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
 	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
 	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
-	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"t2t_count\":%" PRIu64
+	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64
+	        ",\"ledger_commits\":%" PRIu64 ",\"ledger_commit_p50_ns\":%" PRIu64
+	        ",\"ledger_commit_p99_ns\":%" PRIu64 ",\"ledger_cpu\":%d,\"t2t_count\":%" PRIu64
 	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
 	        ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
 	        ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
@@ -2341,7 +2344,8 @@ void engine_summary(struct engine *e, FILE *out)
 	        e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
 	        engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
 	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
-	        tl_ledger_last_seq(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
+	        tl_ledger_last_seq(e->ledger), commit.count, commit.p50, commit.p99,
+	        tl_ledger_cpu(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
 	        internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99,
 	        leg[2].p50, leg[2].p99, tl_run_layout_name(e->cfg.layout),
 	        atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),

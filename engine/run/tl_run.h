@@ -98,7 +98,8 @@ struct tl_run_config {
 	 * which is what auto (the default) picks it for. */
 	enum tl_run_layout layout;
 	int cpu_md, cpu_user, cpu_strategy; /* -1: not pinned */
-	int cpu_ledger; /* as tl_ledger_config.cpu: -1, a CPU, or TL_LEDGER_CPU_DISK ("disk") */
+	/* As tl_ledger_config.cpu: -1, a CPU, or TL_LEDGER_CPU_DISK ("disk", the default). */
+	int cpu_ledger;
 	/* Each hot thread's wait when idle (default block, right for a small box):
 	 *   block  md and user sleep in io_uring (an intent wakes the user thread at once);
 	 *          the strategy spins a little, yields, then sleeps on its rings

@@ -23,6 +23,20 @@
 tally=$1
 source "$(dirname "$0")/run_lib.sh"
 
+# check_ledger_cpu NAME: with threads.cpu_ledger = disk, the summary's ledger_cpu is the
+# CPU the log named, or -1 when the log said no single CPU takes the disk's interrupts.
+check_ledger_cpu() {
+	local name=$1 cpu
+	cpu=$(sed -n "s/.*the disk's interrupts go to CPU \([0-9]*\).*/\1/p" "$work/$name.err" | head -1)
+	if [ -z "$cpu" ]; then
+		grep -q "no single CPU takes the disk's interrupts" "$work/$name.err" ||
+			fail "$name: cpu_ledger=disk: no word on the ledger's CPU"
+		cpu=-1
+	fi
+	grep -q "\"ledger_cpu\":$cpu," "$work/$name.json" ||
+		fail "$name: the summary's ledger_cpu is not $cpu: $(cat "$work/$name.json")"
+}
+
 # check NAME SUMMARY LEDGER_DIR: zero drift, balances compared, verify passes.
 check() {
 	local name=$1 summary=$2 dir=$3
@@ -62,6 +76,11 @@ grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no orde
 # the user thread's rate limiter: the venue counts them against the same weight
 grep -Eq '"account_calls_counted":([2-9]|[1-9][0-9]+)[,}]' "$work/embedded.json" ||
 	fail "embedded: account.status calls not counted by the limiter: $(cat "$work/embedded.json")"
+# the ledger committed (its commit latency is in the summary), on the CPU of the disk's
+# interrupts by default (threads.cpu_ledger = disk)
+grep -Eq '"ledger_commits":[1-9][0-9]*,"ledger_commit_p50_ns":[1-9][0-9]*,"ledger_commit_p99_ns":[1-9][0-9]*,"ledger_cpu":-?[0-9]+,' \
+	"$work/embedded.json" || fail "embedded: no ledger commit figures: $(cat "$work/embedded.json")"
+check_ledger_cpu embedded
 # the default layout: fused on a box with fewer than 4 CPUs online, split on a bigger one
 want=split
 [ "$(getconf _NPROCESSORS_ONLN)" -lt 4 ] && want=fused
@@ -147,10 +166,12 @@ done
 # the ids it counts nothing, and with them at most one per top the engine reacted to.
 for ids in false true; do
 	start_sim "t2t-$ids" --duration 30 --t2t --md-interval-ms 20
-	# threads.cpu_ledger=disk: the ledger thread on the CPU of the disk's interrupts
+	# one of the two with the ledger thread left to the scheduler
+	ledger_cpu=disk
+	[ "$ids" = false ] && ledger_cpu=-1
 	"$tally" run --set venue.host=127.0.0.1 --set venue.port="$port" \
 		--set strategy.refresh_ticks=0 --set run.t2t_ids=$ids --duration 5 \
-		--set threads.cpu_ledger=disk \
+		--set threads.cpu_ledger=$ledger_cpu \
 		--ledger-dir "$work/t2t-$ids" --json-summary "$work/t2t-$ids.json" \
 		>"$work/t2t-$ids.out" 2>"$work/t2t-$ids.err" || fail "t2t-$ids: exit status $?"
 	stop_sim
@@ -165,8 +186,12 @@ for ids in false true; do
 		[ "$count" -le "$reacted" ] ||
 			fail "t2t-true: the sim matched $count requests, the engine reacted to $reacted tops"
 	fi
-	grep -Eq "the disk's interrupts go to CPU|no single CPU takes the disk's interrupts" \
-		"$work/t2t-$ids.err" || fail "t2t-$ids: cpu_ledger=disk: no word on the ledger's CPU"
+	if [ "$ledger_cpu" = disk ]; then
+		check_ledger_cpu "t2t-$ids"
+	else
+		grep -q '"ledger_cpu":-1,' "$work/t2t-$ids.json" ||
+			fail "t2t-$ids: cpu_ledger=-1, yet the ledger was pinned: $(cat "$work/t2t-$ids.json")"
+	fi
 	echo "ok: t2t-$ids: sim matched $count, engine reacted to $reacted tops"
 done
 # limit_run NAME SECONDS SIM_FLAGS...: one run of SECONDS against a sim with every fill
