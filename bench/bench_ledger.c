@@ -651,7 +651,7 @@ static int rep_per_commit(struct run *r, struct rep_figures *f)
  * back-to-back commits: a command arriving at t joins the next commit to start, and is
  * acked when that one ends. So it waits for the rest of the commit in progress and all of
  * its own, as a serial group commit makes it. FLOOR_ARRIVALS commands, evenly spaced over
- * the probe, are recorded in *h. No real ledger can beat this with the same syncs.
+ * the probe, are recorded in *h. No ledger that commits this way beats it on this disk.
  */
 static void disk_floor(const int64_t *starts, const int64_t *ends, uint32_t commits, tl_hist_t *h)
 {

@@ -337,8 +337,10 @@ void tl_ledger_close(tl_ledger_t *ledger);
  */
 int tl_ledger_failure(const tl_ledger_t *ledger);
 
-/* The CPU the ledger thread is pinned to (config cpu, with TL_LEDGER_CPU_DISK resolved at
- * open), or -1 for none. Thread: any. Blocks: no. */
+/* The CPU the ledger thread pins itself to when it starts (config cpu, with
+ * TL_LEDGER_CPU_DISK resolved at open), or -1 for none. If that pin then fails (the CPU
+ * is outside this process's cpuset), the thread says so in the log and runs unpinned.
+ * Thread: any. Blocks: no. */
 int tl_ledger_cpu(const tl_ledger_t *ledger);
 
 /* Counters of the ledger thread, readable from any thread (relaxed, so each is exact but
