@@ -5,8 +5,9 @@
  *    -ENODEV; a cpu below TL_LEDGER_CPU_DISK is refused by tl_ledger_open().
  * 2. On the disk under /var/tmp, when tl_ledger_disk_cpu() names a CPU, that is checked
  *    without sysfs: 64 writes and fdatasyncs are made there, and the interrupt line in
- *    /proc/interrupts that grew the most must have grown on that CPU alone (not a single
- *    CPU in a scattered way: at least 90% of it).
+ *    /proc/interrupts that grew the most must have grown on that CPU: at least 90% of its
+ *    growth (an interrupt that fired between the two snapshots for another reason may have
+ *    gone elsewhere).
  * 3. A ledger opened with TL_LEDGER_CPU_DISK reports that CPU (or -1 when there is none),
  *    and its thread is really pinned there, as /proc/self/task shows; with a number (the
  *    first CPU this process may use) it is pinned there, and with -1 nowhere. It commits
