@@ -203,10 +203,7 @@ static int set_key(struct tl_run_config *cfg, const struct key *k, const char *v
 			*(int *)base = TL_LEDGER_CPU_DISK;
 			return 0;
 		}
-		if (parse_i64(value, k->lo, k->hi, &v))
-			return -EINVAL;
-		*(int *)base = (int)v;
-		return 0;
+		break; /* else a CPU number, as K_INT */
 	case K_IDLE: {
 		tl_idle_kind_t kind = tl_idle_kind_parse(value);
 
@@ -228,6 +225,7 @@ static int set_key(struct tl_run_config *cfg, const struct key *k, const char *v
 		*(uint32_t *)base = (uint32_t)v;
 		break;
 	case K_INT:
+	case K_LEDGER_CPU:
 		*(int *)base = (int)v;
 		break;
 	default:
