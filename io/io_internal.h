@@ -55,6 +55,16 @@ struct tl_io_loop {
 	bool wake_armed;
 
 	uint64_t batch_ns; /* when the completions being handled were reaped */
+
+	/* Completions of ordinary conns that came with an urgent conn's, in the order they
+	 * came: handled by the next poll (tl_io_conn_config.urgent). held_cap is the
+	 * completion queue's size. */
+	struct held_cqe {
+		uint64_t user_data, reaped_ns;
+		int32_t res;
+		uint32_t flags;
+	} * held;
+	unsigned held_n, held_cap;
 };
 
 enum tl_io_conn_state {

@@ -111,6 +111,12 @@ int tl_io_loop_create(tl_io_loop_t **out, const struct tl_io_loop_config *cfg)
 		return rc;
 	}
 	loop->busy_poll = cfg->busy_poll;
+	loop->held_cap = loop->ring.cq.ring_entries;
+	loop->held = calloc(loop->held_cap, sizeof(*loop->held));
+	if (!loop->held) {
+		rc = -ENOMEM;
+		goto err_ring;
+	}
 	loop->rx_buf_count = cfg->rx_buf_count;
 	loop->rx_buf_bytes = cfg->rx_buf_bytes;
 
@@ -160,6 +166,7 @@ err_map:
 	munmap(br, ring_bytes);
 err_ring:
 	io_uring_queue_exit(&loop->ring);
+	free(loop->held);
 	free(loop);
 	return rc;
 }
@@ -179,6 +186,7 @@ void tl_io_loop_destroy(tl_io_loop_t *loop)
 	}
 	munmap(loop->buf_ring, (size_t)loop->rx_buf_count * sizeof(struct io_uring_buf));
 	free(loop->rx_bufs);
+	free(loop->held);
 	free(loop);
 }
 
@@ -214,26 +222,80 @@ static void buf_publish(tl_io_loop_t *loop)
 	}
 }
 
+/* The conn a completion belongs to (NULL for the loop's own), and its kind in *op. */
+static struct tl_io_conn *cqe_conn(const struct io_uring_cqe *cqe, enum tl_io_op *op)
+{
+	uint64_t tag = cqe->user_data;
+
+	*op = (enum tl_io_op)(tag & TL_IO_OP_MASK);
+	if (*op == TL_IO_OP_WAKE || *op == TL_IO_OP_NONE)
+		return NULL;
+	return (struct tl_io_conn *)(uintptr_t)(tag & ~(uint64_t)TL_IO_OP_MASK);
+}
+
+static void complete(tl_io_loop_t *loop, const struct io_uring_cqe *cqe)
+{
+	enum tl_io_op op;
+	struct tl_io_conn *conn = cqe_conn(cqe, &op);
+
+	if (op == TL_IO_OP_WAKE)
+		loop->wake_armed = false; /* a producer wrote (or the read failed): re-arm */
+	else if (conn)
+		tl_io_conn_complete(conn, op, cqe);
+}
+
+/* The held completions, in the order they came, each with the time it was reaped. */
+static unsigned complete_held(tl_io_loop_t *loop)
+{
+	unsigned n = loop->held_n;
+	uint64_t now_ns = loop->batch_ns;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct held_cqe *h = &loop->held[i];
+		struct io_uring_cqe cqe = {
+		    .user_data = h->user_data, .res = h->res, .flags = h->flags};
+
+		loop->batch_ns = h->reaped_ns;
+		complete(loop, &cqe);
+	}
+	loop->held_n = 0;
+	loop->batch_ns = now_ns;
+	return n;
+}
+
+/*
+ * Handles the ready completions. The loop's own and the urgent conns' go at once; the
+ * ordinary conns' wait for the next call when an urgent conn's came with them. Those held
+ * since the last call are handled in this one whatever comes, so that a stream of urgent
+ * completions cannot starve the others.
+ */
 static int handle_completions(tl_io_loop_t *loop)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, reaped = 0, urgent = 0, handled = 0;
+	bool held_before = loop->held_n > 0;
 
 	loop->batch_ns = tl_io_now_ns();
 	io_uring_for_each_cqe(&loop->ring, head, cqe)
 	{
-		n++;
-		uint64_t tag = cqe->user_data;
-		enum tl_io_op op = (enum tl_io_op)(tag & TL_IO_OP_MASK);
-		struct tl_io_conn *conn =
-		    (struct tl_io_conn *)(uintptr_t)(tag & ~(uint64_t)TL_IO_OP_MASK);
-		if (op == TL_IO_OP_WAKE)
-			loop->wake_armed =
-			    false; /* a producer wrote (or the read failed): re-arm */
-		else if (op != TL_IO_OP_NONE && conn)
-			tl_io_conn_complete(conn, op, cqe);
+		enum tl_io_op op;
+		struct tl_io_conn *conn = cqe_conn(cqe, &op);
+
+		reaped++;
+		if (!conn || conn->cfg.urgent) {
+			complete(loop, cqe);
+			handled++;
+			urgent += conn != NULL;
+			continue;
+		}
+		if (loop->held_n == loop->held_cap)
+			handled += complete_held(loop); /* no room: in order, at once */
+		loop->held[loop->held_n++] =
+		    (struct held_cqe){cqe->user_data, loop->batch_ns, cqe->res, cqe->flags};
 	}
-	io_uring_cq_advance(&loop->ring, n);
+	io_uring_cq_advance(&loop->ring, reaped);
+	if (urgent == 0 || held_before)
+		handled += complete_held(loop);
 	buf_publish(loop);
 	if (loop->waiter && !loop->wake_armed)
 		wake_arm(loop);
@@ -245,7 +307,7 @@ static int handle_completions(tl_io_loop_t *loop)
 		c->starved = false;
 		tl_io_conn_rearm_starved(c);
 	}
-	return (int)n;
+	return (int)handled;
 }
 
 int tl_io_loop_poll_sockets(tl_io_loop_t *loop, int64_t wait_ns)
@@ -273,6 +335,8 @@ int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns)
 	bool announced = false;
 	int rc;
 
+	if (loop->held_n)
+		wait_ns = 0; /* held completions are ready work */
 	/* A thread that waits for its rings here too: tell their producers it is about to
 	 * sleep, and do not sleep when one of them already has data (tl_ring.h). */
 	if (loop->waiter && wait_ns != 0) {

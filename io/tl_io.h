@@ -393,11 +393,14 @@ bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop);
 
 /*
  * Submits what is queued and handles every completion that is ready, calling the
- * connection callbacks. wait_ns < 0 waits for at least one completion with no limit;
- * wait_ns == 0 busy-polls (never sleeps: one io_uring_submit_and_get_events, or with
- * busy_poll none unless something is queued or the completion queue overflowed); wait_ns
- * > 0 waits at most that long. Returns the number of completions handled (0 = idle: the
- * caller's idle strategy may back off), or a negative error from io_uring_enter.
+ * connection callbacks; when an urgent conn's (tl_io_conn_config.urgent) came with
+ * others, the others are held, in order, for the next poll. wait_ns < 0
+ * waits for at least one completion with no limit; wait_ns == 0 busy-polls (never
+ * sleeps: one io_uring_submit_and_get_events, or with busy_poll none unless something is
+ * queued or the completion queue overflowed); wait_ns > 0 waits at most that long. A
+ * poll that holds completions back does not wait. Returns the number of completions
+ * handled (0 = idle: the caller's idle strategy may back off), or a negative error from
+ * io_uring_enter.
  * Thread: the loop's. Blocks: only when wait_ns != 0.
  */
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns);
@@ -457,6 +460,13 @@ struct tl_io_conn_config {
 	uint64_t connect_timeout_ns;   /* TCP connect (default 5 s) */
 	uint64_t handshake_timeout_ns; /* TLS and upper-layer handshakes (default 10 s) */
 	uint64_t idle_timeout_ns; /* no byte received for this long closes (0 = never; default 0) */
+	/* Its completions are handled ahead of the other conns' on the same loop (default
+	 * false). When a poll reaps both, it handles the urgent ones and returns; the others
+	 * are held, in order, and handled by the next poll, which then does not sleep. So a
+	 * thread that reacts to one stream between polls (the fused engine thread: market
+	 * data first, then the strategy and the order it sends) does not first wait behind
+	 * whatever else arrived with it. Each conn's own completions keep their order. */
+	bool urgent;
 };
 
 void tl_io_conn_config_default(struct tl_io_conn_config *cfg);

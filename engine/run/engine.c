@@ -636,6 +636,9 @@ static int md_open(struct md_ctx *m)
 	ws_config(e, &fc.ws);
 	fc.ws.ping_interval_ns = 0;
 	fc.ws.max_msg_bytes = 1u << 20;
+	/* Fused, the order-entry connection shares this loop: a depth frame is read, and the
+	 * orders it causes sent, before the user data that came with it (tl_io.h). */
+	fc.ws.conn.urgent = true;
 	snprintf(m->path, sizeof(m->path), "/ws/%s@depth@100ms", e->inst.symbol);
 	for (char *p = m->path; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -1466,14 +1469,21 @@ static void limiter_take_outside(struct engine *e)
 
 /* One pass of the user stage: the intents waiting, the ledger's acks of fills, a
  * back-fill asked for, the end of a pause. Returns the intents it took. */
-static int user_pass(struct engine *e)
+/*
+ * Sends the intents waiting, in order; returns how many it took. `from_strategy`: called
+ * from inside the strategy (fused), so it stops while the report ring is full rather
+ * than let push_report run the strategy again from inside itself; the rest wait for the
+ * next user pass.
+ */
+static int send_intents(struct engine *e, bool from_strategy)
 {
-	int work = 0;
+	int n = 0;
 	tl_event_t ev;
 
 	limiter_take_outside(e);
-	while (tl_ring_try_pop(e->intent_ring, &ev)) {
-		work++;
+	while ((!from_strategy || tl_ring_reserve(e->report_ring, 1) > 0) &&
+	       tl_ring_try_pop(e->intent_ring, &ev)) {
+		n++;
 		if (tl_venue_session_state(e->session) == TL_VENUE_SESSION_READY)
 			do_intent(e, &ev);
 		else if (ev.type == TL_EV_PLACE)
@@ -1481,6 +1491,13 @@ static int user_pass(struct engine *e)
 		else if (ev.type == TL_EV_CANCEL)
 			report(e, ev.payload.intent.order_seq, TL_ORDER_UNKNOWN, false, NULL, 0);
 	}
+	return n;
+}
+
+static int user_pass(struct engine *e)
+{
+	int work = send_intents(e, false);
+
 	user_drain_acks(e);
 	if (atomic_exchange_explicit(&e->backfill_request, 0, memory_order_acq_rel))
 		e->backfill_wanted = true;
@@ -1566,7 +1583,15 @@ static void *user_main(void *arg)
 
 static bool out_intent(void *ctx, const tl_event_t *ev)
 {
-	return tl_ring_try_push(((struct engine *)ctx)->intent_ring, ev);
+	struct engine *e = ctx;
+
+	if (!tl_ring_try_push(e->intent_ring, ev))
+		return false;
+	/* Fused, the user stage runs on this thread: the first order a top causes (the one
+	 * that carries its arrival) leaves now, not after the rest of the strategy's pass. */
+	if (e->fused_strat && ev->ts_origin_ns)
+		send_intents(e, true);
+	return true;
 }
 
 static bool out_ledger(void *ctx, const tl_ledger_cmd_t *c)

@@ -8,9 +8,13 @@
  * And a loop that waits for a ring as well as its sockets (tl_io_loop_set_waiter): a push
  * from another thread wakes a poll that would otherwise sleep 10 s, and a poll does not
  * sleep at all while the ring is readable.
- * The streams and the timeouts run twice: on a loop that sleeps in io_uring, and on a
- * busy-polled one (tl_io_loop_config.busy_poll), polled only with wait_ns 0, whose
- * completions must arrive without the loop entering the kernel to fetch them.
+ * An urgent conn (tl_io_conn_config.urgent) is handled ahead of an ordinary one whose
+ * bytes came in the same batch; the ordinary one is held, in order, with its reap time,
+ * for the next poll, which does not sleep, and which handles it even when more urgent
+ * bytes came meanwhile.
+ * The streams, the timeouts and the urgent conn run twice: on a loop that sleeps in io_uring, and
+ * on a busy-polled one (tl_io_loop_config.busy_poll), polled only with wait_ns 0, whose completions
+ * must arrive without the loop entering the kernel to fetch them.
  */
 #include "tl_io.h"
 #include "tl_ring.h"
@@ -85,6 +89,122 @@ static void wait_for(const int *counter, int target, const char *what)
 		}
 		poll_once(5 * 1000 * 1000);
 	}
+}
+
+/* ---- urgent conns ---- */
+
+struct urgent_probe {
+	char got[64];
+	size_t got_len;
+	uint64_t batch_ns; /* tl_io_loop_batch_ns at the last on_data */
+	int opens, closes;
+};
+
+static void u_open(tl_io_conn_t *c, void *u)
+{
+	(void)c;
+	((struct urgent_probe *)u)->opens++;
+}
+
+static size_t u_data(tl_io_conn_t *c, void *u, uint8_t *data, size_t len)
+{
+	(void)c;
+	struct urgent_probe *p = u;
+
+	CHECK(p->got_len + len < sizeof(p->got));
+	memcpy(p->got + p->got_len, data, len);
+	p->got_len += len;
+	p->got[p->got_len] = '\0';
+	p->batch_ns = tl_io_loop_batch_ns(loop);
+	return len;
+}
+
+static void u_close(tl_io_conn_t *c, void *u, int err)
+{
+	(void)c;
+	CHECK_EQ(err, 0); /* the peer's EOF */
+	((struct urgent_probe *)u)->closes++;
+}
+
+static const struct tl_io_conn_ops urgent_ops = {
+    .on_open = u_open, .on_data = u_data, .on_close = u_close};
+
+static int listener(int backlog, uint16_t *port);
+
+/* Writes s to fd whole, then gives the kernel time to post the recv (busy-polled loop) or
+ * to have the bytes waiting for the next enter (a loop that defers its completions). */
+static void write_settled(int fd, const char *s)
+{
+	struct timespec ts = {0, 30000000};
+
+	CHECK_EQ(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	nanosleep(&ts, NULL);
+}
+
+static void test_urgent_first(void)
+{
+	struct tl_io_conn_config cfg;
+	struct urgent_probe ord = {0}, urg = {0};
+	tl_io_conn_t *c_ord, *c_urg;
+	uint16_t port_ord, port_urg;
+	int l_ord = listener(1, &port_ord), l_urg = listener(1, &port_urg), s_ord, s_urg, n;
+	uint64_t reaped;
+
+	tl_io_conn_config_default(&cfg);
+	CHECK_EQ(tl_io_conn_create(&c_ord, loop, &cfg, &urgent_ops, &ord), 0);
+	cfg.urgent = true;
+	CHECK_EQ(tl_io_conn_create(&c_urg, loop, &cfg, &urgent_ops, &urg), 0);
+	CHECK_EQ(tl_io_conn_connect(c_ord, "127.0.0.1", port_ord), 0);
+	CHECK_EQ(tl_io_conn_connect(c_urg, "127.0.0.1", port_urg), 0);
+	wait_for(&ord.opens, 1, "ordinary conn open");
+	wait_for(&urg.opens, 1, "urgent conn open");
+	s_ord = accept(l_ord, NULL, NULL);
+	s_urg = accept(l_urg, NULL, NULL);
+	CHECK(s_ord >= 0 && s_urg >= 0);
+
+	/* Ordinary bytes first, urgent second, one batch: the urgent ones are handled. */
+	write_settled(s_ord, "o1");
+	write_settled(s_urg, "u1");
+	n = tl_io_loop_poll(loop, 0);
+	CHECK(n >= 1);
+	CHECK(strcmp(urg.got, "u1") == 0);
+	CHECK_EQ(ord.got_len, 0);
+	reaped = urg.batch_ns;
+	/* The held one comes with the next poll, which must not sleep (-1: it would hang
+	 * here), with the time it was reaped, not the time it was handled. */
+	if (busy)
+		n = tl_io_loop_poll(loop, 0);
+	else
+		n = tl_io_loop_poll(loop, -1);
+	CHECK(n >= 1);
+	CHECK(strcmp(ord.got, "o1") == 0);
+	CHECK_EQ(ord.batch_ns, reaped);
+
+	/* Held once, handled next time even though urgent bytes came again meanwhile. */
+	write_settled(s_ord, "o2");
+	write_settled(s_urg, "u2");
+	CHECK(tl_io_loop_poll(loop, 0) >= 1);
+	CHECK(strcmp(urg.got, "u1u2") == 0);
+	CHECK(strcmp(ord.got, "o1") == 0);
+	write_settled(s_urg, "u3");
+	CHECK(tl_io_loop_poll(loop, 0) >= 2);
+	CHECK(strcmp(urg.got, "u1u2u3") == 0);
+	CHECK(strcmp(ord.got, "o1o2") == 0);
+
+	/* Only ordinary bytes: handled at once, as on a loop with no urgent conn. */
+	write_settled(s_ord, "o3");
+	CHECK(tl_io_loop_poll(loop, 0) >= 1);
+	CHECK(strcmp(ord.got, "o1o2o3") == 0);
+
+	close(s_ord);
+	close(s_urg);
+	wait_for(&ord.closes, 1, "ordinary conn EOF");
+	wait_for(&urg.closes, 1, "urgent conn EOF");
+	CHECK_EQ(tl_io_conn_destroy(c_ord), 0);
+	CHECK_EQ(tl_io_conn_destroy(c_urg), 0);
+	close(l_ord);
+	close(l_urg);
+	fprintf(stderr, "urgent conn: handled first; the other held one poll, in order\n");
 }
 
 static int listener(int backlog, uint16_t *port)
@@ -443,6 +563,7 @@ int main(void)
 	test_receive_stream();
 	test_stash_limit();
 	test_send_stream();
+	test_urgent_first();
 	tl_io_loop_destroy(loop);
 
 	tl_io_loop_config_default(&lc);
@@ -456,6 +577,7 @@ int main(void)
 	test_handshake_and_idle_timeouts();
 	test_receive_stream();
 	test_send_stream();
+	test_urgent_first();
 	tl_io_loop_destroy(loop);
 	busy = false;
 
