@@ -23,6 +23,14 @@
  * frame; requests sent for other reasons (an order re-placed once the ledger acked the
  * last one's release, a cancel on an order's ack) name none and are not counted. Each
  * figure is the median over the repetitions.
+ *
+ * Before each repetition, for STALL_PROBE_NS, a thread of the bench reads the monotonic
+ * clock in a loop with nothing else of ours running: every gap of STALL_MIN_NS or more
+ * between two reads is time its CPU was taken away (by the kernel or, on a virtual
+ * machine, by the host, which the guest is not always told of: no steal time here). The
+ * rate and length of those stalls bound what any code can show as its p99 on this
+ * machine: a reaction of a few microseconds that a stall lands in takes the stall's
+ * length with it.
  */
 #include "bench_internal.h"
 #include "tl_bench.h"
@@ -44,6 +52,44 @@
 #include "tl_venue.h"
 
 #define REPS_MAX 20
+#define STALL_PROBE_NS 1000000000 /* 1 s before each repetition */
+#define STALL_MIN_NS 10000        /* a gap of 10 us or more is a stall */
+#define STALL_BUCKETS 1000        /* lengths to the microsecond, the last: 999 us or more */
+
+struct stalls {
+	double per_s;    /* stalls a second */
+	double p50_us;   /* their median length */
+	double lost_pct; /* the share of the probe's time they took, in % */
+};
+
+/* Spins on the clock for STALL_PROBE_NS and measures the gaps (see METHOD). */
+static void stall_probe(struct stalls *out)
+{
+	static uint32_t count[STALL_BUCKETS];
+	uint64_t t0 = tl_io_now_ns(), prev = t0, now, n = 0, lost = 0, half, seen = 0;
+
+	memset(count, 0, sizeof(count));
+	do {
+		now = tl_io_now_ns();
+		if (now - prev >= STALL_MIN_NS) {
+			uint64_t us = (now - prev) / 1000;
+
+			count[us < STALL_BUCKETS ? us : STALL_BUCKETS - 1]++;
+			lost += now - prev;
+			n++;
+		}
+		prev = now;
+	} while (now - t0 < STALL_PROBE_NS);
+	out->per_s = (double)n * 1e9 / (double)(now - t0);
+	out->lost_pct = 100.0 * (double)lost / (double)(now - t0);
+	out->p50_us = 0;
+	half = (n + 1) / 2;
+	for (unsigned us = 0; n && us < STALL_BUCKETS; us++)
+		if ((seen += count[us]) >= half) {
+			out->p50_us = us;
+			break;
+		}
+}
 
 struct sim_child {
 	pid_t pid;
@@ -129,7 +175,10 @@ static const char t2t_usage[] =
     "  - the engine: `tally run`; its summary gives its own part, a depth frame's\n"
     "    bytes reaped from the socket to the first request it caused, submitted, in\n"
     "    three legs (md, strategy, user).\n"
-    "Each figure is the median of N repetitions (default 3).\n"
+    "Each figure is the median of N repetitions (default 3). Before each, for 1 s, a\n"
+    "thread reads the clock in a loop and counts the gaps of 10 us or more: the\n"
+    "stalls this machine puts on a thread that never gives its CPU away, which any\n"
+    "p99 here inherits.\n"
     "\n"
     "Options:\n"
     "  --json          one JSON object instead of a table\n"
@@ -148,7 +197,10 @@ static const char t2t_usage[] =
     "\n"
     "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us, floor_p99_us,\n"
     "engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, its legs\n"
-    "internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, and the sample counts.\n"
+    "internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, the sample counts, and\n"
+    "the stalls: cpu_stalls_per_s, cpu_stall_p50_us, cpu_stall_lost_pct and\n"
+    "cpu_stall_overlap_pct, the share of windows as long as the internal p50 that one\n"
+    "starts in (rate x window): at 1 or more, the internal p99 holds a stall.\n"
     "\n"
     "Exit status: 0; 1 when a run failed, also when the sim answered the floor's\n"
     "order otherwise than as above; 2 on a usage error.\n";
@@ -442,6 +494,7 @@ int tl_bench_t2t(int argc, char **argv)
 	uint64_t fl50[REPS_MAX], fl99[REPS_MAX], en50[REPS_MAX], en99[REPS_MAX], in50[REPS_MAX],
 	    in99[REPS_MAX], fln[REPS_MAX], enn[REPS_MAX], inn[REPS_MAX];
 	uint64_t leg[3][2][REPS_MAX]; /* md, strategy, user; p50, p99 */
+	double st_rate[REPS_MAX], st_p50[REPS_MAX], st_lost[REPS_MAX];
 	tl_idle_kind_t idle = TL_IDLE_YIELD;
 	bool json = false;
 	int c;
@@ -485,6 +538,13 @@ int tl_bench_t2t(int argc, char **argv)
 		struct sim_child s;
 		int rc;
 
+		struct stalls st;
+
+		fprintf(stderr, "bench t2t: rep %" PRIu64 "/%" PRIu64 ": stalls...\n", r + 1, reps);
+		stall_probe(&st);
+		st_rate[r] = st.per_s;
+		st_p50[r] = st.p50_us;
+		st_lost[r] = st.lost_pct;
 		fprintf(stderr, "bench t2t: rep %" PRIu64 "/%" PRIu64 ": floor...\n", r + 1, reps);
 		if ((rc = sim_start(&s)) || (rc = run_floor(s.port, (unsigned)seconds, idle)) ||
 		    (rc = sim_stop(&s, &fln[r], &fl50[r], &fl99[r]))) {
@@ -506,11 +566,12 @@ int tl_bench_t2t(int argc, char **argv)
 			leg[i][0][r] = fig.leg_p50[i];
 			leg[i][1][r] = fig.leg_p99[i];
 		}
-		fprintf(
-		    stderr,
-		    "bench t2t: rep %" PRIu64 ": floor p50 %.1f us (%" PRIu64
-		    " samples), engine p50 %.1f us (%" PRIu64 "), internal p50 %" PRIu64 " ns\n",
-		    r + 1, (double)fl50[r] / 1e3, fln[r], (double)en50[r] / 1e3, enn[r], in50[r]);
+		fprintf(stderr,
+		        "bench t2t: rep %" PRIu64 ": floor p50 %.1f us (%" PRIu64
+		        " samples), engine p50 %.1f us (%" PRIu64 "), internal p50 %" PRIu64
+		        " ns; %.0f stalls/s of %.0f us\n",
+		        r + 1, (double)fl50[r] / 1e3, fln[r], (double)en50[r] / 1e3, enn[r],
+		        in50[r], st.per_s, st.p50_us);
 	}
 	{
 		static const char *const leg_names[3] = {"md", "strategy", "user"};
@@ -518,6 +579,12 @@ int tl_bench_t2t(int argc, char **argv)
 		double e50 = median_u64(en50, reps) / 1e3, e99 = median_u64(en99, reps) / 1e3;
 		double i50 = median_u64(in50, reps), i99 = median_u64(in99, reps);
 		double l50[3], l99[3];
+		double s_rate = tl_bench_median(st_rate, (int)reps),
+		       s_p50 = tl_bench_median(st_p50, (int)reps),
+		       s_lost = tl_bench_median(st_lost, (int)reps);
+		/* The stalls that lengthen a reaction are those that start inside it: rate x W.
+		 * One that starts before only delays the reap, where the window starts. */
+		double overlap = s_rate * (i50 / 1e3) / 1e4;
 
 		for (int i = 0; i < 3; i++) {
 			l50[i] = median_u64(leg[i][0], reps);
@@ -537,9 +604,11 @@ int tl_bench_t2t(int argc, char **argv)
 				       leg_names[i], l50[i], leg_names[i], l99[i]);
 			printf(",\"floor_samples\":%.0f,\"engine_samples\":%.0f,\"internal_"
 			       "samples\":%.0f,"
+			       "\"cpu_stalls_per_s\":%.0f,\"cpu_stall_p50_us\":%.0f,"
+			       "\"cpu_stall_lost_pct\":%.2f,\"cpu_stall_overlap_pct\":%.2f,"
 			       "\"reps\":%" PRIu64 "}\n",
 			       median_u64(fln, reps), median_u64(enn, reps), median_u64(inn, reps),
-			       reps);
+			       s_rate, s_p50, s_lost, overlap, reps);
 		} else {
 			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64
 			       " s each, layout %s, every hot thread idle %s\n",
@@ -556,6 +625,14 @@ int tl_bench_t2t(int argc, char **argv)
 			       l50[1], l99[1]);
 			printf("%-44s %8.0f ns %7.0f ns\n", "  user: intent -> request submitted",
 			       l50[2], l99[2]);
+			printf(
+			    "this machine: a thread that keeps its CPU loses it %.0f times a "
+			    "second "
+			    "for 10 us or more\n(median %.0f us, %.2f%% of the time); one starts "
+			    "inside a window as long as\nthe internal p50 %.2f%% of the time (%s "
+			    "1%%: the internal p99 %s one)\n",
+			    s_rate, s_p50, s_lost, overlap, overlap >= 1 ? "at least" : "under",
+			    overlap >= 1 ? "holds" : "need not hold");
 			printf("targets, for information only: engine p50 <= 1.5x floor; internal "
 			       "p50 <= 3 us, p99 <= 15 us\n");
 		}

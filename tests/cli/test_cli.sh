@@ -102,6 +102,12 @@ for key in engine_t2t_p50_us engine_t2t_p99_us floor_p50_us floor_p99_us interna
 	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
 		fail "bench t2t --json lacks a positive $key: $(cat "$out")"
 done
+# The stall probe's figures may be 0 on a quiet machine; the share lost is a percentage.
+for key in cpu_stalls_per_s cpu_stall_p50_us cpu_stall_lost_pct cpu_stall_overlap_pct; do
+	grep -Eq "\"$key\":[0-9]+(\.[0-9]+)?[,}]" "$out" || fail "bench t2t --json lacks $key: $(cat "$out")"
+done
+grep -Eq '"cpu_stall_lost_pct":(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)[,}]' "$out" ||
+	fail "bench t2t: cpu_stall_lost_pct is no percentage: $(cat "$out")"
 expect 2 "$tally" bench t2t --seconds 0
 expect 2 "$tally" bench t2t --idle sleepy
 grep -q "idle" "$err" || fail "bench t2t --idle sleepy: no message naming the option"
