@@ -371,6 +371,23 @@ static void test_builders(void)
 	tr.by = TL_VENUE_TRADES_FROM_ID;
 	tr.from_id = UINT64_MAX;
 	BUILD_CHECK(EXP_TRADES_START, tl_venue_build_my_trades(b_, c_, &a100, &tr));
+
+	/* Request ids of every length, and either side of each power of ten, as printf
+	 * writes them (the builders format numbers two digits at a time). */
+	for (uint64_t p10 = 1;; p10 *= 10) {
+		const uint64_t ids[] = {p10 - 1, p10, p10 + 1, p10 * 2 + 7};
+
+		for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			char got[1024], want[48];
+			int wn = snprintf(want, sizeof(want), "{\"id\":%" PRIu64 ",", ids[i]);
+
+			CHECK(tl_venue_build_cancel_all(got, sizeof(got), ids[i], &a100,
+			                                "BTCUSDT") > 0);
+			CHECK(strncmp(got, want, (size_t)wn) == 0);
+		}
+		if (p10 > UINT64_MAX / 10)
+			break;
+	}
 }
 
 static void test_builder_errors(void)
