@@ -31,6 +31,14 @@ enum tl_io_op {
 };
 #define TL_IO_OP_MASK 0xfu
 
+/* A completion held back for the next poll: the fields of its CQE that the conns read,
+ * and when it was reaped (tl_io_loop_batch_ns while it is handled). */
+struct held_cqe {
+	uint64_t user_data, reaped_ns;
+	int32_t res;
+	uint32_t flags;
+};
+
 struct tl_io_loop {
 	struct io_uring ring;
 	bool defer_taskrun;
@@ -59,11 +67,7 @@ struct tl_io_loop {
 	/* Completions of ordinary conns that came with an urgent conn's, in the order they
 	 * came: handled by the next poll (tl_io_conn_config.urgent). held_cap is the
 	 * completion queue's size. */
-	struct held_cqe {
-		uint64_t user_data, reaped_ns;
-		int32_t res;
-		uint32_t flags;
-	} * held;
+	struct held_cqe *held;
 	unsigned held_n, held_cap;
 };
 

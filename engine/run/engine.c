@@ -1467,8 +1467,6 @@ static void limiter_take_outside(struct engine *e)
 		tl_venue_limiter_charge(&e->limiter, now, ACCOUNT_STATUS_WEIGHT, false);
 }
 
-/* One pass of the user stage: the intents waiting, the ledger's acks of fills, a
- * back-fill asked for, the end of a pause. Returns the intents it took. */
 /*
  * Sends the intents waiting, in order; returns how many it took. `from_strategy`: called
  * from inside the strategy (fused), so it stops while the report ring is full rather
@@ -1494,6 +1492,8 @@ static int send_intents(struct engine *e, bool from_strategy)
 	return n;
 }
 
+/* One pass of the user stage: the intents waiting, the ledger's acks of fills, a
+ * back-fill asked for, the end of a pause. Returns the intents it took. */
 static int user_pass(struct engine *e)
 {
 	int work = send_intents(e, false);
