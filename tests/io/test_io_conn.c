@@ -30,6 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static tl_io_loop_t *loop;
+static bool busy; /* `loop` is busy-polled: never asked to wait */
+
 struct probe {
 	tl_io_conn_t *conn;
 	int opens, closes;
@@ -37,6 +40,7 @@ struct probe {
 	size_t chunk; /* consume at most this much per on_data (0: consume nothing) */
 	uint8_t *got;
 	size_t got_len, got_cap;
+	uint64_t batch_ns; /* tl_io_loop_batch_ns at the last on_data */
 	bool destroy_in_close;
 };
 
@@ -54,6 +58,7 @@ static size_t p_data(tl_io_conn_t *c, void *u, uint8_t *data, size_t len)
 	CHECK(p->got_len + take <= p->got_cap);
 	memcpy(p->got + p->got_len, data, take);
 	p->got_len += take;
+	p->batch_ns = tl_io_loop_batch_ns(loop);
 	return take;
 }
 
@@ -71,9 +76,6 @@ static void p_close(tl_io_conn_t *c, void *u, int err)
 static const struct tl_io_conn_ops probe_ops = {
     .on_open = p_open, .on_data = p_data, .on_close = p_close};
 
-static tl_io_loop_t *loop;
-static bool busy; /* `loop` is busy-polled: never asked to wait */
-
 /* One round of the loop: waits at most wait_ns, or polls once on a busy-polled loop. */
 static void poll_once(int64_t wait_ns)
 {
@@ -89,122 +91,6 @@ static void wait_for(const int *counter, int target, const char *what)
 		}
 		poll_once(5 * 1000 * 1000);
 	}
-}
-
-/* ---- urgent conns ---- */
-
-struct urgent_probe {
-	char got[64];
-	size_t got_len;
-	uint64_t batch_ns; /* tl_io_loop_batch_ns at the last on_data */
-	int opens, closes;
-};
-
-static void u_open(tl_io_conn_t *c, void *u)
-{
-	(void)c;
-	((struct urgent_probe *)u)->opens++;
-}
-
-static size_t u_data(tl_io_conn_t *c, void *u, uint8_t *data, size_t len)
-{
-	(void)c;
-	struct urgent_probe *p = u;
-
-	CHECK(p->got_len + len < sizeof(p->got));
-	memcpy(p->got + p->got_len, data, len);
-	p->got_len += len;
-	p->got[p->got_len] = '\0';
-	p->batch_ns = tl_io_loop_batch_ns(loop);
-	return len;
-}
-
-static void u_close(tl_io_conn_t *c, void *u, int err)
-{
-	(void)c;
-	CHECK_EQ(err, 0); /* the peer's EOF */
-	((struct urgent_probe *)u)->closes++;
-}
-
-static const struct tl_io_conn_ops urgent_ops = {
-    .on_open = u_open, .on_data = u_data, .on_close = u_close};
-
-static int listener(int backlog, uint16_t *port);
-
-/* Writes s to fd whole, then gives the kernel time to post the recv (busy-polled loop) or
- * to have the bytes waiting for the next enter (a loop that defers its completions). */
-static void write_settled(int fd, const char *s)
-{
-	struct timespec ts = {0, 30000000};
-
-	CHECK_EQ(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	nanosleep(&ts, NULL);
-}
-
-static void test_urgent_first(void)
-{
-	struct tl_io_conn_config cfg;
-	struct urgent_probe ord = {0}, urg = {0};
-	tl_io_conn_t *c_ord, *c_urg;
-	uint16_t port_ord, port_urg;
-	int l_ord = listener(1, &port_ord), l_urg = listener(1, &port_urg), s_ord, s_urg, n;
-	uint64_t reaped;
-
-	tl_io_conn_config_default(&cfg);
-	CHECK_EQ(tl_io_conn_create(&c_ord, loop, &cfg, &urgent_ops, &ord), 0);
-	cfg.urgent = true;
-	CHECK_EQ(tl_io_conn_create(&c_urg, loop, &cfg, &urgent_ops, &urg), 0);
-	CHECK_EQ(tl_io_conn_connect(c_ord, "127.0.0.1", port_ord), 0);
-	CHECK_EQ(tl_io_conn_connect(c_urg, "127.0.0.1", port_urg), 0);
-	wait_for(&ord.opens, 1, "ordinary conn open");
-	wait_for(&urg.opens, 1, "urgent conn open");
-	s_ord = accept(l_ord, NULL, NULL);
-	s_urg = accept(l_urg, NULL, NULL);
-	CHECK(s_ord >= 0 && s_urg >= 0);
-
-	/* Ordinary bytes first, urgent second, one batch: the urgent ones are handled. */
-	write_settled(s_ord, "o1");
-	write_settled(s_urg, "u1");
-	n = tl_io_loop_poll(loop, 0);
-	CHECK(n >= 1);
-	CHECK(strcmp(urg.got, "u1") == 0);
-	CHECK_EQ(ord.got_len, 0);
-	reaped = urg.batch_ns;
-	/* The held one comes with the next poll, which must not sleep (-1: it would hang
-	 * here), with the time it was reaped, not the time it was handled. */
-	if (busy)
-		n = tl_io_loop_poll(loop, 0);
-	else
-		n = tl_io_loop_poll(loop, -1);
-	CHECK(n >= 1);
-	CHECK(strcmp(ord.got, "o1") == 0);
-	CHECK_EQ(ord.batch_ns, reaped);
-
-	/* Held once, handled next time even though urgent bytes came again meanwhile. */
-	write_settled(s_ord, "o2");
-	write_settled(s_urg, "u2");
-	CHECK(tl_io_loop_poll(loop, 0) >= 1);
-	CHECK(strcmp(urg.got, "u1u2") == 0);
-	CHECK(strcmp(ord.got, "o1") == 0);
-	write_settled(s_urg, "u3");
-	CHECK(tl_io_loop_poll(loop, 0) >= 2);
-	CHECK(strcmp(urg.got, "u1u2u3") == 0);
-	CHECK(strcmp(ord.got, "o1o2") == 0);
-
-	/* Only ordinary bytes: handled at once, as on a loop with no urgent conn. */
-	write_settled(s_ord, "o3");
-	CHECK(tl_io_loop_poll(loop, 0) >= 1);
-	CHECK(strcmp(ord.got, "o1o2o3") == 0);
-
-	close(s_ord);
-	close(s_urg);
-	wait_for(&ord.closes, 1, "ordinary conn EOF");
-	wait_for(&urg.closes, 1, "urgent conn EOF");
-	CHECK_EQ(tl_io_conn_destroy(c_ord), 0);
-	CHECK_EQ(tl_io_conn_destroy(c_urg), 0);
-	close(l_ord);
-	close(l_urg);
-	fprintf(stderr, "urgent conn: handled first; the other held one poll, in order\n");
 }
 
 static int listener(int backlog, uint16_t *port)
@@ -235,6 +121,91 @@ static void probe_free(struct probe *p)
 	if (p->conn)
 		CHECK_EQ(tl_io_conn_destroy(p->conn), 0);
 	free(p->got);
+}
+
+/* ---- urgent conns ---- */
+
+/* The probe received exactly s so far. */
+static bool got_is(const struct probe *p, const char *s)
+{
+	return p->got_len == strlen(s) && memcmp(p->got, s, p->got_len) == 0;
+}
+
+/* Writes s to fd whole, then gives the kernel time to post the recv (busy-polled loop) or
+ * to have the bytes waiting for the next enter (a loop that defers its completions). */
+static void write_settled(int fd, const char *s)
+{
+	struct timespec ts = {0, 30000000};
+
+	CHECK_EQ(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	nanosleep(&ts, NULL);
+}
+
+static void test_urgent_first(void)
+{
+	struct tl_io_conn_config cfg;
+	struct probe ord, urg;
+	uint16_t port_ord, port_urg;
+	int l_ord = listener(1, &port_ord), l_urg = listener(1, &port_urg), s_ord, s_urg, n;
+	uint64_t reaped;
+
+	tl_io_conn_config_default(&cfg);
+	probe_init(&ord, &cfg, 64);
+	cfg.urgent = true;
+	probe_init(&urg, &cfg, 64);
+	CHECK_EQ(tl_io_conn_connect(ord.conn, "127.0.0.1", port_ord), 0);
+	CHECK_EQ(tl_io_conn_connect(urg.conn, "127.0.0.1", port_urg), 0);
+	wait_for(&ord.opens, 1, "ordinary conn open");
+	wait_for(&urg.opens, 1, "urgent conn open");
+	s_ord = accept(l_ord, NULL, NULL);
+	s_urg = accept(l_urg, NULL, NULL);
+	CHECK(s_ord >= 0 && s_urg >= 0);
+
+	/* Ordinary bytes first, urgent second, one batch: the urgent ones are handled. */
+	write_settled(s_ord, "o1");
+	write_settled(s_urg, "u1");
+	n = tl_io_loop_poll(loop, 0);
+	CHECK(n >= 1);
+	CHECK(got_is(&urg, "u1"));
+	CHECK_EQ(ord.got_len, 0);
+	reaped = urg.batch_ns;
+	/* The held one comes with the next poll, which must not sleep (-1: it would hang
+	 * here), with the time it was reaped, not the time it was handled. */
+	if (busy)
+		n = tl_io_loop_poll(loop, 0);
+	else
+		n = tl_io_loop_poll(loop, -1);
+	CHECK(n >= 1);
+	CHECK(got_is(&ord, "o1"));
+	CHECK_EQ(ord.batch_ns, reaped);
+
+	/* Held once, handled next time even though urgent bytes came again meanwhile. */
+	write_settled(s_ord, "o2");
+	write_settled(s_urg, "u2");
+	CHECK(tl_io_loop_poll(loop, 0) >= 1);
+	CHECK(got_is(&urg, "u1u2"));
+	CHECK(got_is(&ord, "o1"));
+	write_settled(s_urg, "u3");
+	CHECK(tl_io_loop_poll(loop, 0) >= 2);
+	CHECK(got_is(&urg, "u1u2u3"));
+	CHECK(got_is(&ord, "o1o2"));
+
+	/* Only ordinary bytes: handled at once, as on a loop with no urgent conn. */
+	write_settled(s_ord, "o3");
+	CHECK(tl_io_loop_poll(loop, 0) >= 1);
+	CHECK(got_is(&ord, "o1o2o3"));
+
+	close(s_ord);
+	close(s_urg);
+	wait_for(&ord.closes, 1, "ordinary conn EOF");
+	wait_for(&urg.closes, 1, "urgent conn EOF");
+	CHECK_EQ(ord.err, 0); /* the peer's EOF */
+	CHECK_EQ(urg.err, 0);
+	probe_free(&ord);
+	probe_free(&urg);
+	close(l_ord);
+	close(l_urg);
+	fprintf(stderr, "urgent conn: handled first; the other held one poll, in order\n");
 }
 
 static void test_refused(void)
