@@ -49,6 +49,8 @@
 /* Zeros past the data at open: more than a default repetition writes (about 30 MiB), so
  * that no commit of it grows the file. */
 #define PREALLOC_MB_DEFAULT 128
+/* (c)'s feeder wakes this often; see feed_paced() */
+#define BURST_US_DEFAULT 300
 
 /* The disk probe's commit shape: see disk_probe(). */
 #define DISK_FILE_PAGES 4096u /* 16 MiB, written in full before timing */
@@ -66,6 +68,7 @@ struct ledger_opts {
 	const char *dir;      /* parent of the fresh database directories */
 	uint64_t prealloc_mb; /* tl_ledger_config.prealloc_bytes, in MiB */
 	int ledger_cpu;       /* tl_ledger_config.cpu: a CPU, -1 or TL_LEDGER_CPU_DISK */
+	uint64_t burst_us;    /* the latency phase's feeder submits every burst_us; 0: polls */
 	bool json;
 };
 
@@ -94,6 +97,7 @@ struct run {
 	int64_t ts_ms; /* one wall-clock stamp for every command: the journal only stores it */
 	uint64_t not_applied;
 	tl_hist_t *hist;
+	tl_hist_t *due_hist;      /* the latency phase's acks, from each command's due time */
 	tl_hist_t *commit_before; /* the ledger's commit histogram as the latency phase began */
 	int ledger_cpu_used;      /* where the last ledger thread was pinned; -1: nowhere */
 };
@@ -283,6 +287,13 @@ static int ack_check(struct run *r, const struct workload *w, uint64_t j,
 
 /* ---- the two ways of feeding the ledger -------------------------------------------- */
 
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
  * Submits the whole workload as fast as the port takes it: submit until the command ring
  * is full, then take every ack that is ready, and again. Stores the time from the first
@@ -330,46 +341,83 @@ static int feed_saturated(struct run *r, tl_ledger_port_t *port, const struct wo
 }
 
 /*
- * Submits one command every `interval_ns`, on a fixed schedule (a late command does not
- * push back the ones after it), busy-waiting in between and taking acks as they come.
- * Records each command's submit-to-ack time in r->hist. Returns 0 or a negative errno.
+ * Submits one command every `interval_ns` on average, on a fixed schedule (a late command
+ * does not push back the ones after it), in bursts: it submits every command that has come
+ * due, takes the acks that are ready, and sleeps on its ack ring's waiter until an ack
+ * arrives or --burst-us after the burst, whichever is first (with --burst-us 0 it never
+ * sleeps). Records each command's time from its submit to its ack in r->hist, and from the
+ * moment it was due in r->due_hist (that adds the wait for its burst). Fills *fs with the
+ * feeder thread's CPU time over the phase, and the bursts that began FEEDER_STALL_NS or
+ * more after their time: the feeder had no CPU then, and neither, most likely, had the
+ * ledger (a wake-up from a timer is some 60 us late here).
+ *
+ * Why it sleeps: a feeder that polls keeps a CPU busy the whole time, and this virtual
+ * machine, with one CPU busy and the disk syncing, is paused as a whole for 5 to 15 ms in
+ * every 100 (README "The ledger"). The engine's threads sleep when idle too.
+ * Returns 0 or a negative errno.
  */
-static int feed_paced(struct run *r, tl_ledger_port_t *port, const struct workload *w,
-                      int64_t interval_ns)
+#define FEEDER_STALL_NS 2000000
+
+struct feeder_stats {
+	int64_t cpu_ns;
+	uint64_t stalls;      /* bursts FEEDER_STALL_NS or more late */
+	int64_t stall_max_ns; /* the latest of them */
+};
+
+static int feed_paced(struct run *r, tl_ledger_port_t *port, tl_wait_t *ack_waiter,
+                      const struct workload *w, int64_t interval_ns, struct feeder_stats *fs)
 {
+	int64_t burst_ns = (int64_t)r->o->burst_us * 1000;
+	int64_t cpu_start_ns = thread_cpu_ns();
+
+	memset(fs, 0, sizeof(*fs));
 	uint64_t n = workload_len(w), sent = 0, acked = 0;
 	int64_t *sent_ns = calloc(n, sizeof(*sent_ns));
 	tl_ledger_cmd_t cmd;
 	tl_ledger_ack_t ack;
-	int64_t due_ns;
+	int64_t start_ns, next_burst_ns;
 	int rc = 0;
 
 	if (sent_ns == NULL)
 		return -ENOMEM;
 	workload_cmd(w, 0, &cmd);
-	due_ns = tl_mono_ns();
+	start_ns = tl_mono_ns();
+	next_burst_ns = start_ns;
 	while (acked < n && rc == 0) {
 		int64_t now_ns = tl_mono_ns();
 
-		if (sent < n && now_ns >= due_ns) {
-			sent_ns[sent] = now_ns;
-			if (tl_ledger_submit(port, &cmd)) {
-				due_ns += interval_ns;
+		if (now_ns >= next_burst_ns) {
+			int64_t late_ns = now_ns - next_burst_ns;
+			if (late_ns >= FEEDER_STALL_NS) {
+				fs->stalls++;
+				if (late_ns > fs->stall_max_ns)
+					fs->stall_max_ns = late_ns;
+			}
+			/* command j is due at start_ns + j * interval_ns */
+			while (sent < n && start_ns + (int64_t)sent * interval_ns <= now_ns &&
+			       tl_ledger_submit(port, &cmd)) {
+				sent_ns[sent] = now_ns;
 				if (++sent < n)
 					workload_cmd(w, sent, &cmd);
 			}
+			next_burst_ns = now_ns + burst_ns;
 		}
 		while (rc == 0 && tl_ledger_poll_ack(port, &ack)) {
 			int64_t ack_ns = tl_mono_ns();
+			int64_t due_ns = start_ns + (int64_t)acked * interval_ns;
 
 			if ((rc = ack_check(r, w, acked, &ack)) < 0)
 				break;
 			tl_hist_record(r->hist, (uint64_t)(ack_ns - sent_ns[acked]));
+			tl_hist_record(r->due_hist, (uint64_t)(ack_ns - due_ns));
 			acked++;
 		}
-		tl_cpu_relax();
+		now_ns = tl_mono_ns();
+		if (rc == 0 && acked < n && next_burst_ns > now_ns)
+			tl_wait_sleep(ack_waiter, next_burst_ns - now_ns);
 	}
 	free(sent_ns);
+	fs->cpu_ns = thread_cpu_ns() - cpu_start_ns;
 	return rc;
 }
 
@@ -379,6 +427,7 @@ struct bench_db {
 	char dir[PATH_MAX]; /* empty until mkdtemp made it */
 	tl_ledger_t *ledger;
 	tl_ledger_port_t *port;
+	tl_wait_t ack_waiter; /* the feeder sleeps on it; the port's ack ring wakes it */
 };
 
 /* Opens the ledger in db->dir with `batch_max` (0: the default), attaches the port and
@@ -411,6 +460,10 @@ static int db_up(struct bench_db *db, struct run *r, uint32_t batch_max)
 	}
 	r->ledger_cpu_used = tl_ledger_cpu(db->ledger);
 	rc = tl_ledger_port_attach(db->ledger, PORT_SLOTS, &db->port);
+	if (rc == 0 && (rc = tl_wait_init(&db->ack_waiter)) == -ENOSYS)
+		rc = 0; /* then acks fence on every publish, as the ledger logs */
+	if (rc == 0)
+		rc = tl_ledger_port_set_ack_waiter(db->port, &db->ack_waiter);
 	if (rc < 0) {
 		fprintf(stderr, "tally bench ledger: %s: cannot attach a port: %s\n", db->dir,
 		        tl_strerror(rc));
@@ -481,7 +534,11 @@ struct rep_figures {
 	double per_commit_per_s; /* mutations/s, batch_max 1 */
 	double batch_mean;       /* commands per commit, group commit phase */
 	double ack_load_per_s;   /* the paced rate of the latency phase */
-	double ack_p50_us, ack_p99_us;
+	double feeder_cpu_pct;   /* the feeder thread's CPU time in that phase, % of its span */
+	double feeder_stalls;    /* its bursts that began 2 ms or more late (feed_paced) */
+	double feeder_stall_max_us;
+	double ack_p50_us, ack_p99_us;       /* submit to ack */
+	double due_p50_us, due_p99_us;       /* due to ack: the feeder's bursts added */
 	double commit_p50_us, commit_p99_us; /* LMDB's commit, per commit of the latency phase */
 	double disk_p50_us, disk_p99_us;     /* disk_probe(), per commit */
 	double floor_p50_us, floor_p99_us;   /* disk_floor(): the ack with a free apply */
@@ -526,12 +583,20 @@ static int measure_group(struct run *r, struct bench_db *db, struct rep_figures 
 	if (paced.orders == 0)
 		paced.orders = 1;
 	tl_hist_reset(r->hist);
+	tl_hist_reset(r->due_hist);
 	tl_hist_reset(r->commit_before);
 	tl_hist_merge(r->commit_before, tl_ledger_commit_hist(db->ledger));
-	if ((rc = feed_paced(r, db->port, &paced, interval_ns)) < 0)
+	int64_t phase_start_ns = tl_mono_ns();
+	struct feeder_stats fs;
+	if ((rc = feed_paced(r, db->port, &db->ack_waiter, &paced, interval_ns, &fs)) < 0)
 		return rc;
+	f->feeder_cpu_pct = 100.0 * (double)fs.cpu_ns / (double)(tl_mono_ns() - phase_start_ns);
+	f->feeder_stalls = (double)fs.stalls;
+	f->feeder_stall_max_us = (double)fs.stall_max_ns / 1e3;
 	f->ack_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
 	f->ack_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	f->due_p50_us = (double)tl_hist_quantile(r->due_hist, 0.50) / 1e3;
+	f->due_p99_us = (double)tl_hist_quantile(r->due_hist, 0.99) / 1e3;
 	/* Every command is acked, so every commit of the phase is recorded: the ledger
 	 * records a commit before it publishes the commit's acks. r->hist is reused. */
 	if (tl_hist_diff(r->hist, tl_ledger_commit_hist(db->ledger), r->commit_before) < 0)
@@ -710,7 +775,7 @@ static void ledger_usage(FILE *out)
 	    out,
 	    "Usage: tally bench ledger [--json] [--reps N] [--orders N] [--accounts N]\n"
 	    "                          [--dir DIR] [--prealloc-mb N]\n"
-	    "                          [--ledger-cpu disk|none|CPU]\n"
+	    "                          [--ledger-cpu disk|none|CPU] [--burst-us N]\n"
 	    "\n"
 	    "Measures the ledger's group commit through the real ledger thread and a real LMDB\n"
 	    "on disk, in strict durability (an fsync on every commit). Each repetition:\n"
@@ -722,7 +787,10 @@ static void ledger_usage(FILE *out)
 	    "      the port takes them; the ledger commits whatever is queued, up to %u\n"
 	    "      commands, in one transaction;\n"
 	    "  (c) ack latency on the same database, fed at half the rate (b) reached, for about\n"
-	    "      a second or --orders/2 orders, whichever is less: submit to ack, p50 and p99;\n"
+	    "      a second or --orders/2 orders, whichever is less: submit to ack, p50 and\n"
+	    "      p99 (due_*: from the moment each command was due, with its wait for the\n"
+	    "      feeder's next burst). The feeder submits what has come due every\n"
+	    "      --burst-us, and sleeps in between until an ack or the next burst;\n"
 	    "  (d) the baseline, on another fresh database: the same mix with one transaction\n"
 	    "      and one fsync per mutation (batch_max 1), --orders/100 orders (at least 100);\n"
 	    "  (e) the disk alone: %u commits' I/O with no LMDB, each %u single pages at random\n"
@@ -741,7 +809,10 @@ static void ledger_usage(FILE *out)
 	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
 	    "                  ack_p99_us, ack_load_per_s, commit_p50_us, commit_p99_us,\n"
 	    "                  disk_p50_us, disk_p99_us, ack_floor_p50_us, ack_floor_p99_us,\n"
-	    "                  batch_mean, not_applied, ledger_cpu (and more)\n"
+	    "                  due_p50_us, due_p99_us, batch_mean, burst_us,\n"
+	    "                  feeder_cpu_pct, feeder_stalls, feeder_stall_max_us,\n"
+	    "                  not_applied,\n"
+	    "                  ledger_cpu (and more)\n"
 	    "  --reps N        repetitions (default 3)\n"
 	    "  --orders N      orders per group-commit repetition, 100..10^8 (default 20000)\n"
 	    "  --accounts N    accounts, each with BTC and USDT, 1..10^6 (default 5000)\n"
@@ -756,11 +827,15 @@ static void ledger_usage(FILE *out)
 	    "                  interrupts, if one CPU does (else no pin); none leaves it to the\n"
 	    "                  scheduler; a number pins it there (threads.cpu_ledger in the\n"
 	    "                  engine)\n"
+	    "  --burst-us N    how often (c)'s feeder submits, 0..100000 us (default %d; 0: it\n"
+	    "                  polls and never sleeps, keeping a CPU busy, which on a virtual\n"
+	    "                  machine with a CPU quota can get the whole machine paused)\n"
 	    "  -h, --help      show this help\n"
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
 	    "usage error.\n",
-	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN, PREALLOC_MB_DEFAULT);
+	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN, PREALLOC_MB_DEFAULT,
+	    BURST_US_DEFAULT);
 }
 
 /* Returns 0, 1 after --help, or -EINVAL after a message on stderr. */
@@ -774,6 +849,7 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 	    {"dir", required_argument, NULL, 'd'},
 	    {"prealloc-mb", required_argument, NULL, 'p'},
 	    {"ledger-cpu", required_argument, NULL, 'c'},
+	    {"burst-us", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -785,6 +861,7 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 	o->accounts = 5000;
 	o->dir = "/var/tmp";
 	o->prealloc_mb = PREALLOC_MB_DEFAULT;
+	o->burst_us = BURST_US_DEFAULT;
 	o->ledger_cpu = TL_LEDGER_CPU_DISK;
 	o->json = false;
 	optind = 1;
@@ -816,6 +893,10 @@ static int parse_ledger_opts(int argc, char **argv, struct ledger_opts *o)
 		case 'p':
 			if (tl_bench_parse_u64(optarg, 0, 65536, &o->prealloc_mb) < 0)
 				return tl_bench_bad_value("ledger", "prealloc-mb", "0..65536");
+			break;
+		case 'b':
+			if (tl_bench_parse_u64(optarg, 0, 100000, &o->burst_us) < 0)
+				return tl_bench_bad_value("ledger", "burst-us", "0..100000");
 			break;
 		case 'c':
 			if (strcmp(optarg, "disk") == 0)
@@ -898,14 +979,18 @@ static void print_json(const struct ledger_opts *o, const struct medians *m, uin
 	       ",\"pairs\":%" PRIu64 ",\"group_mutations_per_s\":%.0f,"
 	       "\"per_commit_mutations_per_s\":%.0f,\"group_vs_per_commit\":%.2f,"
 	       "\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,\"ack_load_per_s\":%.0f,"
+	       "\"due_p50_us\":%.1f,\"due_p99_us\":%.1f,"
+	       "\"burst_us\":%" PRIu64 ",\"feeder_cpu_pct\":%.1f,\"feeder_stalls\":%.0f,"
+	       "\"feeder_stall_max_us\":%.0f,"
 	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
 	       "\"disk_p99_us\":%.1f,\"ack_floor_p50_us\":%.1f,\"ack_floor_p99_us\":%.1f,"
 	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\","
 	       "\"prealloc_mb\":%" PRIu64 ",\"ledger_cpu\":%d}\n",
 	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, f->group_per_s,
 	       f->per_commit_per_s, m->ratio, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s,
-	       f->commit_p50_us, f->commit_p99_us, f->disk_p50_us, f->disk_p99_us, f->floor_p50_us,
-	       f->floor_p99_us, f->batch_mean, not_applied,
+	       f->due_p50_us, f->due_p99_us, o->burst_us, f->feeder_cpu_pct, f->feeder_stalls,
+	       f->feeder_stall_max_us, f->commit_p50_us, f->commit_p99_us, f->disk_p50_us,
+	       f->disk_p99_us, f->floor_p50_us, f->floor_p99_us, f->batch_mean, not_applied,
 	       tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb, m->ledger_cpu);
 }
 
@@ -936,6 +1021,8 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	         f->ack_load_per_s);
 	printf("\n%-46s %10s %12s\n", label, "p50 us", "p99 us");
 	printf("%-46s %10.1f %12.1f\n", "submit to ack", f->ack_p50_us, f->ack_p99_us);
+	printf("%-46s %10.1f %12.1f\n", "due to ack (with the wait for its burst)", f->due_p50_us,
+	       f->due_p99_us);
 	printf("%-46s %10.1f %12.1f\n", "per commit: LMDB's commit (page writes, syncs)",
 	       f->commit_p50_us, f->commit_p99_us);
 	snprintf(label, sizeof(label), "per commit: the disk alone (%u+%u pages, syncs)",
@@ -943,6 +1030,14 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	printf("%-46s %10.1f %12.1f\n", label, f->disk_p50_us, f->disk_p99_us);
 	printf("%-46s %10.1f %12.1f\n", "the ack on that disk with a free apply", f->floor_p50_us,
 	       f->floor_p99_us);
+	if (o->burst_us)
+		printf("the feeder submitted every %" PRIu64 " us and slept in between: %.1f%% of "
+		       "a CPU\n",
+		       o->burst_us, f->feeder_cpu_pct);
+	else
+		printf("the feeder polled without sleeping: %.1f%% of a CPU\n", f->feeder_cpu_pct);
+	printf("bursts 2 ms or more late (the feeder had no CPU): %.0f, the latest %.0f us\n",
+	       f->feeder_stalls, f->feeder_stall_max_us);
 	printf("\nnot applied: %" PRIu64 "%s\n", not_applied,
 	       not_applied ? " (the figures above timed rejected work: do not use them)" : "");
 	printf("\ntargets, for information only:\n"
@@ -950,6 +1045,13 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	       "  group commit >= 40x one commit per mutation: %.1fx\n"
 	       "  ack p99 <= 2000 us at half load: %.1f us\n",
 	       f->group_per_s, m->ratio, f->ack_p99_us);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->hist);
+	free(r->due_hist);
+	free(r->commit_before);
 }
 
 int tl_bench_ledger(int argc, char **argv)
@@ -980,11 +1082,11 @@ int tl_bench_ledger(int argc, char **argv)
 	}
 	r.ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	r.hist = malloc(sizeof(*r.hist));
+	r.due_hist = malloc(sizeof(*r.due_hist));
 	r.commit_before = malloc(sizeof(*r.commit_before));
-	if (r.hist == NULL || r.commit_before == NULL) {
+	if (r.hist == NULL || r.due_hist == NULL || r.commit_before == NULL) {
 		fprintf(stderr, "tally bench ledger: %s\n", tl_strerror(-ENOMEM));
-		free(r.hist);
-		free(r.commit_before);
+		run_free(&r);
 		return 1;
 	}
 	warn_if_memory_fs(o.dir);
@@ -1003,29 +1105,28 @@ int tl_bench_ledger(int argc, char **argv)
 		    (rc = rep_disk(&r, f)) < 0) {
 			fprintf(stderr, "tally bench ledger: rep %d/%d failed: %s\n", i + 1, o.reps,
 			        tl_strerror(rc));
-			free(r.hist);
-			free(r.commit_before);
+			run_free(&r);
 			return 1;
 		}
 		reps_done = i + 1;
 		fprintf(
 		    stderr,
 		    "bench ledger: rep %d/%d: group %.1fk/s, per-commit %.2fk/s (%.0fx), "
-		    "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s (commit p50 %.0f us p99 "
+		    "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s (due p99 %.0f us; commit "
+		    "p50 %.0f us p99 "
 		    "%.0f us; disk p50 %.0f us p99 %.0f us; ack with a free apply p50 %.0f us p99 "
 		    "%.0f us)\n",
 		    i + 1, o.reps, f->group_per_s / 1e3, f->per_commit_per_s / 1e3,
 		    f->per_commit_per_s > 0 ? f->group_per_s / f->per_commit_per_s : 0,
 		    f->batch_mean, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s / 1e3,
-		    f->commit_p50_us, f->commit_p99_us, f->disk_p50_us, f->disk_p99_us,
-		    f->floor_p50_us, f->floor_p99_us);
+		    f->due_p99_us, f->commit_p50_us, f->commit_p99_us, f->disk_p50_us,
+		    f->disk_p99_us, f->floor_p50_us, f->floor_p99_us);
 		/* Rejected commands did none of the work being timed: more reps would only
 		 * repeat a meaningless figure. */
 		if (r.not_applied > 0)
 			break;
 	}
-	free(r.hist);
-	free(r.commit_before);
+	run_free(&r);
 
 	medians_of(figs, reps_done, &m);
 	m.ledger_cpu = r.ledger_cpu_used;

@@ -1,21 +1,32 @@
 /*
- * agent.c: the ledger thread. Drain, group commit, sync, publish, ack.
+ * agent.c: the ledger thread and its committer. Drain, apply, group commit, sync,
+ * publish, ack.
  *
  * DESIGN
- * One loop iteration takes as many commands as every port offers (up to batch_max in all,
- * and never more than that port has free ack slots, so an ack always has a place to go),
- * applies them inside one LMDB write transaction, and commits. Commands stay in their
- * rings, peeked but not released, until the commit is done: if the map turns out to be
- * full, the transaction is aborted, the working state reloaded from the database, the map
- * doubled, and the very same commands applied again. Producers never see it.
+ * Two threads, one pipeline. The ledger thread drains the ports and applies each command
+ * in memory (batch.c: the writes go to the building batch's log). Whenever the committer
+ * thread is idle, the building batch is handed to it: it replays the log into one LMDB
+ * write transaction and commits (the page writes and the syncs), while the ledger thread
+ * goes on applying the next batch. So a command waits for the commit in progress and its
+ * own, not also for the applying of a whole batch between them (the group commit of
+ * tally bench ledger; README "The ledger"). The ledger thread is still the only one that
+ * decides anything about money; the committer only writes what it is given, in order.
  *
- * Acks are written into reserved slots of each port's ack ring and published only once
- * the commit is durable: at once in strict and nometasync modes (LMDB synced inside the
- * commit), and after the next mdb_env_sync() in periodic mode.
+ * Commands stay in their rings, peeked but not released, until their batch has landed.
+ * Each ack is written at once into the command's reserved slot of its port's ack ring
+ * (never more commands are taken than a port has free ack slots), and published only once
+ * the commit is durable: when it lands in strict and nometasync modes (LMDB synced inside
+ * the commit), and after the next mdb_env_sync() in periodic mode.
  *
- * Any other storage error (ENOSPC, EIO, a map at its cap) aborts the transaction, so the
- * database stays as of the last good commit, and stops intake: every command from then on
- * is acked FAILED at once.
+ * The building batch is applied on top of the one being committed, so when a commit fails
+ * neither reached the database: the working state is reloaded from it. After a full map
+ * the map is doubled and every command in flight applied again from its ring; producers
+ * never see it. Any other error (ENOSPC, EIO, a map at its cap) stops intake: what was in
+ * flight, and every command from then on, is acked FAILED.
+ *
+ * Duplicates: the idempotency index is read through a snapshot renewed at each landing,
+ * which cannot see keys still in flight. A command whose key a batch in flight applied
+ * waits until both batches have landed (key_wait), then is acked as the duplicate it is.
  */
 #include "ledger_internal.h"
 #include "tl_log.h"
@@ -218,11 +229,13 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 		rc = tl_state_init(&l->state, cfg->max_assets, cfg->max_accounts, cfg->max_pairs,
 		                   cfg->max_orders);
 	if (!rc) {
-		l->batch_acks = calloc(cfg->batch_max, sizeof(*l->batch_acks));
 		l->dirty = calloc(cfg->max_pairs, sizeof(*l->dirty));
-		if (!l->batch_acks || !l->dirty)
-			rc = -ENOMEM;
+		rc = l->dirty ? 0 : -ENOMEM;
 	}
+	for (int i = 0; i < 2 && !rc; i++)
+		rc = tl_batch_init(&l->batches[i], cfg->batch_max, cfg->max_pairs);
+	l->building = &l->batches[0];
+	l->batch_no = 1; /* fresh pairs' dirty_batch is 0 */
 	if (!rc)
 		rc = tl_store_open(&l->store, cfg->dir, false, cfg->durability,
 		                   cfg->map_initial_bytes, cfg->map_max_bytes);
@@ -232,10 +245,22 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 		ledger_choose_cpu(l);
 	if (!rc && (rc = tl_state_load(&l->state, &l->store)) != 0)
 		tl_ledger_log(3, "%s: cannot load the ledger state: %s", cfg->dir, tl_strerror(rc));
+	if (!rc)
+		rc = tl_store_err(mdb_txn_begin(l->store.env, NULL, MDB_RDONLY, &l->rtxn));
 	if (!rc && (rc = tl_wait_init(&l->waiter)) == -ENOSYS) {
 		tl_ledger_log(4, "membarrier(2) unavailable: producers fence on every submit");
 		rc = 0;
 	}
+	if (!rc && (rc = tl_wait_init(&l->committer_waiter)) == -ENOSYS)
+		rc = 0; /* said above */
+	if (!rc)
+		rc = tl_ring_create(&l->to_committer, 4, sizeof(tl_commit_msg_t));
+	if (!rc)
+		rc = tl_ring_create(&l->from_committer, 4, sizeof(tl_commit_msg_t));
+	if (!rc)
+		rc = tl_ring_set_waiter(l->to_committer, &l->committer_waiter);
+	if (!rc)
+		rc = tl_ring_set_waiter(l->from_committer, &l->waiter);
 	if (!rc)
 		rc = tl_idle_init(&l->idle, cfg->idle, &l->waiter);
 	if (rc) {
@@ -243,11 +268,14 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 		return rc;
 	}
 	/* Readers see the state as loaded. */
-	for (uint32_t i = 0; i <= l->state.pairs_mask; i++)
-		if (l->state.pairs[i].key)
-			tl_state_publish_pair(&l->state, &l->state.pairs[i]);
-	tl_state_publish_registry(&l->state);
-	atomic_store_explicit(&l->state.pub_last_seq, l->state.last_seq, memory_order_release);
+	tl_state_t *s = &l->state;
+	for (uint32_t i = 0; i <= s->pairs_mask; i++) {
+		tl_pair_t *p = &s->pairs[i];
+		if (p->key)
+			tl_state_publish_pair(s, p, p->available, p->locked, p->last_seq);
+	}
+	tl_state_publish_registry(s, s->asset_count, s->account_count);
+	atomic_store_explicit(&s->pub_last_seq, s->last_seq, memory_order_release);
 	atomic_init(&l->stop_requested, false);
 	atomic_init(&l->failure, 0);
 	*out = l;
@@ -349,9 +377,14 @@ void tl_ledger_close(tl_ledger_t *l)
 		tl_ring_destroy(l->ports[i].cmds);
 		tl_ring_destroy(l->ports[i].acks);
 	}
+	if (l->rtxn)
+		mdb_txn_abort(l->rtxn);
+	tl_ring_destroy(l->to_committer);
+	tl_ring_destroy(l->from_committer);
 	tl_store_close(&l->store);
 	tl_state_free(&l->state);
-	free(l->batch_acks);
+	tl_batch_free(&l->batches[0]);
+	tl_batch_free(&l->batches[1]);
 	free(l->dirty);
 	free(l->dir);
 	free(l);
@@ -372,6 +405,7 @@ void tl_ledger_stats(const tl_ledger_t *l, tl_ledger_stats_t *out)
 	out->commits = atomic_load_explicit(&l->commits, memory_order_relaxed);
 	out->commands = atomic_load_explicit(&l->commands, memory_order_relaxed);
 	out->map_grows = atomic_load_explicit(&l->map_grows, memory_order_relaxed);
+	out->key_waits = atomic_load_explicit(&l->key_waits, memory_order_relaxed);
 }
 
 const tl_hist_t *tl_ledger_commit_hist(const tl_ledger_t *l)
@@ -379,7 +413,7 @@ const tl_hist_t *tl_ledger_commit_hist(const tl_ledger_t *l)
 	return &l->commit_hist;
 }
 
-/* ---- the batch --------------------------------------------------------------------- */
+/* ---- the batch being applied ----------------------------------------------------- */
 
 void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p)
 {
@@ -390,91 +424,116 @@ void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p)
 	l->dirty[l->dirty_count++] = (uint32_t)(p - l->state.pairs);
 }
 
-static int put_meta(tl_ledger_t *l, MDB_txn *txn)
+static void next_batch_no(tl_ledger_t *l)
 {
-	uint8_t seq[8];
-	tl_le64_put(seq, l->state.last_seq);
-	MDB_val k = {strlen(TL_META_LAST_SEQ), TL_META_LAST_SEQ}, v = {sizeof(seq), seq};
-	int rc = mdb_put(txn, l->store.meta, &k, &v, 0);
-	if (rc)
-		return tl_store_err(rc);
-	k = (MDB_val){strlen(TL_META_CHAIN), TL_META_CHAIN};
-	v = (MDB_val){TL_LEDGER_HASH_SIZE, l->state.chain};
-	return tl_store_err(mdb_put(txn, l->store.meta, &k, &v, 0));
+	l->batch_no++;
+	if (l->batch_no == 0)
+		l->batch_no = 1; /* 0 would match fresh pairs' dirty_batch */
+	l->dirty_count = 0;
 }
 
-static int put_dirty_balances(tl_ledger_t *l, MDB_txn *txn)
+/* A command whose key a batch in flight has applied: the database cannot tell yet that it
+ * is a duplicate, so it waits for them to land. Keys without their NUL are rejected by
+ * tl_apply and never reach the tables. */
+static bool key_in_flight(const tl_ledger_t *l, const tl_ledger_cmd_t *cmd)
 {
+	if (strnlen(cmd->key, sizeof(cmd->key)) == sizeof(cmd->key))
+		return false;
+	return tl_batch_has_key(l->building, cmd->key) ||
+	       (l->committing && tl_batch_has_key(l->committing, cmd->key));
+}
+
+/*
+ * Applies what the ports offer into the building batch: at most `budget` commands, never
+ * past batch_max, and never more than a port has free ack slots for (each command's ack is
+ * written into its reserved slot at once, and published when its batch has landed).
+ * Each call starts at the next port in turn, so that a busy port cannot starve the others
+ * of the budget. Stops at a key in flight (key_wait) or an error (apply_error). Returns
+ * how many.
+ */
+static uint32_t apply_pending(tl_ledger_t *l, uint32_t budget)
+{
+	tl_batch_t *b = l->building;
+	uint32_t done = 0;
+	if (l->port_count == 0)
+		return 0;
+	uint32_t first = l->next_port++ % l->port_count;
+	for (uint32_t k = 0; k < l->port_count && done < budget; k++) {
+		uint32_t p = (first + k) % l->port_count;
+		tl_ledger_port_t *port = &l->ports[p];
+		uint32_t outstanding = port->acks_staged + port->inflight;
+		uint32_t room =
+		    tl_ring_reserve(port->acks, outstanding + l->cfg.batch_max) - outstanding;
+		uint32_t want = l->cfg.batch_max - b->total;
+		if (want > room)
+			want = room;
+		if (want > budget - done)
+			want = budget - done;
+		uint32_t n = tl_ring_peek(port->cmds, port->inflight + want) - port->inflight;
+		for (uint32_t i = 0; i < n; i++) {
+			const tl_ledger_cmd_t *cmd =
+			    tl_ring_peeked_slot(port->cmds, port->inflight);
+			if (key_in_flight(l, cmd)) {
+				l->key_wait = true;
+				atomic_fetch_add_explicit(&l->key_waits, 1, memory_order_relaxed);
+				return done;
+			}
+			tl_ledger_ack_t *ack =
+			    tl_ring_reserved_slot(port->acks, port->acks_staged + port->inflight);
+			int rc = tl_apply(l, l->rtxn, cmd, ack);
+			if (rc) {
+				l->apply_error = rc;
+				return done;
+			}
+			if (ack->status == TL_LEDGER_APPLIED)
+				tl_batch_add_key(b, cmd->key);
+			port->inflight++;
+			b->taken[p]++;
+			b->total++;
+			done++;
+		}
+	}
+	return done;
+}
+
+/* Logs the building batch's new balances and meta, and what readers will see of it. */
+static void batch_seal(tl_ledger_t *l)
+{
+	tl_batch_t *b = l->building;
+	const tl_state_t *s = &l->state;
 	for (uint32_t i = 0; i < l->dirty_count; i++) {
-		const tl_pair_t *p = &l->state.pairs[l->dirty[i]];
+		const tl_pair_t *p = &s->pairs[l->dirty[i]];
 		uint8_t key[8], val[TL_BALANCE_VAL];
 		tl_be32_put(key, (uint32_t)(p->key >> 32));
 		tl_be32_put(key + 4, (uint32_t)p->key);
 		tl_balance_val_put(val, p->available, p->locked, p->last_seq);
-		MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
-		int rc = mdb_put(txn, l->store.balances, &k, &v, 0);
-		if (rc)
-			return tl_store_err(rc);
+		tl_batch_put(b, TL_DB_BALANCES, key, sizeof(key), val, sizeof(val));
+		tl_batch_add_pub(b, l->dirty[i], p->available, p->locked, p->last_seq);
 	}
-	return 0;
+	uint8_t seq[8];
+	tl_le64_put(seq, s->last_seq);
+	tl_batch_put(b, TL_DB_META, TL_META_LAST_SEQ, strlen(TL_META_LAST_SEQ), seq, sizeof(seq));
+	tl_batch_put(b, TL_DB_META, TL_META_CHAIN, strlen(TL_META_CHAIN), s->chain,
+	             TL_LEDGER_HASH_SIZE);
+	b->asset_count = s->asset_count;
+	b->account_count = s->account_count;
+	b->last_seq = s->last_seq;
 }
 
-/* Applies every taken command in one transaction and commits. Returns 0 or an error;
- * on error nothing of the batch is in the database or the working state. */
-static int batch_commit(tl_ledger_t *l, uint32_t total)
+/* The building batch goes to the idle committer; the other batch becomes the building one. */
+static void hand_off(tl_ledger_t *l)
 {
-	for (;;) {
-		l->batch_no++;
-		if (l->batch_no == 0)
-			l->batch_no = 1; /* 0 would match fresh pairs' dirty_batch */
-		l->dirty_count = 0;
-		MDB_txn *txn;
-		int rc = tl_store_err(mdb_txn_begin(l->store.env, NULL, 0, &txn));
-		if (rc)
-			return rc;
-		uint32_t n = 0;
-		for (uint32_t p = 0; p < l->port_count && !rc; p++) {
-			tl_ledger_port_t *port = &l->ports[p];
-			for (uint32_t i = 0; i < port->taken && !rc; i++, n++)
-				rc = tl_apply(l, txn, tl_ring_peeked_slot(port->cmds, i),
-				              &l->batch_acks[n]);
-		}
-		if (!rc)
-			rc = put_dirty_balances(l, txn);
-		if (!rc)
-			rc = put_meta(l, txn);
-		if (!rc) {
-			int64_t commit_start_ns = now_ns();
-			rc = tl_store_err(mdb_txn_commit(txn));
-			if (!rc)
-				tl_hist_record(&l->commit_hist,
-				               (uint64_t)(now_ns() - commit_start_ns));
-		} else {
-			mdb_txn_abort(txn);
-		}
-		if (!rc) {
-			assert(n == total);
-			return 0;
-		}
-		/* Nothing of the batch reached the database: make memory agree again. */
-		int load = tl_state_load(&l->state, &l->store);
-		if (load) {
-			tl_ledger_log(3, "cannot reload state after a failed commit: %s",
-			              tl_strerror(load));
-			return load;
-		}
-		if (rc != TL_E_MAP_FULL)
-			return rc;
-		int grow = tl_store_grow(&l->store);
-		if (grow) {
-			tl_ledger_log(3, "map full at its cap of %llu bytes",
-			              (unsigned long long)l->store.map_bytes);
-			return grow;
-		}
-		atomic_fetch_add_explicit(&l->map_grows, 1, memory_order_relaxed);
-		tl_ledger_log(6, "map grown to %llu bytes", (unsigned long long)l->store.map_bytes);
-	}
+	batch_seal(l);
+	l->committing = l->building;
+	l->building = &l->batches[l->committing == &l->batches[0] ? 1 : 0];
+	next_batch_no(l);
+	tl_commit_msg_t msg = {(int32_t)(l->committing - l->batches), 0};
+	bool sent = tl_ring_try_push(l->to_committer, &msg);
+	assert(sent); /* one batch in flight at a time, and the ring holds more */
+	(void)sent;
 }
+
+/* ---- landing ----------------------------------------------------------------------- */
 
 /* Publishes every port's staged acks (they are durable now). */
 static void acks_flush(tl_ledger_t *l)
@@ -498,9 +557,9 @@ static void ack_failed(tl_ledger_ack_t *ack, uint64_t token, int err)
 }
 
 /* Intake stopped: ack everything FAILED at once, with the error that stopped it. */
-static int drain_failed(tl_ledger_t *l, int err)
+static uint32_t drain_failed(tl_ledger_t *l, int err)
 {
-	int work = 0;
+	uint32_t work = 0;
 	for (uint32_t p = 0; p < l->port_count; p++) {
 		tl_ledger_port_t *port = &l->ports[p];
 		uint32_t room = tl_ring_reserve(port->acks, port->acks_staged + l->cfg.batch_max) -
@@ -513,24 +572,10 @@ static int drain_failed(tl_ledger_t *l, int err)
 		}
 		tl_ring_release(port->cmds, n);
 		port->acks_staged += n;
-		work += (int)n;
+		work += n;
 	}
 	acks_flush(l);
 	return work;
-}
-
-/* Marks a batch's acks FAILED: it never reached the database. */
-static void batch_fail(tl_ledger_t *l, uint32_t total, int err)
-{
-	uint32_t n = 0;
-	for (uint32_t p = 0; p < l->port_count; p++) {
-		tl_ledger_port_t *port = &l->ports[p];
-		for (uint32_t i = 0; i < port->taken; i++, n++) {
-			const tl_ledger_cmd_t *cmd = tl_ring_peeked_slot(port->cmds, i);
-			ack_failed(&l->batch_acks[n], cmd->token, err);
-		}
-	}
-	assert(n == total);
 }
 
 static void stop_intake(tl_ledger_t *l, int err)
@@ -565,86 +610,213 @@ static bool sync_due(const tl_ledger_t *l)
 	return now_ns() - l->last_sync_ns >= (int64_t)l->cfg.sync_period_ms * 1000000;
 }
 
-/* One pass of the agent. Returns the number of commands handled. */
-static int ledger_do_work(tl_ledger_t *l)
+/* Acks that wait for a sync go out after it; strict and nometasync synced in the commit. */
+static void acks_release(tl_ledger_t *l)
 {
-	int failed = atomic_load_explicit(&l->failure, memory_order_relaxed);
-	if (failed)
-		return drain_failed(l, failed);
+	if (l->cfg.durability != TL_LEDGER_PERIODIC)
+		acks_flush(l);
+	else if (sync_due(l))
+		sync_and_flush(l);
+}
 
-	uint32_t total = 0;
+/*
+ * Nothing in flight reached the database (a commit failed, or applying did): reloads the
+ * working state, which the building batch was applied on top of. After a full map it grows
+ * the map and returns 0, and every command in flight is applied again from its ring (they
+ * were never released). Otherwise it returns the error that stops intake. The committer
+ * must be idle.
+ */
+static int pipeline_reset(tl_ledger_t *l, int rc)
+{
+	mdb_txn_reset(l->rtxn); /* no transaction may be open while the map grows */
+	int load = tl_state_load(&l->state, &l->store);
+	if (load) {
+		tl_ledger_log(3, "cannot reload state after a failed commit: %s",
+		              tl_strerror(load));
+		rc = load;
+	} else if (rc == TL_E_MAP_FULL) {
+		rc = tl_store_grow(&l->store);
+		if (rc) {
+			tl_ledger_log(3, "map full at its cap of %llu bytes",
+			              (unsigned long long)l->store.map_bytes);
+		} else {
+			atomic_fetch_add_explicit(&l->map_grows, 1, memory_order_relaxed);
+			tl_ledger_log(6, "map grown to %llu bytes",
+			              (unsigned long long)l->store.map_bytes);
+		}
+	}
+	if (!rc)
+		rc = tl_store_err(mdb_txn_renew(l->rtxn));
+	tl_batch_reset(&l->batches[0]);
+	tl_batch_reset(&l->batches[1]);
+	next_batch_no(l);
+	l->key_wait = false;
+	l->apply_error = 0;
+	for (uint32_t p = 0; p < l->port_count; p++)
+		if (!rc)
+			l->ports[p].inflight = 0;
+	return rc;
+}
+
+/* Intake stops with `err`: every command in flight is acked FAILED, after the acks of
+ * committed batches (synced first in periodic mode). */
+static void fail_in_flight(tl_ledger_t *l, int err)
+{
+	if (!atomic_load_explicit(&l->failure, memory_order_relaxed))
+		stop_intake(l, err);
 	for (uint32_t p = 0; p < l->port_count; p++) {
 		tl_ledger_port_t *port = &l->ports[p];
-		uint32_t room = tl_ring_reserve(port->acks, port->acks_staged + l->cfg.batch_max) -
-		                port->acks_staged;
-		uint32_t want = l->cfg.batch_max - total;
-		port->taken = tl_ring_peek(port->cmds, room < want ? room : want);
-		total += port->taken;
+		for (uint32_t i = 0; i < port->inflight; i++) {
+			const tl_ledger_cmd_t *cmd = tl_ring_peeked_slot(port->cmds, i);
+			ack_failed(tl_ring_reserved_slot(port->acks, port->acks_staged + i),
+			           cmd->token, err);
+		}
+		tl_ring_release(port->cmds, port->inflight);
+		port->acks_staged += port->inflight;
+		port->inflight = 0;
 	}
-	if (total == 0) {
-		if (l->unsynced && sync_due(l))
-			sync_and_flush(l);
-		return 0;
-	}
+	if (l->unsynced)
+		sync_and_flush(l);
+	else
+		acks_flush(l);
+}
 
-	int rc = batch_commit(l, total);
+/* The committer answered for l->committing with `rc`. */
+static void batch_landed(tl_ledger_t *l, int rc)
+{
+	tl_batch_t *b = l->committing;
+	l->committing = NULL;
 	if (rc) {
-		stop_intake(l, rc);
-		batch_fail(l, total, rc);
-	} else {
-		for (uint32_t i = 0; i < l->dirty_count; i++)
-			tl_state_publish_pair(&l->state, &l->state.pairs[l->dirty[i]]);
-		tl_state_publish_registry(&l->state);
-		atomic_store_explicit(&l->state.pub_last_seq, l->state.last_seq,
-		                      memory_order_release);
-		atomic_fetch_add_explicit(&l->commits, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&l->commands, total, memory_order_relaxed);
+		rc = pipeline_reset(l, rc);
+		if (rc)
+			fail_in_flight(l, rc);
+		return;
 	}
-
-	/* Stage this batch's acks behind any still waiting for a sync, in port order. */
-	uint32_t n = 0;
+	tl_state_t *s = &l->state;
+	for (uint32_t i = 0; i < b->pub_count; i++) {
+		const tl_batch_pub_t *pub = &b->pubs[i];
+		tl_state_publish_pair(s, &s->pairs[pub->pair], pub->available, pub->locked,
+		                      pub->last_seq);
+	}
+	tl_state_publish_registry(s, b->asset_count, b->account_count);
+	atomic_store_explicit(&s->pub_last_seq, b->last_seq, memory_order_release);
+	atomic_fetch_add_explicit(&l->commits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&l->commands, b->total, memory_order_relaxed);
 	for (uint32_t p = 0; p < l->port_count; p++) {
 		tl_ledger_port_t *port = &l->ports[p];
-		for (uint32_t i = 0; i < port->taken; i++, n++)
-			memcpy(tl_ring_reserved_slot(port->acks, port->acks_staged + i),
-			       &l->batch_acks[n], sizeof(tl_ledger_ack_t));
-		port->acks_staged += port->taken;
-		tl_ring_release(port->cmds, port->taken);
-		port->taken = 0;
+		tl_ring_release(port->cmds, b->taken[p]);
+		port->inflight -= b->taken[p];
+		port->acks_staged += b->taken[p];
+	}
+	tl_batch_reset(b);
+	if (l->cfg.durability == TL_LEDGER_PERIODIC)
+		l->unsynced = true;
+	acks_release(l);
+	/* The next keys to look up may be this batch's: read what it committed. A failure here
+	 * fails the building batch like a failed read inside it. */
+	mdb_txn_reset(l->rtxn);
+	int renew = tl_store_err(mdb_txn_renew(l->rtxn));
+	if (renew && !l->apply_error)
+		l->apply_error = renew;
+}
+
+/* ---- the ledger thread ------------------------------------------------------------- */
+
+/* Commands applied between two looks at the committer, so that a landed batch is acked
+ * and the next handed off soon after the commit ends. */
+#define APPLY_CHUNK 64
+
+/* One pass of the ledger thread. Returns a count of what it did (0: nothing). */
+static uint32_t ledger_do_work(tl_ledger_t *l)
+{
+	uint32_t work = 0;
+	tl_commit_msg_t msg;
+	if (l->committing && tl_ring_try_pop(l->from_committer, &msg)) {
+		batch_landed(l, msg.rc);
+		work++;
+	}
+	/* A failed apply, or a key in flight, waits for the commit in progress to land. */
+	if (!l->committing && l->apply_error) {
+		int rc = pipeline_reset(l, l->apply_error);
+		fail_in_flight(l, rc ? rc : TL_E_STOPPED);
+		work++;
+	} else if (!l->committing && l->key_wait && l->building->total == 0) {
+		l->key_wait = false; /* everything it could repeat is in the database now */
 	}
 
-	if (rc == 0 && l->cfg.durability == TL_LEDGER_PERIODIC) {
-		l->unsynced = true;
-		if (sync_due(l))
-			sync_and_flush(l);
-		return (int)total; /* otherwise the acks wait for the periodic sync */
+	int failed = atomic_load_explicit(&l->failure, memory_order_relaxed);
+	if (failed) {
+		if (l->committing)
+			return work;
+		if (l->building->total) {
+			pipeline_reset(l, failed);
+			fail_in_flight(l, failed);
+		}
+		return work + drain_failed(l, failed);
 	}
-	/* Strict and nometasync: LMDB synced inside the commit. A failed batch's acks say
-	 * FAILED and go out at once too. */
-	acks_flush(l);
-	return (int)total;
+
+	if (!l->key_wait && !l->apply_error)
+		work += apply_pending(l, APPLY_CHUNK);
+	if (!l->committing && l->building->total && !l->apply_error) {
+		hand_off(l);
+		work++;
+	}
+	if (work == 0 && l->unsynced && sync_due(l))
+		sync_and_flush(l);
+	return work;
+}
+
+static void pin_self(const tl_ledger_t *l, const char *who)
+{
+	if (l->cfg.cpu < 0)
+		return;
+	int rc = tl_thread_pin_self(l->cfg.cpu);
+	if (rc)
+		tl_ledger_log(4, "cannot pin the %s thread to CPU %d: %s", who, l->cfg.cpu,
+		              tl_strerror(rc));
+}
+
+/* The committer: replays each batch it is handed into LMDB and answers with the result. */
+static void *committer_thread(void *arg)
+{
+	tl_ledger_t *l = arg;
+	pin_self(l, "ledger committer");
+	for (;;) {
+		tl_commit_msg_t msg;
+		if (!tl_ring_try_pop(l->to_committer, &msg)) {
+			tl_wait_sleep(&l->committer_waiter, -1);
+			continue;
+		}
+		if (msg.batch < 0)
+			break;
+		msg.rc = tl_batch_commit(&l->batches[msg.batch], &l->store, &l->commit_hist);
+		bool sent = tl_ring_try_push(l->from_committer, &msg);
+		assert(sent); /* one answer per batch, and one batch at a time */
+		(void)sent;
+	}
+	return NULL;
 }
 
 static void *ledger_thread(void *arg)
 {
 	tl_ledger_t *l = arg;
-	if (l->cfg.cpu >= 0) {
-		int rc = tl_thread_pin_self(l->cfg.cpu);
-		if (rc)
-			tl_ledger_log(4, "cannot pin the ledger thread to CPU %d: %s", l->cfg.cpu,
-			              tl_strerror(rc));
-	}
+	pin_self(l, "ledger");
 	l->last_sync_ns = now_ns();
 	for (;;) {
 		bool stop = atomic_load_explicit(&l->stop_requested, memory_order_acquire);
-		int work = ledger_do_work(l);
-		if (stop && work == 0)
-			break; /* stop was seen before a pass that found every port empty */
+		uint32_t work = ledger_do_work(l);
+		/* stop was seen before a pass that found every port empty and nothing in flight */
+		if (stop && work == 0 && !l->committing && l->building->total == 0)
+			break;
 		/* Sleep at most until the periodic sync is due, so staged acks go out on time. */
 		int64_t sleep_ns =
 		    l->unsynced ? (int64_t)l->cfg.sync_period_ms * 1000000 : 100000000;
-		tl_idle_run(&l->idle, work, sleep_ns);
+		tl_idle_run(&l->idle, (int)work, sleep_ns);
 	}
+	tl_commit_msg_t bye = {-1, 0};
+	while (!tl_ring_try_push(l->to_committer, &bye))
+		sched_yield();
+	pthread_join(l->committer, NULL);
 	if (l->unsynced)
 		sync_and_flush(l);
 	acks_flush(l);
@@ -656,9 +828,16 @@ int tl_ledger_start(tl_ledger_t *l)
 	if (l->running)
 		return -EBUSY;
 	atomic_store_explicit(&l->stop_requested, false, memory_order_relaxed);
-	int rc = pthread_create(&l->thread, NULL, ledger_thread, l);
+	int rc = -pthread_create(&l->committer, NULL, committer_thread, l);
 	if (rc)
-		return -rc;
+		return rc;
+	rc = -pthread_create(&l->thread, NULL, ledger_thread, l);
+	if (rc) {
+		tl_commit_msg_t bye = {-1, 0};
+		tl_ring_try_push(l->to_committer, &bye);
+		pthread_join(l->committer, NULL);
+		return rc;
+	}
 	l->running = true;
 	return 0;
 }

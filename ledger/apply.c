@@ -7,19 +7,21 @@
  * the balances it touches. Every invariant is checked on the scratch copies: nothing has
  * changed yet, so a rejection needs no undo and "a rejected command applies nothing" holds
  * by construction. Only a plan that passes is written: journal entries, idempotency key,
- * reservation and registry records into the open LMDB transaction, and the new balances
- * into the working state (the agent writes dirty balances once per batch).
+ * reservation and registry records into the building batch's write log (batch.c: the
+ * committer thread replays it into LMDB), and the new balances into the working state (the
+ * agent logs dirty balances once per batch).
  *
- * A storage error in the second step aborts the whole batch; the agent then reloads the
- * working state from the database, so a half-written command never survives in memory.
+ * An error in the second step (a read, the hash) means the batch must not be committed;
+ * the agent then reloads the working state from the database, so a half-applied command
+ * never survives in memory.
  */
 #include "ledger_internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define PLAN_LEGS 4
-#define PLAN_PAIRS 4
+#define PLAN_LEGS TL_PLAN_LEGS
+#define PLAN_PAIRS TL_PLAN_PAIRS
 
 typedef struct plan_pair {
 	uint32_t account_id, asset_id;
@@ -404,47 +406,46 @@ static int plan_command(tl_ledger_t *l, plan_t *p)
 
 /* ---- writing ----------------------------------------------------------------------- */
 
-static int put_registry(tl_ledger_t *l, MDB_txn *txn, const plan_t *p)
+static void put_registry(tl_ledger_t *l, const plan_t *p)
 {
 	uint8_t key[4], val[1 + TL_LEDGER_ACCOUNT_NAME_MAX];
-	MDB_val k = {sizeof(key), key}, v = {0, val};
+	size_t val_len;
 	const tl_entry_t *e = &p->legs[0];
-	MDB_dbi dbi;
+	tl_db_t db;
 	if (p->new_asset_id) {
 		tl_be32_put(key, p->new_asset_id);
 		val[0] = (uint8_t)e->aux;
 		memcpy(val + 1, e->text, e->text_len);
-		v.mv_size = 1u + e->text_len;
-		dbi = l->store.assets;
+		val_len = 1u + e->text_len;
+		db = TL_DB_ASSETS;
 		if (tl_state_asset_add(&l->state, p->cmd->asset, (uint8_t)e->aux) !=
 		    p->new_asset_id)
 			assert(!"asset ids are assigned in order");
 	} else {
 		tl_be32_put(key, p->new_account_id);
 		memcpy(val, e->text, e->text_len);
-		v.mv_size = e->text_len;
-		dbi = l->store.accounts;
+		val_len = e->text_len;
+		db = TL_DB_ACCOUNTS;
 		if (tl_state_account_add(&l->state, p->cmd->account) != p->new_account_id)
 			assert(!"account ids are assigned in order");
 	}
-	return tl_store_err(mdb_put(txn, dbi, &k, &v, MDB_APPEND));
+	tl_batch_put(l->building, db, key, sizeof(key), val, val_len);
 }
 
-static int put_reservation(tl_ledger_t *l, MDB_txn *txn, const plan_t *p)
+static void put_reservation(tl_ledger_t *l, const plan_t *p)
 {
 	uint8_t key[8], val[TL_ORDER_VAL];
-	MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
 	tl_be64_put(key, p->res.order);
 	if (p->res.remaining == 0) {
 		tl_state_order_del(&l->state, p->res.order);
-		if (!p->res_exists)
-			return 0;
-		return tl_store_err(mdb_del(txn, l->store.orders, &k, NULL));
+		if (p->res_exists)
+			tl_batch_del(l->building, TL_DB_ORDERS, key, sizeof(key));
+		return;
 	}
 	if (!tl_state_order_put(&l->state, &p->res))
 		assert(!"capacity was checked when planning");
 	tl_order_val_put(val, &p->res);
-	return tl_store_err(mdb_put(txn, l->store.orders, &k, &v, 0));
+	tl_batch_put(l->building, TL_DB_ORDERS, key, sizeof(key), val, sizeof(val));
 }
 
 static void ack_balances(tl_ledger_ack_t *ack, const plan_t *p)
@@ -462,7 +463,7 @@ static void ack_balances(tl_ledger_ack_t *ack, const plan_t *p)
 	                                                     : TL_LEDGER_ACK_BALANCES);
 }
 
-static int write_plan(tl_ledger_t *l, MDB_txn *txn, plan_t *p, size_t key_len, tl_ledger_ack_t *ack)
+static int write_plan(tl_ledger_t *l, plan_t *p, size_t key_len, tl_ledger_ack_t *ack)
 {
 	tl_state_t *s = &l->state;
 	const tl_ledger_cmd_t *c = p->cmd;
@@ -484,24 +485,19 @@ static int write_plan(tl_ledger_t *l, MDB_txn *txn, plan_t *p, size_t key_len, t
 			return rc;
 		memcpy(s->chain, buf + n, TL_LEDGER_HASH_SIZE);
 		tl_be64_put(seq_key, e->seq);
-		MDB_val k = {sizeof(seq_key), seq_key}, v = {n + TL_LEDGER_HASH_SIZE, buf};
-		if ((rc = tl_store_err(mdb_put(txn, l->store.entries, &k, &v, MDB_APPEND))))
-			return rc;
+		tl_batch_put(l->building, TL_DB_ENTRIES, seq_key, sizeof(seq_key), buf,
+		             n + TL_LEDGER_HASH_SIZE);
 	}
 	s->last_seq = first + (uint64_t)p->leg_count - 1;
 
 	uint8_t idem_val[TL_IDEM_VAL];
 	tl_idem_val_put(idem_val, &(tl_idem_val_t){first, c->type, (uint8_t)p->leg_count});
-	MDB_val k = {key_len, (void *)c->key}, v = {sizeof(idem_val), idem_val};
-	if ((rc = tl_store_err(mdb_put(txn, l->store.idem, &k, &v, MDB_NOOVERWRITE))))
-		return rc;
+	tl_batch_put(l->building, TL_DB_IDEM, c->key, key_len, idem_val, sizeof(idem_val));
 
 	if (p->new_asset_id || p->new_account_id)
-		if ((rc = put_registry(l, txn, p)))
-			return rc;
+		put_registry(l, p);
 	if (p->res_touched && (p->res_exists || p->res.remaining != 0))
-		if ((rc = put_reservation(l, txn, p)))
-			return rc;
+		put_reservation(l, p);
 
 	for (int i = 0; i < p->pair_count; i++) {
 		plan_pair_t *pp = &p->pairs[i];
@@ -563,7 +559,7 @@ static int reject(tl_ledger_ack_t *ack, int reason)
 	return 0;
 }
 
-int tl_apply(tl_ledger_t *l, MDB_txn *txn, const tl_ledger_cmd_t *cmd, tl_ledger_ack_t *ack)
+int tl_apply(tl_ledger_t *l, MDB_txn *rtxn, const tl_ledger_cmd_t *cmd, tl_ledger_ack_t *ack)
 {
 	memset(ack, 0, sizeof(*ack));
 	ack->token = cmd->token;
@@ -576,12 +572,12 @@ int tl_apply(tl_ledger_t *l, MDB_txn *txn, const tl_ledger_cmd_t *cmd, tl_ledger
 		return reject(ack, TL_LEDGER_R_MISSING_KEY);
 
 	MDB_val k = {(size_t)key_len, (void *)cmd->key}, v;
-	int rc = mdb_get(txn, l->store.idem, &k, &v);
+	int rc = mdb_get(rtxn, l->store.idem, &k, &v);
 	if (rc == 0) {
 		tl_idem_val_t iv;
 		if ((rc = tl_idem_val_get(&v, &iv)))
 			return rc;
-		return ack_duplicate(l, txn, &iv, ack);
+		return ack_duplicate(l, rtxn, &iv, ack);
 	}
 	if (rc != MDB_NOTFOUND)
 		return tl_store_err(rc);
@@ -605,5 +601,5 @@ int tl_apply(tl_ledger_t *l, MDB_txn *txn, const tl_ledger_cmd_t *cmd, tl_ledger
 	}
 	if (reason)
 		return reject(ack, reason);
-	return write_plan(l, txn, &plan, (size_t)key_len, ack);
+	return write_plan(l, &plan, (size_t)key_len, ack);
 }

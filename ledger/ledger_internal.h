@@ -7,7 +7,8 @@
  *              the snapshot table other threads read
  *   store.c    the LMDB schema: open, encode/decode, load, write
  *   apply.c    what each command does
- *   agent.c    the ledger thread: drain, group commit, sync, publish, ack
+ *   batch.c    a batch in flight: its write log, its keys, the committer's replay
+ *   agent.c    the ledger thread: drain, apply, hand to the committer, sync, publish, ack
  *   audit.c    verify and the journal walk behind dump
  *   cli.c      `tally ledger ...`
  */
@@ -248,6 +249,9 @@ void tl_state_clear(tl_state_t *s);
 /* Reloads the working state from the store in one read snapshot. Returns 0 or an error. */
 int tl_state_load(tl_state_t *s, tl_store_t *st);
 
+/* FNV-1a of a NUL-terminated string: the hash of names and keys in open-addressing tables. */
+uint64_t tl_hash_name(const char *name);
+
 /* Name lookups: id, or 0 when unknown. */
 uint32_t tl_state_asset_find(const tl_state_t *s, const char *name);
 uint32_t tl_state_account_find(const tl_state_t *s, const char *name);
@@ -263,21 +267,96 @@ tl_order_res_t *tl_state_order_find(tl_state_t *s, uint64_t order);
 bool tl_state_order_put(tl_state_t *s, const tl_order_res_t *r);
 void tl_state_order_del(tl_state_t *s, uint64_t order);
 
-/* Publishing (ledger thread, after a commit). */
-void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p);
-void tl_state_publish_registry(tl_state_t *s);
+/* Publishing (ledger thread, after a commit): a pair's committed values, and the
+ * registry's first asset_count assets and account_count accounts. */
+void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p, int64_t available, int64_t locked,
+                           uint64_t last_seq);
+void tl_state_publish_registry(tl_state_t *s, uint32_t asset_count, uint32_t account_count);
+
+/* ---- a batch in flight (batch.c) --------------------------------------------------- */
+
+/* The most entries, and (account, asset) pairs, one command touches. */
+#define TL_PLAN_LEGS 4
+#define TL_PLAN_PAIRS 4
+
+/* The named database a logged write goes to. */
+typedef enum tl_db {
+	TL_DB_ENTRIES, /* MDB_APPEND */
+	TL_DB_IDEM,    /* MDB_NOOVERWRITE */
+	TL_DB_BALANCES,
+	TL_DB_ASSETS,   /* MDB_APPEND */
+	TL_DB_ACCOUNTS, /* MDB_APPEND */
+	TL_DB_ORDERS,
+	TL_DB_META,
+} tl_db_t;
+
+/* A pair's values as the batch commits them, to publish once it has. */
+typedef struct tl_batch_pub {
+	uint32_t pair; /* index into the working pairs */
+	int64_t available, locked;
+	uint64_t last_seq;
+} tl_batch_pub_t;
+
+/*
+ * A batch: commands the ledger thread has applied in memory, and the writes the committer
+ * thread replays into one LMDB transaction. Filled by the ledger thread; between the
+ * hand-off and the committer's answer (both through SPSC rings) only the committer reads
+ * it, and nobody writes it.
+ */
+typedef struct tl_batch {
+	uint8_t *log; /* the writes, in order */
+	size_t log_len, log_cap;
+	uint32_t taken[TL_WAIT_RINGS_MAX]; /* commands of each port in this batch */
+	uint32_t total;
+	/* what readers may see once it is committed */
+	tl_batch_pub_t *pubs;
+	uint32_t pub_count, pub_cap;
+	uint32_t asset_count, account_count;
+	uint64_t last_seq;
+	/* its idempotency keys: pointers into its commands' ring slots */
+	const char **keys;
+	uint32_t keys_mask;
+	uint32_t *key_used; /* the slots filled, to empty them */
+	uint32_t key_count;
+} tl_batch_t;
+
+/* Sized for batch_max commands: nothing allocates afterwards. 0 or -ENOMEM. */
+int tl_batch_init(tl_batch_t *b, uint32_t batch_max, uint32_t max_pairs);
+void tl_batch_free(tl_batch_t *b);
+/* Empties it for the next batch. */
+void tl_batch_reset(tl_batch_t *b);
+/* Logs a put (flags by database, as above) or a delete. Never fails (sized at init). */
+void tl_batch_put(tl_batch_t *b, tl_db_t db, const void *key, size_t klen, const void *val,
+                  size_t vlen);
+void tl_batch_del(tl_batch_t *b, tl_db_t db, const void *key, size_t klen);
+void tl_batch_add_pub(tl_batch_t *b, uint32_t pair, int64_t available, int64_t locked,
+                      uint64_t last_seq);
+/* Idempotency keys (NUL-terminated; an added key must stay valid until reset). */
+bool tl_batch_has_key(const tl_batch_t *b, const char *key);
+void tl_batch_add_key(tl_batch_t *b, const char *key);
+/* The committer: one write transaction with the log replayed, committed; the time inside
+ * mdb_txn_commit goes to commit_hist. Returns 0, or an error and nothing of the batch is
+ * in the database. Thread: the committer. Blocks: on the disk. */
+int tl_batch_commit(const tl_batch_t *b, tl_store_t *st, tl_hist_t *commit_hist);
 
 /* ---- the ledger -------------------------------------------------------------------- */
 
 struct tl_ledger_port {
 	tl_ring_t *cmds;
 	tl_ring_t *acks;
-	uint32_t taken;       /* commands peeked into the current batch */
-	uint32_t acks_staged; /* acks written into reserved slots, waiting for a sync */
+	uint32_t inflight;    /* commands peeked into the batches in flight, not released */
+	uint32_t acks_staged; /* acks of committed batches, waiting for a sync (periodic) */
 	uint64_t next_token;  /* for tl_ledger_port_call */
 };
 
-#define TL_LEDGER_PORTS_MAX TL_WAIT_RINGS_MAX
+/* One of the ledger's waiter's rings is the committer's answer ring. */
+#define TL_LEDGER_PORTS_MAX (TL_WAIT_RINGS_MAX - 1)
+
+/* A message between the ledger thread and the committer. */
+typedef struct tl_commit_msg {
+	int32_t batch; /* index into batches[], or -1: exit (to the committer) */
+	int32_t rc;    /* the commit's result (from the committer) */
+} tl_commit_msg_t;
 
 struct tl_ledger {
 	tl_ledger_config_t cfg;
@@ -288,19 +367,26 @@ struct tl_ledger {
 	tl_ledger_port_t ports[TL_LEDGER_PORTS_MAX];
 	uint32_t port_count;
 
-	/* the current batch */
-	tl_ledger_ack_t *batch_acks; /* batch_max */
-	uint32_t *dirty;             /* working pair indices touched by the batch */
+	/* the pipeline: one batch being applied, one being committed */
+	tl_batch_t batches[2];
+	tl_batch_t *building;   /* applied into by the ledger thread */
+	tl_batch_t *committing; /* with the committer; NULL while it is idle */
+	uint32_t next_port;     /* where apply_pending starts next, in turn */
+	bool key_wait;          /* a key repeats one in flight: apply nothing until both land */
+	int apply_error;        /* a read or hash failed while applying: the batch cannot go */
+	MDB_txn *rtxn;          /* the ledger thread's read snapshot, renewed per commit */
+	uint32_t *dirty;        /* working pair indices touched by the building batch */
 	uint32_t dirty_count;
 	uint32_t batch_no;
-	uint32_t assets_at_batch, accounts_at_batch;
 
-	/* thread */
-	pthread_t thread;
+	/* threads */
+	pthread_t thread, committer;
 	bool running;
 	_Atomic bool stop_requested; /* set by tl_ledger_stop, read by the thread (relaxed) */
 	_Atomic int failure;         /* 0, or the error that stopped intake */
-	tl_wait_t waiter;
+	tl_wait_t waiter;            /* the ledger thread's: its ports and the answer ring */
+	tl_wait_t committer_waiter;
+	tl_ring_t *to_committer, *from_committer;
 	tl_idle_t idle;
 	int64_t last_sync_ns;
 	bool unsynced; /* periodic: a commit since the last sync */
@@ -309,12 +395,15 @@ struct tl_ledger {
 	_Atomic uint64_t commits;
 	_Atomic uint64_t commands;
 	_Atomic uint64_t map_grows;
-	tl_hist_t commit_hist; /* ns in mdb_txn_commit: the batch's page writes and syncs */
+	_Atomic uint64_t key_waits;
+	tl_hist_t commit_hist; /* ns in mdb_txn_commit (written by the committer) */
 };
 
-/* Applies one command inside the open write transaction `txn`; fills *ack. Returns 0 (the
- * ack says applied, duplicate or rejected) or a storage error (the batch must abort). */
-int tl_apply(tl_ledger_t *l, MDB_txn *txn, const tl_ledger_cmd_t *cmd, tl_ledger_ack_t *ack);
+/* Applies one command to the working state and logs its writes into l->building; reads
+ * committed records through `rtxn`. The caller has made sure that no batch in flight holds
+ * its key. Fills *ack. Returns 0 (the ack says applied, duplicate or rejected) or a
+ * storage or hash error (the building batch must not be committed). */
+int tl_apply(tl_ledger_t *l, MDB_txn *rtxn, const tl_ledger_cmd_t *cmd, tl_ledger_ack_t *ack);
 
 /* Marks a working pair as changed in this batch. */
 void tl_ledger_mark_dirty(tl_ledger_t *l, tl_pair_t *p);

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_name(const char *name)
+uint64_t tl_hash_name(const char *name)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
@@ -132,7 +132,7 @@ void tl_state_clear(tl_state_t *s)
 
 uint32_t tl_state_asset_find(const tl_state_t *s, const char *name)
 {
-	for (uint32_t i = (uint32_t)hash_name(name) & s->asset_map_mask;;
+	for (uint32_t i = (uint32_t)tl_hash_name(name) & s->asset_map_mask;;
 	     i = (i + 1) & s->asset_map_mask) {
 		uint32_t id = s->asset_map[i];
 		if (id == 0 || strcmp(s->assets[id - 1].name, name) == 0)
@@ -142,7 +142,7 @@ uint32_t tl_state_asset_find(const tl_state_t *s, const char *name)
 
 uint32_t tl_state_account_find(const tl_state_t *s, const char *name)
 {
-	for (uint32_t i = (uint32_t)hash_name(name) & s->account_map_mask;;
+	for (uint32_t i = (uint32_t)tl_hash_name(name) & s->account_map_mask;;
 	     i = (i + 1) & s->account_map_mask) {
 		uint32_t id = s->account_map[i];
 		if (id == 0 || strcmp(s->accounts[id - 1].name, name) == 0)
@@ -157,7 +157,7 @@ uint32_t tl_state_asset_add(tl_state_t *s, const char *name, uint8_t decimals)
 	uint32_t id = ++s->asset_count;
 	snprintf(s->assets[id - 1].name, sizeof(s->assets[id - 1].name), "%s", name);
 	s->assets[id - 1].decimals = decimals;
-	uint32_t i = (uint32_t)hash_name(name) & s->asset_map_mask;
+	uint32_t i = (uint32_t)tl_hash_name(name) & s->asset_map_mask;
 	while (s->asset_map[i] != 0)
 		i = (i + 1) & s->asset_map_mask;
 	s->asset_map[i] = id;
@@ -170,7 +170,7 @@ uint32_t tl_state_account_add(tl_state_t *s, const char *name)
 		return 0;
 	uint32_t id = ++s->account_count;
 	snprintf(s->accounts[id - 1].name, sizeof(s->accounts[id - 1].name), "%s", name);
-	uint32_t i = (uint32_t)hash_name(name) & s->account_map_mask;
+	uint32_t i = (uint32_t)tl_hash_name(name) & s->account_map_mask;
 	while (s->account_map[i] != 0)
 		i = (i + 1) & s->account_map_mask;
 	s->account_map[i] = id;
@@ -258,7 +258,8 @@ void tl_state_order_del(tl_state_t *s, uint64_t order)
 
 /* ---- snapshots --------------------------------------------------------------------- */
 
-void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p)
+void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p, int64_t available, int64_t locked,
+                           uint64_t last_seq)
 {
 	if (p->pub == UINT32_MAX) {
 		uint32_t i = (uint32_t)hash_u64(p->key) & s->pub_mask;
@@ -272,9 +273,9 @@ void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p)
 	uint64_t v = atomic_load_explicit(&slot->version, memory_order_relaxed);
 	atomic_store_explicit(&slot->version, v + 1, memory_order_relaxed);
 	/* Each release pairs with the reader's acquire of that value (see the top). */
-	atomic_store_explicit(&slot->available, p->available, memory_order_release);
-	atomic_store_explicit(&slot->locked, p->locked, memory_order_release);
-	atomic_store_explicit(&slot->last_seq, p->last_seq, memory_order_release);
+	atomic_store_explicit(&slot->available, available, memory_order_release);
+	atomic_store_explicit(&slot->locked, locked, memory_order_release);
+	atomic_store_explicit(&slot->last_seq, last_seq, memory_order_release);
 	atomic_store_explicit(&slot->version, v + 2, memory_order_release);
 	/* Publishing the key last makes a new slot visible with its values already set;
 	 * pairs with the acquire in tl_ledger_balance_read's probe. */
@@ -282,17 +283,17 @@ void tl_state_publish_pair(tl_state_t *s, tl_pair_t *p)
 		atomic_store_explicit(&slot->key, p->key, memory_order_release);
 }
 
-void tl_state_publish_registry(tl_state_t *s)
+void tl_state_publish_registry(tl_state_t *s, uint32_t asset_count, uint32_t account_count)
 {
 	uint32_t n = atomic_load_explicit(&s->pub_asset_count, memory_order_relaxed);
-	for (; n < s->asset_count; n++) {
+	for (; n < asset_count; n++) {
 		memcpy(s->pub_assets[n].name, s->assets[n].name, sizeof(s->assets[n].name));
 		s->pub_assets[n].decimals = s->assets[n].decimals;
 	}
 	/* Pairs with the acquire in tl_ledger_asset_find: the names above are visible. */
 	atomic_store_explicit(&s->pub_asset_count, n, memory_order_release);
 	n = atomic_load_explicit(&s->pub_account_count, memory_order_relaxed);
-	for (; n < s->account_count; n++)
+	for (; n < account_count; n++)
 		memcpy(s->pub_accounts[n].name, s->accounts[n].name, sizeof(s->accounts[n].name));
 	atomic_store_explicit(&s->pub_account_count, n, memory_order_release);
 }

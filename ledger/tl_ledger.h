@@ -9,12 +9,14 @@
  * entries to a journal. Entries are numbered by a sequence that starts at 1 and never
  * skips, and each entry's SHA-256 chains to the one before it.
  *
- * One ledger thread owns the LMDB environment. Producer threads reach it through ports:
- * a port is a pair of SPSC rings, commands in and acks out, owned by one producer. The
- * thread drains every port, applies each command to its in-memory state, writes the whole
- * drained batch in one LMDB write transaction (group commit), makes it durable as the
- * durability mode says, publishes the new balances, and only then acks each command on its
- * port, in the order the port submitted them.
+ * One ledger thread decides everything about money. Producer threads reach it through
+ * ports: a port is a pair of SPSC rings, commands in and acks out, owned by one producer.
+ * The thread drains every port and applies each command to its in-memory state. Its
+ * committer thread, the only one that writes to the LMDB environment, writes each batch
+ * the ledger thread hands it in one LMDB write transaction (group commit) and makes it
+ * durable as the durability mode says, while the ledger thread applies the next batch.
+ * Once a batch has landed, the ledger thread publishes its balances and only then acks each
+ * of its commands on its port, in the order the port submitted them.
  *
  * Idempotency
  * -----------
@@ -254,9 +256,10 @@ typedef struct tl_ledger_config {
 	uint32_t max_orders;   /* open reservations; default 65536 */
 	uint32_t batch_max;    /* commands per transaction; default 4096 */
 	tl_idle_kind_t idle;   /* the ledger thread's idle strategy; default BLOCK */
-	/* Pin the ledger thread to this CPU. -1 (the default): no pin. TL_LEDGER_CPU_DISK:
-	 * the CPU that takes the disk's completion interrupts (tl_ledger_disk_cpu() on dir),
-	 * resolved and logged at open; no pin if there is no single such CPU. */
+	/* Pin the ledger thread and its committer to this CPU. -1 (the default): no pin.
+	 * TL_LEDGER_CPU_DISK: the CPU that takes the disk's completion interrupts
+	 * (tl_ledger_disk_cpu() on dir), resolved and logged at open; no pin if there is no
+	 * single such CPU. */
 	int cpu;
 } tl_ledger_config_t;
 
@@ -303,7 +306,8 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg);
 
 /*
  * tl_ledger_port_attach() gives one producer its port: a command ring and an ack ring of
- * `capacity` slots each (a power of two). Up to TL_WAIT_RINGS_MAX ports per ledger.
+ * `capacity` slots each (a power of two). Up to TL_WAIT_RINGS_MAX - 1 ports per ledger
+ * (the ledger thread's waiter also watches its committer's answers).
  * Returns 0, -EINVAL (bad capacity), -ENOSPC (too many ports), -EBUSY (already started),
  * -ENOMEM. The ledger owns the port; it lives until tl_ledger_close().
  * Thread: the thread that opened the ledger, before tl_ledger_start().
@@ -318,10 +322,11 @@ int tl_ledger_port_attach(tl_ledger_t *ledger, uint32_t capacity, tl_ledger_port
 int tl_ledger_port_set_ack_waiter(tl_ledger_port_t *port, tl_wait_t *w);
 
 /*
- * tl_ledger_start() starts the ledger thread. Returns 0, or a negative errno if the thread
- * could not be created. tl_ledger_stop() asks it to drain every port, commit, sync, ack
- * what it drained, and exit; it then joins it. Commands submitted after stop began may be
- * left unacked. Both: Thread: the opening thread. stop Blocks: until the thread exits.
+ * tl_ledger_start() starts the ledger thread and its committer. Returns 0, or a negative
+ * errno if a thread could not be created. tl_ledger_stop() asks them to drain every port,
+ * commit, sync, ack what they drained, and exit; it then joins them. Commands submitted
+ * after stop began may be left unacked. Both: Thread: the opening thread. stop Blocks:
+ * until the threads exit.
  */
 int tl_ledger_start(tl_ledger_t *ledger);
 void tl_ledger_stop(tl_ledger_t *ledger);
@@ -337,8 +342,8 @@ void tl_ledger_close(tl_ledger_t *ledger);
  */
 int tl_ledger_failure(const tl_ledger_t *ledger);
 
-/* The CPU the ledger thread pins itself to when it starts (config cpu, with
- * TL_LEDGER_CPU_DISK resolved at open), or -1 for none. If that pin then fails (the CPU
+/* The CPU the ledger thread and its committer pin themselves to when they start (config
+ * cpu, with TL_LEDGER_CPU_DISK resolved at open), or -1 for none. If that pin then fails (the CPU
  * is outside this process's cpuset), the thread says so in the log and runs unpinned.
  * Thread: any. Blocks: no. */
 int tl_ledger_cpu(const tl_ledger_t *ledger);
@@ -349,6 +354,8 @@ typedef struct tl_ledger_stats {
 	uint64_t commits;   /* LMDB write transactions committed */
 	uint64_t commands;  /* commands acked after a commit, every status included */
 	uint64_t map_grows; /* times MAP_FULL grew the map */
+	uint64_t key_waits; /* commands that repeated a key still in flight, and so waited for
+	                     * the batches ahead to land before being acked as duplicates */
 } tl_ledger_stats_t;
 
 void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
@@ -356,7 +363,7 @@ void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
 /*
  * The time each committed batch spent in LMDB's commit, in ns: writing its pages, then the
  * syncs of its durability mode; the apply before it is not included. It is the part of an
- * ack's latency that belongs to the disk. The ledger thread records; any thread may read it
+ * ack's latency that belongs to the disk. The committer records; any thread may read it
  * at any time, as tl_hist.h describes (for a window, copy it and use tl_hist_diff). Valid
  * until tl_ledger_close(). Blocks: no.
  */

@@ -62,8 +62,8 @@ done
 # command left unapplied (a bench whose commands were rejected measures nothing).
 expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50
 for key in group_mutations_per_s per_commit_mutations_per_s group_vs_per_commit ack_p50_us \
-	ack_p99_us batch_mean commit_p50_us commit_p99_us disk_p50_us disk_p99_us ack_floor_p50_us \
-	ack_floor_p99_us; do
+	ack_p99_us due_p50_us due_p99_us batch_mean commit_p50_us commit_p99_us disk_p50_us \
+	disk_p99_us ack_floor_p50_us ack_floor_p99_us feeder_cpu_pct; do
 	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
 		fail "bench ledger --json lacks a positive $key: $(cat "$out")"
 done
@@ -75,6 +75,14 @@ grep -Eq "the disk's interrupts go to CPU|no single CPU takes the disk's interru
 	fail "bench ledger: the log does not say where the ledger thread runs"
 expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50 --ledger-cpu none
 grep -q '"ledger_cpu":-1[,}]' "$out" || fail "bench ledger --ledger-cpu none pinned the ledger"
+grep -q '"burst_us":300[,}]' "$out" || fail "bench ledger: the feeder's burst is not 300 us by default"
+grep -Eq '"feeder_stalls":[0-9]+,"feeder_stall_max_us":[0-9]+[,}]' "$out" ||
+	fail "bench ledger --json lacks the feeder's stalls"
+# --burst-us 0: the feeder polls (and so takes a whole CPU's worth of time)
+expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50 --burst-us 0
+grep -q '"burst_us":0[,}]' "$out" || fail "bench ledger --burst-us 0 not taken"
+expect 2 "$tally" bench ledger --burst-us 100001
+grep -q "bad value '100001' for --burst-us" "$err" || fail "bench ledger --burst-us 100001: no clear error"
 expect 2 "$tally" bench ledger --orders 5
 expect 2 "$tally" bench ledger --ledger-cpu diskette
 grep -q "bad value 'diskette' for --ledger-cpu" "$err" || fail "bench ledger --ledger-cpu diskette: no clear error"

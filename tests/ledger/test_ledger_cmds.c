@@ -7,6 +7,7 @@
 #include "ledger_test_util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 
@@ -342,6 +343,65 @@ static void test_duplicates(void)
 	CHECK_EQ(a2.seq, a1.seq);
 }
 
+/*
+ * Duplicates of keys still in flight. The ledger applies the next batch while the one
+ * before is being committed, and its idempotency index on disk cannot show keys that are
+ * not committed yet. A stream submitted without waiting, where every 5th command repeats
+ * the key of a command 1 to 499 places before it: each repeat must be acked DUPLICATE with
+ * its original's sequence number, and the balance must hold each key's deposit once.
+ */
+static void test_duplicates_in_flight(void)
+{
+	enum { N = 30000 };
+	static uint64_t first_seq[N]; /* by key number: the seq its APPLIED ack gave */
+	uint64_t key_of[N];
+	tl_ledger_stats_t before, after;
+	tl_ledger_balance_t start = lt_balance(L, "user", "USDT");
+	uint64_t sent = 0, got = 0, unique = 0, dups = 0;
+
+	tl_ledger_stats(L, &before);
+	for (uint64_t i = 0; i < N; i++)
+		key_of[i] = (i % 5 == 4 && i >= 500) ? key_of[i - 1 - (i * 7919) % 499] : i;
+	while (got < N) {
+		if (sent < N) {
+			char key[32];
+			snprintf(key, sizeof(key), "pd:%" PRIu64, key_of[sent]);
+			tl_ledger_cmd_t c =
+			    lt_cmd(TL_LEDGER_DEPOSIT_CREDIT, key, "user", "USDT", "1");
+			c.token = sent;
+			if (tl_ledger_submit(P, &c)) {
+				sent++;
+				continue;
+			}
+		}
+		tl_ledger_ack_t a;
+		if (!tl_ledger_poll_ack(P, &a))
+			continue;
+		CHECK_EQ(a.token, got);
+		uint64_t k = key_of[got];
+		if (k == got) {
+			CHECK_EQ(a.status, TL_LEDGER_APPLIED);
+			first_seq[k] = a.seq;
+			unique++;
+		} else {
+			CHECK_EQ(a.status, TL_LEDGER_DUPLICATE);
+			CHECK_EQ(a.seq, first_seq[k]);
+			dups++;
+		}
+		got++;
+	}
+	tl_ledger_stats(L, &after);
+	/* 1 USDT is 10^6 units (6 decimals) */
+	CHECK_EQ(lt_balance(L, "user", "USDT").available,
+	         start.available + (int64_t)unique * 1000000);
+	/* the path under test was taken: some repeats found their key still in flight */
+	CHECK(after.key_waits > before.key_waits);
+	printf("duplicates in flight: %" PRIu64 " repeats of %" PRIu64 " commands, %" PRIu64
+	       " of them waited for their key to land, in %" PRIu64 " commits\n",
+	       dups, (uint64_t)N, after.key_waits - before.key_waits,
+	       after.commits - before.commits);
+}
+
 /* Reads the whole data file, to prove a refused open wrote nothing. */
 static size_t slurp(const char *path, char **out)
 {
@@ -637,6 +697,7 @@ int main(void)
 	L = lt_open(dir, NULL, &P);
 	test_commands();
 	test_duplicates();
+	test_duplicates_in_flight();
 	test_schema_and_lock(dir); /* closes L */
 	lt_verify_ok(dir);
 	test_restart(dir);

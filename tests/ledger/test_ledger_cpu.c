@@ -102,8 +102,9 @@ static int check_interrupts_land_on(const char *dir, int cpu)
 }
 
 /* The CPU list of every thread of this process but the calling one ("0-1", "1"...):
- * CHECKs that exactly one other thread has `want`. */
-static void check_one_thread_allowed(const char *want)
+ * CHECKs that exactly two other threads, the ledger thread and its committer, have
+ * `want`. */
+static void check_ledger_threads_allowed(const char *want)
 {
 	char path[300], line[256];
 	int matches = 0;
@@ -126,7 +127,7 @@ static void check_one_thread_allowed(const char *want)
 		fclose(f);
 	}
 	closedir(d);
-	CHECK_EQ(matches, 1);
+	CHECK_EQ(matches, 2);
 }
 
 /* Opens a ledger in dir with cfg.cpu = cpu, opens an account through it, and returns the
@@ -146,7 +147,7 @@ static int open_with_cpu(const char *dir, int cpu)
 	if (used >= 0) {
 		char want[16];
 		snprintf(want, sizeof(want), "%d", used);
-		check_one_thread_allowed(want);
+		check_ledger_threads_allowed(want);
 	}
 	tl_ledger_close(l);
 	return used;
