@@ -219,6 +219,12 @@ static inline bool tl_ring_readable(tl_ring_t *ring);
  * but producers pay a full fence per publish on rings attached to it (a fallback; tally
  * logs it once at start-up).
  *
+ * tl_wait_init_fenced() prepares `w` the other way round: its producers pay a full fence
+ * on every publish, and its consumer's sleep costs no membarrier(2), which interrupts every
+ * CPU that runs a thread of the process. For a consumer that sleeps after nearly every
+ * message, fed by a producer that is not on a hot path (the ledger's committer, woken once
+ * a commit). Never fails.
+ *
  * tl_ring_set_waiter() attaches `w` to `ring` so the ring's producer wakes w's thread.
  * Returns 0, or -ENOSPC when w already watches TL_WAIT_RINGS_MAX rings, or -EBUSY when the
  * ring already has a waiter. Thread: any, before the ring's producer and consumer start.
@@ -264,6 +270,7 @@ struct tl_wait {
 };
 
 int tl_wait_init(tl_wait_t *w);
+void tl_wait_init_fenced(tl_wait_t *w);
 int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w);
 int tl_wait_sleep(tl_wait_t *w, int64_t timeout_ns);
 void tl_wait_wake(tl_wait_t *w);

@@ -62,18 +62,29 @@ static int membarrier_register(void)
 	return state;
 }
 
-int tl_wait_init(tl_wait_t *w)
+static void wait_init_common(tl_wait_t *w)
 {
 	memset(w, 0, sizeof(*w));
 	atomic_init(&w->sleeping, 0);
 	atomic_init(&w->wake_seq, 0);
 	atomic_init(&w->sleeps, 0);
 	w->wake_fd = -1;
+}
+
+int tl_wait_init(tl_wait_t *w)
+{
+	wait_init_common(w);
 	if (membarrier_register() < 0) {
 		w->publish_fence = true;
 		return -ENOSYS;
 	}
 	return 0;
+}
+
+void tl_wait_init_fenced(tl_wait_t *w)
+{
+	wait_init_common(w);
+	w->publish_fence = true;
 }
 
 int tl_ring_set_waiter(tl_ring_t *ring, tl_wait_t *w)
