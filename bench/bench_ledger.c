@@ -340,6 +340,14 @@ static int feed_saturated(struct run *r, tl_ledger_port_t *port, const struct wo
 	return 0;
 }
 
+#define FEEDER_STALL_NS 2000000
+
+struct feeder_stats {
+	int64_t cpu_ns;
+	uint64_t stalls;      /* bursts FEEDER_STALL_NS or more late */
+	int64_t stall_max_ns; /* the latest of them */
+};
+
 /*
  * Submits one command every `interval_ns` on average, on a fixed schedule (a late command
  * does not push back the ones after it), in bursts: it submits every command that has come
@@ -349,21 +357,13 @@ static int feed_saturated(struct run *r, tl_ledger_port_t *port, const struct wo
  * moment it was due in r->due_hist (that adds the wait for its burst). Fills *fs with the
  * feeder thread's CPU time over the phase, and the bursts that began FEEDER_STALL_NS or
  * more after their time: the feeder had no CPU then, and neither, most likely, had the
- * ledger (a wake-up from a timer is some 60 us late here).
+ * ledger.
  *
  * Why it sleeps: a feeder that polls keeps a CPU busy the whole time, and this virtual
  * machine, with one CPU busy and the disk syncing, is paused as a whole for 5 to 15 ms in
  * every 100 (README "The ledger"). The engine's threads sleep when idle too.
  * Returns 0 or a negative errno.
  */
-#define FEEDER_STALL_NS 2000000
-
-struct feeder_stats {
-	int64_t cpu_ns;
-	uint64_t stalls;      /* bursts FEEDER_STALL_NS or more late */
-	int64_t stall_max_ns; /* the latest of them */
-};
-
 static int feed_paced(struct run *r, tl_ledger_port_t *port, tl_wait_t *ack_waiter,
                       const struct workload *w, int64_t interval_ns, struct feeder_stats *fs)
 {

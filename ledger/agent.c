@@ -654,8 +654,8 @@ static int pipeline_reset(tl_ledger_t *l, int rc)
 	next_batch_no(l);
 	l->key_wait = false;
 	l->apply_error = 0;
-	for (uint32_t p = 0; p < l->port_count; p++)
-		if (!rc)
+	if (!rc) /* the commands stay peeked in their rings, to be applied again */
+		for (uint32_t p = 0; p < l->port_count; p++)
 			l->ports[p].inflight = 0;
 	return rc;
 }

@@ -20,9 +20,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PLAN_LEGS TL_PLAN_LEGS
-#define PLAN_PAIRS TL_PLAN_PAIRS
-
 typedef struct plan_pair {
 	uint32_t account_id, asset_id;
 	tl_pair_t *pair; /* NULL: the pair does not exist yet */
@@ -33,9 +30,9 @@ typedef struct plan_pair {
 typedef struct plan {
 	const tl_ledger_cmd_t *cmd;
 	int leg_count;
-	tl_entry_t legs[PLAN_LEGS];
+	tl_entry_t legs[TL_PLAN_LEGS];
 	int pair_count;
-	plan_pair_t pairs[PLAN_PAIRS];
+	plan_pair_t pairs[TL_PLAN_PAIRS];
 	/* reservation change */
 	bool res_touched;
 	bool res_exists; /* it existed before this command */
@@ -139,7 +136,7 @@ static int plan_pair(tl_ledger_t *l, plan_t *p, uint32_t account_id, uint32_t as
 	for (int i = 0; i < p->pair_count; i++)
 		if (p->pairs[i].account_id == account_id && p->pairs[i].asset_id == asset_id)
 			return i;
-	assert(p->pair_count < PLAN_PAIRS);
+	assert(p->pair_count < TL_PLAN_PAIRS);
 	plan_pair_t *pp = &p->pairs[p->pair_count];
 	memset(pp, 0, sizeof(*pp));
 	pp->account_id = account_id;
@@ -157,7 +154,7 @@ static int plan_pair(tl_ledger_t *l, plan_t *p, uint32_t account_id, uint32_t as
 static int add_leg(tl_ledger_t *l, plan_t *p, enum tl_leg leg, uint32_t account_id,
                    uint32_t asset_id, int64_t d_available, int64_t d_locked, uint64_t ref)
 {
-	assert(p->leg_count < PLAN_LEGS);
+	assert(p->leg_count < TL_PLAN_LEGS);
 	tl_entry_t *e = &p->legs[p->leg_count];
 	memset(e, 0, sizeof(*e));
 	e->leg = (uint8_t)leg;
