@@ -62,6 +62,7 @@ int tl_io_conn_create(tl_io_conn_t **out, tl_io_loop_t *loop, const struct tl_io
 	c->loop = loop;
 	c->cfg = *cfg;
 	c->cfg.ca_file = NULL; /* loaded below; the caller's string need not outlive us */
+	loop->urgent_conns += cfg->urgent; /* tl_io_conn_free takes it back */
 	c->ops = *ops;
 	c->user = user;
 	c->fd = -1;
@@ -98,6 +99,7 @@ void tl_io_conn_free(struct tl_io_conn *c)
 {
 	if (!c)
 		return;
+	c->loop->urgent_conns -= c->cfg.urgent;
 	tl_io_tls_end(c);
 	if (c->tls_ctx)
 		wolfSSL_CTX_free(c->tls_ctx);

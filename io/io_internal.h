@@ -69,6 +69,7 @@ struct tl_io_loop {
 	 * completion queue's size. */
 	struct held_cqe *held;
 	unsigned held_n, held_cap;
+	unsigned urgent_conns; /* conns of this loop with cfg.urgent: none, nothing is held */
 };
 
 enum tl_io_conn_state {

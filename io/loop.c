@@ -274,6 +274,8 @@ static int handle_completions(tl_io_loop_t *loop)
 	struct io_uring_cqe *cqe;
 	unsigned head, reaped = 0, urgent = 0, handled = 0;
 	bool held_before = loop->held_n > 0;
+	/* With no urgent conn and nothing held, every completion goes at once, in order. */
+	bool may_hold = loop->urgent_conns > 0 || held_before;
 
 	loop->batch_ns = tl_io_now_ns();
 	io_uring_for_each_cqe(&loop->ring, head, cqe)
@@ -281,11 +283,13 @@ static int handle_completions(tl_io_loop_t *loop)
 		enum tl_io_op op;
 		struct tl_io_conn *conn = cqe_conn(cqe, &op);
 
+		bool is_urgent = conn && conn->cfg.urgent; /* read before complete() may free it */
+
 		reaped++;
-		if (!conn || conn->cfg.urgent) {
+		if (!may_hold || !conn || is_urgent) {
 			complete(loop, cqe);
 			handled++;
-			urgent += conn != NULL;
+			urgent += is_urgent;
 			continue;
 		}
 		if (loop->held_n == loop->held_cap)

@@ -18,11 +18,11 @@
  * until the batch is committed and its commands released.
  */
 #include "ledger_internal.h"
+#include "tl_event.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* One logged write: op, database, key length, value length, then the bytes. */
 enum { LOG_PUT = 1, LOG_DEL = 2 };
@@ -162,13 +162,6 @@ static MDB_dbi log_dbi(const tl_store_t *st, tl_db_t db, unsigned *flags)
 	return st->meta;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int tl_batch_commit(const tl_batch_t *b, tl_store_t *st, tl_hist_t *commit_hist)
 {
 	MDB_txn *txn;
@@ -193,9 +186,9 @@ int tl_batch_commit(const tl_batch_t *b, tl_store_t *st, tl_hist_t *commit_hist)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	int64_t start_ns = mono_ns();
+	int64_t start_ns = tl_mono_ns();
 	rc = tl_store_err(mdb_txn_commit(txn));
 	if (!rc)
-		tl_hist_record(commit_hist, (uint64_t)(mono_ns() - start_ns));
+		tl_hist_record(commit_hist, (uint64_t)(tl_mono_ns() - start_ns));
 	return rc;
 }
