@@ -51,6 +51,13 @@
 #include "tl_sim_server.h"
 #include "tl_venue.h"
 
+/* The engine's places a second (strategy.max_places_per_s, 8 by default, for a real
+ * venue's limit), and the sim's limit, which the engine's limiter adopts from its answers:
+ * high enough here that most frames cause a request (about 35 of the 50 a second; at 8 a
+ * second, 2 did), so that a repetition's p99 is one of some 500 samples, not its maximum.
+ * Each place is also a LOCK and an UNLOCK for the ledger: the engine's whole path runs. */
+#define ENGINE_PLACES_PER_S "strategy.max_places_per_s=250"
+#define SIM_ORDERS_PER_10S "100000"
 #define REPS_MAX 20
 #define STALL_PROBE_NS 1000000000 /* 1 s before each repetition */
 #define STALL_MIN_NS 10000        /* a gap of 10 us or more is a stall */
@@ -125,7 +132,7 @@ static int sim_start(struct sim_child *s)
 		if (!freopen("/dev/null", "w", stderr))
 			_exit(127);
 		execl("/proc/self/exe", "tally", "sim", "--port", "0", "--status-every", "0",
-		      "--t2t", "--md-interval-ms", "20", "--orders-per-10s", "0",
+		      "--t2t", "--md-interval-ms", "20", "--orders-per-10s", SIM_ORDERS_PER_10S,
 		      "--weight-per-min", "0", (char *)NULL);
 		_exit(127);
 	}
@@ -156,8 +163,6 @@ static int sim_stop(struct sim_child *s, uint64_t *count, uint64_t *p50, uint64_
 	return rc;
 }
 
-/* About 2 frames a second cause an order here (the engine's levels wait for their acks, and
- * places for the venue's limit of 10 a second): 15 s gives some 30 a repetition. */
 #define SECONDS_DEFAULT 15
 
 static const char t2t_usage[] =
@@ -167,8 +172,8 @@ static const char t2t_usage[] =
     "Tick-to-trade on loopback against `tally sim --t2t` (market data every 20 ms):\n"
     "from a depth frame written by the sim to the first WS API request it caused\n"
     "(the request's id names the frame: run.t2t_ids). Each repetition runs two\n"
-    "clients against a fresh sim, S seconds each (default 15: about 2 frames a\n"
-    "second cause an order):\n"
+    "clients against a fresh sim, S seconds each (default 15; the engine may place\n"
+    "250 orders a second here, and about 35 frames a second cause a request):\n"
     "  - the floor: a minimal responder on the same io path that answers every depth\n"
     "    frame with a fixed order frame (one order.place, signed at start-up; the sim\n"
     "    rests the first and refuses the others as duplicates);\n"
@@ -439,8 +444,8 @@ static int run_engine(uint16_t port, unsigned seconds, tl_idle_kind_t idle, cons
 		      port_s, "--set", "strategy.refresh_ticks=0", "--set", "run.t2t_ids=true",
 		      "--set", md_idle, "--set", user_idle, "--set", strat_idle, "--set", layout_s,
 		      "--set", "run.status_every_ms=0", "--set", "run.reconcile_every_ms=0",
-		      "--duration", dur_s, "--ledger-dir", ledger, "--json-summary", summary,
-		      (char *)NULL);
+		      "--set", ENGINE_PLACES_PER_S, "--duration", dur_s, "--ledger-dir", ledger,
+		      "--json-summary", summary, (char *)NULL);
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);

@@ -34,6 +34,7 @@ void tl_run_config_default(struct tl_run_config *cfg)
 	cfg->max_position = 2000; /* 0.02 BTC */
 	cfg->skew_ticks = 4;
 	cfg->microprice = true;
+	cfg->max_places_per_s = 8; /* under the venue's 100 orders per 10 s, cancels spare */
 	cfg->durability = TL_LEDGER_STRICT;
 	cfg->order_mode = TL_RUN_ORDERS_FAST;
 	cfg->prealloc_mb = 64;
@@ -121,6 +122,7 @@ static const struct key keys[] = {
     NUM("strategy", "max_position", K_I64, max_position, 0, INT32_MAX, "lots a side"),
     NUM("strategy", "skew_ticks", K_U32, skew_ticks, 0, 100000, ""),
     NUM("strategy", "microprice", K_BOOL, microprice, 0, 1, ""),
+    NUM("strategy", "max_places_per_s", K_U32, max_places_per_s, 1, 100000, "orders a second"),
     TEXT("ledger", "dir", ledger_dir, "the ledger's directory"),
     NUM("ledger", "durability", K_DURABILITY, durability, 0, 0, "strict|nometasync|periodic"),
     NUM("ledger", "orders", K_ORDER_MODE, order_mode, 0, 0, "fast|strict"),

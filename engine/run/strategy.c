@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_PLACES_PER_S 8 /* under the venue's 100 orders per 10 s, with cancels spare */
-
 static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 void run_client_order_id(uint64_t order_seq, char out[24])
@@ -196,7 +194,7 @@ static bool budget_take(struct strategy *st, int64_t now_ns)
 		st->budget_window_ns = now_ns;
 		st->budget_used = 0;
 	}
-	if (st->budget_used >= MAX_PLACES_PER_S) {
+	if (st->budget_used >= st->cfg->max_places_per_s) {
 		atomic_fetch_add_explicit(&st->ctr->throttled, 1, memory_order_relaxed);
 		return false;
 	}

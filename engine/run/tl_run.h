@@ -82,6 +82,9 @@ struct tl_run_config {
 	int64_t max_position;       /* |inventory| limit per side, lots */
 	uint32_t skew_ticks;        /* shift at a full max_position, linear in between */
 	bool microprice;            /* reference: microprice (true) or mid */
+	/* Orders placed a second at most: the venue counts orders (Binance: 100 per 10 s), and
+	 * every replace is a cancel and a place. */
+	uint32_t max_places_per_s;
 
 	/* [ledger] */
 	char ledger_dir[TL_RUN_TEXT_MAX + 1]; /* empty: a fresh directory under /var/tmp */

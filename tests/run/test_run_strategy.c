@@ -207,6 +207,33 @@ static void test_quotes(void)
 	CHECK_EQ(count_type(&out, TL_EV_CANCEL), 2 * cfg.levels);
 }
 
+/* strategy.max_places_per_s: places past it in one second wait for the next; the refusals
+ * are counted. */
+static void test_places_budget(void)
+{
+	static struct strategy st;
+	static struct sink out;
+	struct tl_run_config cfg;
+	uint64_t throttled;
+
+	tl_run_config_default(&cfg);
+	CHECK_EQ(cfg.max_places_per_s, 8u);
+	cfg.max_places_per_s = 4; /* of the 6 the three levels a side want */
+	start(&st, &out, &cfg);
+	throttled = atomic_load(&g_ctr.throttled);
+	venue_ready(&st);
+	top(&st, 6000000, 6000001);
+	CHECK_EQ(count_type(&out, TL_EV_PLACE), 4);
+	CHECK_EQ(out.n_cmds, 4); /* no LOCK for a place that waits */
+	CHECK(atomic_load(&g_ctr.throttled) > throttled);
+	ack_all(&st, &out, 0);
+	strategy_tick(&st, 1500000000); /* the same second */
+	CHECK_EQ(count_type(&out, TL_EV_PLACE), 4);
+	strategy_tick(&st, 2000000000); /* the next: the other two */
+	CHECK_EQ(count_type(&out, TL_EV_PLACE), 6);
+	CHECK_EQ(out.n_cmds, 6);
+}
+
 static void test_lifecycle(void)
 {
 	static struct strategy st;
@@ -360,6 +387,10 @@ static void test_config(void)
 	CHECK(!cfg.t2t_ids);
 	CHECK_EQ(cfg.warm_us, 1000u);
 	CHECK_EQ(cfg.durability, TL_LEDGER_STRICT);
+	CHECK_EQ(cfg.max_places_per_s, 8u);
+	CHECK_EQ(tl_run_config_set(&cfg, "strategy.max_places_per_s=0", err), -EINVAL);
+	CHECK_EQ(tl_run_config_set(&cfg, "strategy.max_places_per_s=250", err), 0);
+	CHECK_EQ(cfg.max_places_per_s, 250u);
 	CHECK_EQ(tl_run_config_set(&cfg, "threads.warm_us=0", err), 0); /* off */
 	CHECK_EQ(cfg.warm_us, 0u);
 	CHECK_EQ(tl_run_config_set(&cfg, "threads.warm_us=1000001", err), -EINVAL);
@@ -425,6 +456,7 @@ int main(void)
 {
 	test_client_ids();
 	test_quotes();
+	test_places_budget();
 	test_t2t_origin();
 	test_lifecycle();
 	test_filled_and_limits();
