@@ -867,6 +867,11 @@ bool tl_ledger_submit_quiet(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd)
 	return tl_ring_try_push_quiet(port->cmds, cmd);
 }
 
+bool tl_ledger_port_has_room(tl_ledger_port_t *port)
+{
+	return tl_ring_reserve(port->cmds, 1) == 1;
+}
+
 void tl_ledger_port_notify(tl_ledger_port_t *port)
 {
 	tl_ring_notify(port->cmds);

@@ -385,6 +385,11 @@ bool tl_ledger_submit(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd);
 bool tl_ledger_submit_quiet(tl_ledger_port_t *port, const tl_ledger_cmd_t *cmd);
 void tl_ledger_port_notify(tl_ledger_port_t *port);
 
+/* True when the port's command ring has a slot free now: the producer's next submit on it
+ * cannot fail (only the ledger thread frees slots). For a producer that must act first and
+ * tell the ledger just after, and may not act unless it can tell it. */
+bool tl_ledger_port_has_room(tl_ledger_port_t *port);
+
 /* Takes the next ack into *ack. Returns true, or false when none is ready. */
 bool tl_ledger_poll_ack(tl_ledger_port_t *port, tl_ledger_ack_t *ack);
 

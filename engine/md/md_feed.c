@@ -32,10 +32,13 @@ struct tl_md_feed {
 	tl_md_sync_t *sync;
 	tl_ws_client_t *ws;
 	tl_http_client_t *http;
-	/* tl_md_feed_warm: a depth event of the feed's symbol, and the book it goes into */
+	/* tl_md_feed_warm: a depth event of the feed's symbol, and the sync and book it goes
+	 * into; warm_id is the warm sync's book id */
 	char warm_msg[128 + 2 * TL_MD_FEED_WARM_LEVELS * 24];
 	size_t warm_len;
 	tl_book_t *warm_book;
+	tl_md_sync_t *warm_sync;
+	uint64_t warm_id;
 	bool snapshot_in_flight;
 	bool started;
 	struct tl_md_feed_counters counters;
@@ -180,7 +183,7 @@ static void on_snapshot(tl_http_client_t *cl, void *user, int err, const struct 
 	after_result(f, res, m.final_id);
 }
 
-static void warm_msg_make(struct tl_md_feed *f);
+static int warm_open(struct tl_md_feed *f);
 
 int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md_feed_config *cfg,
                       tl_md_feed_book_fn on_book, void *user)
@@ -215,13 +218,8 @@ int tl_md_feed_create(tl_md_feed_t **out, tl_io_loop_t *loop, const struct tl_md
 		rc = tl_book_create(&f->book, &cfg->book);
 	if (rc == 0)
 		rc = tl_md_sync_create(&f->sync, &cfg->sync, f->book);
-	if (rc == 0) {
-		struct tl_book_config wb = cfg->book;
-		wb.max_levels_per_side = 4 * TL_MD_FEED_WARM_LEVELS;
-		rc = tl_book_create(&f->warm_book, &wb);
-	}
 	if (rc == 0)
-		warm_msg_make(f);
+		rc = warm_open(f);
 	if (rc == 0) {
 		struct tl_ws_client_config wc = cfg->ws;
 		if (!wc.path || strcmp(wc.path, "/") == 0)
@@ -259,20 +257,63 @@ static void warm_msg_make(struct tl_md_feed *f)
 	f->warm_len = n;
 }
 
-int tl_md_feed_warm(tl_md_feed_t *f)
+/* Parses the canned event; 0, or -EPROTO when it is not what warm_msg_make wrote. */
+static int warm_parse(struct tl_md_feed *f, struct tl_md_msg *m)
 {
-	struct tl_md_msg m;
-	int rc = tl_md_parse(f->parser, f->warm_msg, f->warm_len, &m);
+	int rc = tl_md_parse(f->parser, f->warm_msg, f->warm_len, m);
 
-	for (uint32_t i = 0; rc == 0 && i < m.n_bids; i++)
-		rc = tl_book_set(f->warm_book, TL_BOOK_BID, (tl_px_t){m.bids[i].px},
-		                 (tl_qty_t){m.bids[i].qty});
-	for (uint32_t i = 0; rc == 0 && i < m.n_asks; i++)
-		rc = tl_book_set(f->warm_book, TL_BOOK_ASK, (tl_px_t){m.asks[i].px},
-		                 (tl_qty_t){m.asks[i].qty});
-	if (rc == 0 && (m.kind != TL_MD_DEPTH || m.n_bids + m.n_asks != 2 * TL_MD_FEED_WARM_LEVELS))
+	if (rc == 0 &&
+	    (m->kind != TL_MD_DEPTH || m->n_bids + m->n_asks != 2 * TL_MD_FEED_WARM_LEVELS))
 		rc = -EPROTO;
 	return rc;
+}
+
+/* The warm pass's own book and sync (configured as the feed's), brought live at once: the
+ * canned event buffered, then the same levels as the snapshot that follows it. */
+static int warm_open(struct tl_md_feed *f)
+{
+	struct tl_book_config wb = f->cfg.book;
+	struct tl_md_sync_config sc = f->cfg.sync;
+	struct tl_md_msg m;
+	int rc;
+
+	warm_msg_make(f);
+	wb.max_levels_per_side = 4 * TL_MD_FEED_WARM_LEVELS;
+	sc.max_buffered_events = 4;
+	sc.max_buffered_levels = 4 * TL_MD_FEED_WARM_LEVELS;
+	if ((rc = tl_book_create(&f->warm_book, &wb)) ||
+	    (rc = tl_md_sync_create(&f->warm_sync, &sc, f->warm_book)) || (rc = warm_parse(f, &m)))
+		return rc;
+	if (tl_md_sync_depth(f->warm_sync, &m) != TL_MD_SYNC_BUFFERED)
+		return -EPROTO;
+	m.kind = TL_MD_SNAPSHOT;
+	if (tl_md_sync_snapshot(f->warm_sync, &m) != TL_MD_SYNC_LIVE)
+		return -EPROTO;
+	f->warm_id = m.final_id;
+	return 0;
+}
+
+int tl_md_feed_warm(tl_md_feed_t *f)
+{
+	struct tl_book_level top[4];
+	struct tl_md_msg m;
+	int rc = warm_parse(f, &m);
+
+	if (rc)
+		return rc;
+	/* The next event of the warm sync's stream: the same levels each time, so its book
+	 * stays as it is, through the same code as a live event, top first and then the rest. */
+	m.first_id = m.final_id = ++f->warm_id;
+	if (tl_md_sync_depth(f->warm_sync, &m) != TL_MD_SYNC_APPLIED)
+		return -EPROTO;
+	tl_md_sync_settle(f->warm_sync);
+	/* The feed's own book is only read: its best levels, which the next event updates,
+	 * back into the cache. */
+	if (tl_md_sync_state(f->sync) == TL_MD_LIVE) {
+		tl_book_top(f->book, TL_BOOK_BID, top, 4);
+		tl_book_top(f->book, TL_BOOK_ASK, top, 4);
+	}
+	return 0;
 }
 
 void tl_md_feed_settle(tl_md_feed_t *f)
@@ -310,6 +351,7 @@ int tl_md_feed_destroy(tl_md_feed_t *f)
 		return rc;
 	f->http = NULL;
 	tl_md_sync_destroy(f->sync);
+	tl_md_sync_destroy(f->warm_sync);
 	tl_book_destroy(f->warm_book);
 	tl_book_destroy(f->book);
 	tl_md_parser_destroy(f->parser);

@@ -470,11 +470,13 @@ int tl_md_feed_destroy(tl_md_feed_t *f);
 /*
  * Keeps the path of a depth event warm while the stream is quiet: parses a canned depth
  * event of TL_MD_FEED_WARM_LEVELS levels a side (made at creation) with the feed's own
- * parser, and applies it to a scratch book of its own. The feed's book, sync and counters
- * are not touched, and nothing is sent or allocated. Why: an event that comes after a
- * quiet spell finds the parser and the book's code out of the caches, and costs about
+ * parser, and applies it through a sync and book of its own, as a live event is applied
+ * (top first when the feed's sync is, then the rest); and reads the best levels of the
+ * feed's book, which the next event will update. The feed's book, sync and counters are
+ * not changed, and nothing is sent or allocated. Why: an event that comes after a quiet
+ * spell finds the parser, the sync and the book out of the caches, and costs about
  * three times what it costs warm (README, tick-to-trade).
- * Returns 0, or a parse or book error (a bug: the message is the feed's own).
+ * Returns 0, or a parse or sync error (a bug: the message is the feed's own).
  * Thread: the loop's, between its callbacks (the parser's arrays are reused). Blocks: no.
  */
 #define TL_MD_FEED_WARM_LEVELS 24

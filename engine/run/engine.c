@@ -771,11 +771,14 @@ static void *md_main(void *arg)
  * user thread
  * ====================================================================================== */
 
-/* The user half of a warm pass: builds and signs an order as do_intent does, into a buffer
- * that is then dropped: nothing is sent, no id or limit is used. */
+/* The user half of a warm pass: builds and signs an order and a cancel as do_intent does,
+ * and frames and masks the order as the WebSocket client would, into buffers that are then
+ * dropped: nothing is sent, no id or limit is used. */
 static void user_warm(struct engine *e)
 {
+	static const uint8_t mask_key[4] = {1, 2, 3, 4};
 	char buf[1024];
+	uint8_t frame[TL_WS_HEADER_MAX + sizeof(buf)];
 	struct tl_venue_auth a = auth_now(e);
 	struct tl_venue_order_req q = {.symbol = e->cfg.symbol,
 	                               .client_order_id = "warm",
@@ -785,9 +788,14 @@ static void user_warm(struct engine *e)
 	                               .qty = {1},
 	                               .scale = e->cfg.scale,
 	                               .resp_type = TL_VENUE_RESP_ACK};
+	struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol, .orig_client_order_id = "warm"};
+	ssize_t n = tl_venue_build_order_place(buf, sizeof(buf), 1, &a, &q);
 
-	if (tl_venue_build_order_place(buf, sizeof(buf), 1, &a, &q) > 0)
-		atomic_fetch_add_explicit(&e->user_ctr.warms, 1, memory_order_relaxed);
+	if (n <= 0 || tl_venue_build_order_cancel(buf, sizeof(buf), 1, &a, &ref) <= 0)
+		return;
+	size_t hdr = tl_ws_header_write(frame, TL_WS_OP_TEXT, true, (uint64_t)n, mask_key);
+	tl_ws_mask(frame + hdr, (const uint8_t *)buf, (size_t)n, mask_key, 0);
+	atomic_fetch_add_explicit(&e->user_ctr.warms, 1, memory_order_relaxed);
 }
 
 /*
@@ -1605,19 +1613,48 @@ static bool out_ledger(void *ctx, const tl_ledger_cmd_t *c)
 	return tl_ledger_submit_quiet(e->strat_port, &cmd);
 }
 
+static bool out_ledger_room(void *ctx)
+{
+	struct engine *e = ctx;
+
+	return tl_ledger_port_has_room(e->strat_port);
+}
+
 struct strat_stage {
 	struct strategy *st;
+	/* threads.warm_us: the copy the warm passes run (strategy_warm) */
+	struct strategy *warm;
+	struct strat_counters *warm_ctr;
 	int64_t next_tick;
 	bool stopping;
 };
 
+static void strat_close(struct strat_stage *s)
+{
+	free(s->st);
+	free(s->warm);
+	free(s->warm_ctr);
+	s->st = s->warm = NULL;
+	s->warm_ctr = NULL;
+}
+
+/* The strategy half of a warm pass (strategy_warm). */
+static void strat_warm(struct engine *e, struct strat_stage *s)
+{
+	strategy_warm(s->st, s->warm, s->warm_ctr, tl_mono_ns());
+	atomic_fetch_add_explicit(&e->strat_ctr.warms, 1, memory_order_relaxed);
+}
+
 /* Returns 0 or -ENOMEM (logged). */
 static int strat_open(struct engine *e, struct strat_stage *s)
 {
-	struct strat_out out = {out_intent, out_ledger, e};
+	struct strat_out out = {out_intent, out_ledger, out_ledger_room, e};
 
 	s->st = calloc(1, sizeof(*s->st));
-	if (!s->st) {
+	s->warm = calloc(1, sizeof(*s->warm));
+	s->warm_ctr = calloc(1, sizeof(*s->warm_ctr));
+	if (!s->st || !s->warm || !s->warm_ctr) {
+		strat_close(s);
 		tl_log(TL_LOG_ERR, "run", "strategy: out of memory");
 		return -ENOMEM;
 	}
@@ -1677,6 +1714,7 @@ static void *strat_main(void *arg)
 	struct engine *e = arg;
 	struct strat_stage s = {0};
 	tl_idle_t idle;
+	int64_t warm_ns = 0;
 
 	if (e->cfg.cpu_strategy >= 0 && tl_thread_pin_self(e->cfg.cpu_strategy))
 		tl_log(TL_LOG_WARNING, "run", "strategy: cannot pin to CPU %d",
@@ -1687,10 +1725,13 @@ static void *strat_main(void *arg)
 	while (!atomic_load_explicit(&e->stop_strat, memory_order_relaxed)) {
 		int work = strat_pass(e, &s);
 
+		if (warm_due(e, work, &warm_ns))
+			strat_warm(e, &s);
+
 		tl_ledger_port_notify(e->strat_port); /* after the intents: see out_ledger */
 		tl_idle_run(&idle, work, STRAT_TICK_NS);
 	}
-	free(s.st);
+	strat_close(&s);
 	return NULL;
 }
 
@@ -1735,6 +1776,7 @@ static void *fused_main(void *arg)
 				work += user_pass(e);
 				if (warm_due(e, work, &warm_ns)) {
 					md_warm(&m);
+					strat_warm(e, &s);
 					user_warm(e);
 				}
 				/* The orders first, then the ledger's wake-up (see out_ledger). */
@@ -1750,7 +1792,7 @@ static void *fused_main(void *arg)
 	user_close(e, m.loop);
 	md_close(&m);
 	e->fused_strat = NULL;
-	free(s.st);
+	strat_close(&s);
 	tl_io_loop_destroy(m.loop);
 	return NULL;
 }
@@ -2340,41 +2382,42 @@ void engine_summary(struct engine *e, FILE *out)
 	tl_hist_summary(&e->strat_ctr.react, &leg[1]);
 	tl_hist_summary(&e->user_ctr.send, &leg[2]);
 	tl_hist_summary(tl_ledger_commit_hist(e->ledger), &commit);
-	fprintf(out,
-	        "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64
-	        ",\"orders_rejected\":%" PRIu64 ",\"orders_unknown\":%" PRIu64
-	        ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64 ",\"fills_ws\":%" PRIu64
-	        ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
-	        ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
-	        ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
-	        ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
-	        ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
-	        ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
-	        ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
-	        "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
-	        "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64
-	        ",\"ledger_commits\":%" PRIu64 ",\"ledger_commit_p50_ns\":%" PRIu64
-	        ",\"ledger_commit_p99_ns\":%" PRIu64 ",\"ledger_cpu\":%d,\"t2t_count\":%" PRIu64
-	        ",\"t2t_p50_ns\":%" PRIu64 ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64
-	        ",\"internal_count\":%" PRIu64 ",\"internal_p50_ns\":%" PRIu64
-	        ",\"internal_p99_ns\":%" PRIu64 ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64
-	        ",\"md_p99_ns\":%" PRIu64 ",\"strategy_p50_ns\":%" PRIu64
-	        ",\"strategy_p99_ns\":%" PRIu64 ",\"user_p50_ns\":%" PRIu64
-	        ",\"user_p99_ns\":%" PRIu64 "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64
-	        ",\"user\":%" PRIu64 "},\"account_calls_counted\":%" PRIu64 "}\n",
-	        u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
-	        u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	        u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
-	        u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
-	        e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
-	        engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
-	        e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
-	        tl_ledger_last_seq(e->ledger), commit.count, commit.p50, commit.p99,
-	        tl_ledger_cpu(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
-	        internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99,
-	        leg[2].p50, leg[2].p99, tl_run_layout_name(e->cfg.layout),
-	        atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),
-	        atomic_load_explicit(&e->user_ctr.warms, memory_order_relaxed),
-	        tl_venue_limiter_counters(&e->limiter)->charged);
+	fprintf(
+	    out,
+	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
+	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
+	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
+	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
+	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
+	    ",\"settles_rejected\":%" PRIu64 ",\"settles_failed\":%" PRIu64
+	    ",\"adjustments\":%" PRIu64 ",\"breaker_trips\":%" PRIu64 ",\"throttled\":%" PRIu64
+	    ",\"reconnects\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"lock_rejects\":%" PRIu64
+	    ",\"balances_checked\":%s,\"drift\":{\"%s\":\"%" PRId64 "\",\"%s\":\"%" PRId64
+	    "\"},\"venue\":{\"%s\":\"%s\",\"%s\":\"%s\"},\"ledger\":{\"%s\":\"%s\",\"%s\":"
+	    "\"%s\"},\"ledger_dir\":\"%s\",\"ledger_seq\":%" PRIu64 ",\"ledger_commits\":%" PRIu64
+	    ",\"ledger_commit_p50_ns\":%" PRIu64 ",\"ledger_commit_p99_ns\":%" PRIu64
+	    ",\"ledger_cpu\":%d,\"t2t_count\":%" PRIu64 ",\"t2t_p50_ns\":%" PRIu64
+	    ",\"t2t_p99_ns\":%" PRIu64 ",\"t2t_max_ns\":%" PRIu64 ",\"internal_count\":%" PRIu64
+	    ",\"internal_p50_ns\":%" PRIu64 ",\"internal_p99_ns\":%" PRIu64
+	    ",\"internal_legs\":{\"md_p50_ns\":%" PRIu64 ",\"md_p99_ns\":%" PRIu64
+	    ",\"strategy_p50_ns\":%" PRIu64 ",\"strategy_p99_ns\":%" PRIu64
+	    ",\"user_p50_ns\":%" PRIu64 ",\"user_p99_ns\":%" PRIu64
+	    "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64 ",\"strategy\":%" PRIu64
+	    ",\"user\":%" PRIu64 "},\"account_calls_counted\":%" PRIu64 "}\n",
+	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
+	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
+	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
+	    u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
+	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
+	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
+	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	    tl_ledger_last_seq(e->ledger), commit.count, commit.p50, commit.p99,
+	    tl_ledger_cpu(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
+	    internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99, leg[2].p50,
+	    leg[2].p99, tl_run_layout_name(e->cfg.layout),
+	    atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),
+	    atomic_load_explicit(&e->strat_ctr.warms, memory_order_relaxed),
+	    atomic_load_explicit(&e->user_ctr.warms, memory_order_relaxed),
+	    tl_venue_limiter_counters(&e->limiter)->charged);
 	fflush(out);
 }

@@ -72,8 +72,9 @@ struct strat_counters {
 	_Atomic int64_t quote_delta_units; /* 10^-8 quote: sold - bought notional - fees */
 	_Atomic uint32_t live_slots;
 	_Atomic int64_t ref_px;
-	tl_hist_t t2t;   /* a top's arrival to the place it caused, ns */
-	tl_hist_t react; /* a top's publication to any intent it caused, ns */
+	_Atomic uint64_t warms; /* threads.warm_us passes */
+	tl_hist_t t2t;          /* a top's arrival to the place it caused, ns */
+	tl_hist_t react;        /* a top's publication to any intent it caused, ns */
 };
 
 /* ---- the strategy (strategy.c) ------------------------------------------------------ */
@@ -102,6 +103,9 @@ struct slot {
 struct strat_out {
 	bool (*intent)(void *ctx, const tl_event_t *ev);
 	bool (*ledger)(void *ctx, const tl_ledger_cmd_t *cmd);
+	/* True when the next ledger() call cannot fail: a fast order leaves before its LOCK
+	 * is written, and only when the LOCK is sure to follow. */
+	bool (*ledger_room)(void *ctx);
 	void *ctx;
 };
 
@@ -135,6 +139,15 @@ void strategy_init(struct strategy *st, const struct tl_run_config *cfg, struct 
                    struct strat_counters *ctr, int64_t start_wall_ms);
 void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns);
 void strategy_on_ack(struct strategy *st, const tl_ledger_ack_t *ack);
+/*
+ * A warm pass: the top the strategy last saw, moved by more than refresh_ticks (up and
+ * down in turn), goes through a copy of it, `scratch`, whose intents, ledger commands and
+ * counters (`scratch_ctr`) are dropped. So its quoting code and the lines of *st stay in
+ * the caches while the market is quiet; *st itself is only read. Nothing when it has no
+ * top yet. Thread: the strategy's (st is read whole).
+ */
+void strategy_warm(const struct strategy *st, struct strategy *scratch,
+                   struct strat_counters *scratch_ctr, int64_t now_ns);
 /* Periodic work: refresh, resend what a full ring refused. */
 void strategy_tick(struct strategy *st, int64_t now_ns);
 /* Pause (stale true) or resume quoting: while paused no order is placed and the live ones

@@ -19,6 +19,7 @@
  */
 #include "run_internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -223,24 +224,29 @@ static void place(struct strategy *st, int side, int level, int64_t px, int64_t 
 	struct slot *s = &st->slots[side][level];
 	int64_t qty = st->cfg->level_qty - st->cfg->level_qty % st->cfg->step;
 
-	if (qty <= 0 || !within_limits(st, side, qty, px) || !budget_take(st, now_ns))
+	if (qty <= 0 || !within_limits(st, side, qty, px))
+		return;
+	/* Every order has its LOCK: no place without room for it (tried again on the tick). */
+	if (!st->out.ledger_room(st->out.ctx) || !budget_take(st, now_ns))
 		return;
 	memset(s, 0, sizeof(*s));
 	s->order_seq = st->next_order_seq++;
 	s->px = px;
 	s->qty = qty;
-	if (!send_ledger(st, side, level, TL_LEDGER_LOCK)) {
-		s->order_seq = 0;
-		return;
-	}
 	st->open_qty[side] += qty;
 	if (st->cfg->order_mode == TL_RUN_ORDERS_STRICT) {
 		s->state = SLOT_LOCKING; /* the order leaves on the LOCK's ack */
-		return;
+	} else {
+		/* Fast: the order leaves first and its LOCK right after, in the same pass (the
+		 * ledger hears of both at its end): building the LOCK would otherwise delay
+		 * the order by its length. The LOCK is not waited for either way. */
+		s->state = SLOT_LIVE;
+		if (!send_intent(st, TL_EV_PLACE, s, side, level, now_ns))
+			s->state = SLOT_LOCKING; /* sent again on the LOCK's ack */
 	}
-	s->state = SLOT_LIVE;
-	if (!send_intent(st, TL_EV_PLACE, s, side, level, now_ns))
-		s->state = SLOT_LOCKING; /* sent again from the tick */
+	bool locked = send_ledger(st, side, level, TL_LEDGER_LOCK);
+	assert(locked); /* ledger_room said so, and only this thread fills the port */
+	(void)locked;
 }
 
 static void cancel(struct strategy *st, int side, int level, int64_t now_ns)
@@ -389,6 +395,50 @@ void strategy_on_event(struct strategy *st, const tl_event_t *ev, int64_t now_ns
 	default:
 		break;
 	}
+}
+
+static bool warm_intent(void *ctx, const tl_event_t *ev)
+{
+	(void)ctx, (void)ev;
+	return true;
+}
+
+static bool warm_ledger(void *ctx, const tl_ledger_cmd_t *cmd)
+{
+	(void)ctx, (void)cmd;
+	return true;
+}
+
+static bool warm_room(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
+void strategy_warm(const struct strategy *st, struct strategy *scratch,
+                   struct strat_counters *scratch_ctr, int64_t now_ns)
+{
+	static const struct strat_out drop = {warm_intent, warm_ledger, warm_room, NULL};
+	/* Far enough that every live order of the copy is off by more than refresh_ticks. */
+	int64_t move = ((int64_t)st->cfg->refresh_ticks + 1) * st->cfg->tick;
+	tl_event_t ev;
+
+	if (!st->have_top)
+		return;
+	if (st->bid_px > scratch->bid_px || st->bid_px - move <= 0)
+		move = -move; /* opposite to the last pass's */
+	*scratch = *st;
+	scratch->out = drop;
+	scratch->ctr = scratch_ctr;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = TL_EV_TOP;
+	ev.ts_origin_ns = ev.ts_publish_ns = now_ns;
+	ev.payload.top.bid_px = st->bid_px - move;
+	ev.payload.top.bid_qty = st->bid_qty;
+	ev.payload.top.ask_px = st->ask_px - move;
+	ev.payload.top.ask_qty = st->ask_qty;
+	ev.payload.top.update_id = st->top_update_id;
+	strategy_on_event(scratch, &ev, now_ns);
 }
 
 void strategy_on_ack(struct strategy *st, const tl_ledger_ack_t *ack)

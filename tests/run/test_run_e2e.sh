@@ -85,8 +85,8 @@ check_ledger_cpu embedded
 want=split
 [ "$(getconf _NPROCESSORS_ONLN)" -lt 4 ] && want=fused
 grep -q "\"layout\":\"$want\"" "$work/embedded.json" || fail "embedded: the layout is not $want"
-# threads.warm_us (1000 by default): both halves of the warm pass ran while it idled
-grep -Eq '"warm_passes":\{"md":[1-9][0-9]*,"user":[1-9]' "$work/embedded.json" ||
+# threads.warm_us (1000 by default): the three parts of the warm pass ran while it idled
+grep -Eq '"warm_passes":\{"md":[1-9][0-9]*,"strategy":[1-9][0-9]*,"user":[1-9]' "$work/embedded.json" ||
 	fail "embedded: no warm passes"
 
 # 2. each fault in turn. The sim runs a little longer than the engine. A position limit

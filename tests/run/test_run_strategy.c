@@ -53,14 +53,21 @@ static bool sink_ledger(void *ctx, const tl_ledger_cmd_t *c)
 	return true;
 }
 
+static bool sink_ledger_room(void *ctx)
+{
+	struct sink *s = ctx;
+
+	return !s->full && s->n_cmds < OUT_MAX;
+}
+
 static struct strat_counters g_ctr;
 
 static void start(struct strategy *st, struct sink *out, const struct tl_run_config *cfg)
 {
 	memset(out, 0, sizeof(*out));
 	tl_hist_reset(&g_ctr.t2t);
-	strategy_init(st, cfg, (struct strat_out){sink_intent, sink_ledger, out}, &g_ctr,
-	              1700000000000);
+	strategy_init(st, cfg, (struct strat_out){sink_intent, sink_ledger, sink_ledger_room, out},
+	              &g_ctr, 1700000000000);
 }
 
 static void top(struct strategy *st, int64_t bid, int64_t ask)
@@ -232,6 +239,43 @@ static void test_places_budget(void)
 	strategy_tick(&st, 2000000000); /* the next: the other two */
 	CHECK_EQ(count_type(&out, TL_EV_PLACE), 6);
 	CHECK_EQ(out.n_cmds, 6);
+}
+
+/* A warm pass runs a moved top through a copy: the strategy itself, its outputs and its
+ * counters are untouched, and the copy did quote (its own counters say so). */
+static void test_warm(void)
+{
+	static struct strategy st, before, scratch;
+	static struct strat_counters scratch_ctr;
+	static struct sink out;
+	struct tl_run_config cfg;
+	uint64_t intents;
+
+	tl_run_config_default(&cfg);
+	start(&st, &out, &cfg);
+	strategy_warm(&st, &scratch, &scratch_ctr, 1000000000); /* no top yet: nothing */
+	CHECK_EQ(atomic_load(&scratch_ctr.intents), 0);
+	venue_ready(&st);
+	top(&st, 6000000, 6000001);
+	ack_all(&st, &out, 0);
+	for (size_t i = 0; i < out.n_intents; i++)
+		order_report(&st, out.intents[i].payload.intent.order_seq, TL_ORDER_ACKED, false, 0,
+		             0);
+	size_t n_intents = out.n_intents, n_cmds = out.n_cmds;
+	intents = atomic_load(&g_ctr.intents);
+	before = st;
+	for (int pass = 0; pass < 3; pass++) {
+		uint64_t seen = atomic_load(&scratch_ctr.intents);
+
+		strategy_warm(&st, &scratch, &scratch_ctr, 1000000000 + pass);
+		/* every live order of the copy is off by more than refresh_ticks: cancelled */
+		CHECK_EQ(atomic_load(&scratch_ctr.intents) - seen, 2 * cfg.levels);
+		CHECK(scratch.bid_px != st.bid_px);
+	}
+	CHECK(memcmp(&before, &st, sizeof(st)) == 0);
+	CHECK_EQ(out.n_intents, n_intents);
+	CHECK_EQ(out.n_cmds, n_cmds);
+	CHECK_EQ(atomic_load(&g_ctr.intents), intents);
 }
 
 static void test_lifecycle(void)
@@ -457,6 +501,7 @@ int main(void)
 	test_client_ids();
 	test_quotes();
 	test_places_budget();
+	test_warm();
 	test_t2t_origin();
 	test_lifecycle();
 	test_filled_and_limits();
