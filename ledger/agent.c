@@ -408,6 +408,7 @@ void tl_ledger_stats(const tl_ledger_t *l, tl_ledger_stats_t *out)
 	out->commands = atomic_load_explicit(&l->commands, memory_order_relaxed);
 	out->map_grows = atomic_load_explicit(&l->map_grows, memory_order_relaxed);
 	out->key_waits = atomic_load_explicit(&l->key_waits, memory_order_relaxed);
+	out->committer_yields = atomic_load_explicit(&l->committer_yields, memory_order_relaxed);
 }
 
 const tl_hist_t *tl_ledger_commit_hist(const tl_ledger_t *l)
@@ -728,6 +729,22 @@ static void batch_landed(tl_ledger_t *l, int rc)
  * and the next handed off soon after the commit ends. */
 #define APPLY_CHUNK 64
 
+/*
+ * After a chunk applied while a commit is in flight, the ledger thread gives way to the
+ * committer. Both run on one CPU (the disk's), and the committer sleeps in the sync: when
+ * the sync ends, the scheduler would otherwise leave it waiting until the ledger thread's
+ * slice ran out (its run delay was 280 to 420 us at the 90th percentile, in a commit of
+ * about 600). With the yield it waits one chunk at most. When the committer is not
+ * runnable the call returns at once: one syscall per 64 commands. In 16 alternated runs
+ * of `tally bench ledger --reps 1` the median ack p99 went from 3.5 to 2.5 ms, and the
+ * runs over 5 ms from 5 to 1 (README "The ledger").
+ */
+static void give_way_to_committer(tl_ledger_t *l)
+{
+	sched_yield();
+	atomic_fetch_add_explicit(&l->committer_yields, 1, memory_order_relaxed);
+}
+
 /* One pass of the ledger thread. Returns a count of what it did (0: nothing). */
 static uint32_t ledger_do_work(tl_ledger_t *l)
 {
@@ -757,8 +774,13 @@ static uint32_t ledger_do_work(tl_ledger_t *l)
 		return work + drain_failed(l, failed);
 	}
 
-	if (!l->key_wait && !l->apply_error)
-		work += apply_pending(l, APPLY_CHUNK);
+	if (!l->key_wait && !l->apply_error) {
+		uint32_t applied = apply_pending(l, APPLY_CHUNK);
+
+		work += applied;
+		if (applied && l->committing)
+			give_way_to_committer(l);
+	}
 	if (!l->committing && l->building->total && !l->apply_error) {
 		hand_off(l);
 		work++;

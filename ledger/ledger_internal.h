@@ -396,6 +396,7 @@ struct tl_ledger {
 	_Atomic uint64_t commands;
 	_Atomic uint64_t map_grows;
 	_Atomic uint64_t key_waits;
+	_Atomic uint64_t committer_yields;
 	tl_hist_t commit_hist; /* ns in mdb_txn_commit (written by the committer) */
 };
 

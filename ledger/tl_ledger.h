@@ -356,6 +356,8 @@ typedef struct tl_ledger_stats {
 	uint64_t map_grows; /* times MAP_FULL grew the map */
 	uint64_t key_waits; /* commands that repeated a key still in flight, and so waited for
 	                     * the batches ahead to land before being acked as duplicates */
+	uint64_t committer_yields; /* times the ledger thread, having applied commands while a
+	                            * commit was in flight, gave its CPU to the committer */
 } tl_ledger_stats_t;
 
 void tl_ledger_stats(const tl_ledger_t *ledger, tl_ledger_stats_t *out);
