@@ -328,6 +328,51 @@ static inline uint64_t md_dec_push(uint64_t v, unsigned n, uint64_t add, bool *b
 }
 
 /*
+ * The shape every price and quantity from the venue has, "61737.63000000": 1 to 7 integer
+ * digits, a point, then 1 to 8 fraction digits and a non-digit. Two loads and two SWAR
+ * conversions, with no overflow check needed (the value is below 10^7 x 10^8 + 10^8).
+ * Returns the pointer past the last fraction digit, with *out set; or NULL for any other
+ * shape, and when a fraction digit past `decimals` is not zero (md_dec_scan then takes it
+ * the general way, and decides). Reads 17 bytes from p; decimals at most 8.
+ */
+static inline const char *md_dec_fast(const char *p, int decimals, int64_t *out)
+{
+	const uint64_t zeros = 0x3030303030303030ull;
+	uint64_t x = md_load64(p), nd = md_swar_nondigits(x), y, v;
+	unsigned ni, nf, take;
+	const char *f;
+
+	if (nd == 0)
+		return NULL; /* 8 integer digits or more */
+	ni = (unsigned)__builtin_ctzll(nd) >> 3;
+	if (ni == 0 || p[ni] != '.')
+		return NULL;
+	f = p + ni + 1;
+	y = md_load64(f);
+	nd = md_swar_nondigits(y);
+	if (nd == 0 && (unsigned)(f[8] - '0') <= 9)
+		return NULL; /* 9 fraction digits or more */
+	nf = nd ? (unsigned)__builtin_ctzll(nd) >> 3 : 8;
+	if (nf == 0)
+		return NULL;
+	take = nf < (unsigned)decimals ? nf : (unsigned)decimals;
+	if (nf > take) {
+		/* Digits take..nf-1 are past the scale: all must be zeros. */
+		uint64_t extra = (y ^ zeros) >> (8 * take);
+
+		if (nf - take < 8)
+			extra &= (1ull << (8 * (nf - take))) - 1;
+		if (extra)
+			return NULL;
+	}
+	v = md_swar_first(x ^ zeros, ni) * md_pow10[decimals];
+	if (take > 0)
+		v += md_swar_first(y ^ zeros, take) * md_pow10[(unsigned)decimals - take];
+	*out = (int64_t)v;
+	return f + nf;
+}
+
+/*
  * Scans the longest prefix of [p, end) of the form digits ['.' digits] and converts it at
  * `decimals` places (0..18, not checked here). Returns the pointer to the first byte not
  * taken; the caller decides whether that byte may end a decimal (end of input for
@@ -348,6 +393,11 @@ static inline const char *md_dec_scan(const char *p, const char *end, int decima
 	uint64_t v = 0;
 	bool big = false, inexact = false;
 	unsigned want = (unsigned)decimals, d;
+
+	if (end - p >= 17 && decimals <= 8 && (f = md_dec_fast(p, decimals, out)) != NULL) {
+		*err = 0;
+		return f;
+	}
 
 	/* Integer part. A wrap of v is noted in `big`; past that v means nothing. */
 	for (;;) {

@@ -357,6 +357,101 @@ static void test_dec_random(void)
 	}
 }
 
+/*
+ * A decimal the way the venue writes one, or near it: 1 to 9 integer digits (leading zeros
+ * too), then mostly a point and 0 to 10 fraction digits, often ending in zeros. Those
+ * around the fast path's edges (8 integer digits, 9 fraction digits, a non-zero digit past
+ * the scale, a point with nothing after it) decide whether it takes a number or not.
+ */
+static size_t venue_decimal(char *s)
+{
+	size_t n = 0, ni = 1 + rnd() % 9, nf = rnd() % 11, zeros_from = rnd() % 11;
+
+	for (size_t i = 0; i < ni; i++)
+		s[n++] = (char)('0' + (rnd() % 4 == 0 ? 0 : rnd() % 10));
+	if (rnd() % 10 == 0)
+		return n;
+	s[n++] = '.';
+	for (size_t i = 0; i < nf; i++)
+		s[n++] = (char)('0' + (i >= zeros_from && rnd() % 8 ? 0 : rnd() % 10));
+	return n;
+}
+
+/*
+ * The parser's levels against the slow reference, level by level. The levels are where
+ * the parser takes its fast path (md_dec_fast: a whole decimal in two 8-byte loads, when
+ * 17 bytes or more follow it), so every one is checked against dec_ref: the same value
+ * when both take it, and the message refused when the reference refuses a level.
+ */
+static void test_dec_levels_random(void)
+{
+	enum { LEVELS = 4 };
+	char msg[512], dec[LEVELS][2][24];
+	size_t dlen[LEVELS][2];
+	int64_t want[LEVELS][2];
+	uint64_t taken = 0, refused = 0;
+
+	for (int it = 0; it < 100000; it++) {
+		int d[2] = {(int)(rnd() % 9), (int)(rnd() % 9)};
+		int nl = 1 + (int)(rnd() % LEVELS), n;
+		bool all_ok = true;
+		tl_md_parser_t *p;
+		struct tl_md_parser_config c;
+		struct tl_md_msg m;
+
+		tl_md_parser_config_default(&c);
+		c.scale.px_decimals = d[0];
+		c.scale.qty_decimals = d[1];
+		CHECK_EQ(tl_md_parser_create(&p, &c), 0);
+		n = snprintf(msg, sizeof(msg),
+		             "{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"BTCUSDT\","
+		             "\"U\":1,\"u\":2,\"b\":[");
+		for (int l = 0; l < nl; l++) {
+			for (int k = 0; k < 2; k++) {
+				dlen[l][k] = venue_decimal(dec[l][k]);
+				if (dec_ref(dec[l][k], dlen[l][k], d[k], &want[l][k]) != 0)
+					all_ok = false;
+			}
+			n += snprintf(msg + n, sizeof(msg) - (size_t)n, "%s[\"%.*s\",\"%.*s\"]",
+			              l ? "," : "", (int)dlen[l][0], dec[l][0], (int)dlen[l][1],
+			              dec[l][1]);
+		}
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "],\"a\":[]}");
+		CHECK((size_t)n < sizeof(msg));
+		int rc = tl_md_parse(p, msg, (size_t)n, &m);
+		if (!all_ok) {
+			if (rc == 0) {
+				fprintf(stderr, "levels: took a level the reference refuses: %s\n",
+				        msg);
+				exit(1);
+			}
+			refused++;
+		} else {
+			if (rc != 0 || m.n_bids != (uint32_t)nl) {
+				fprintf(stderr,
+				        "levels: refused (%d) what the reference takes: %s\n", rc,
+				        msg);
+				exit(1);
+			}
+			for (int l = 0; l < nl; l++)
+				if (m.bids[l].px != want[l][0] || m.bids[l].qty != want[l][1]) {
+					fprintf(
+					    stderr,
+					    "levels: level %d of %s at %d/%d: got %lld/%lld, ref "
+					    "%lld/%lld\n",
+					    l, msg, d[0], d[1], (long long)m.bids[l].px,
+					    (long long)m.bids[l].qty, (long long)want[l][0],
+					    (long long)want[l][1]);
+					exit(1);
+				}
+			taken++;
+		}
+		tl_md_parser_destroy(p);
+	}
+	/* both outcomes were exercised, many times */
+	CHECK(taken > 10000 && refused > 10000);
+}
+
 static void test_dec_format(void)
 {
 	char buf[32];
@@ -1344,6 +1439,7 @@ int main(int argc, char **argv)
 
 	test_dec_parse();
 	test_dec_random();
+	test_dec_levels_random();
 	test_dec_format();
 	test_config();
 	test_kinds();
