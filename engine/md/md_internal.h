@@ -308,6 +308,18 @@ static inline uint64_t md_swar_first(uint64_t d, unsigned n)
 	return md_swar_value(d << (8 * (8 - n)));
 }
 
+/* Whether any of digits take..n-1 of d (0 <= take <= n <= 8) is not zero: the digits a
+ * decimal has past its scale, which must all be zeros. */
+static inline bool md_swar_nonzero_past(uint64_t d, unsigned take, unsigned n)
+{
+	if (n == take)
+		return false;
+	d >>= 8 * take;
+	if (n - take < 8)
+		d &= (1ull << (8 * (n - take))) - 1;
+	return d != 0;
+}
+
 static inline uint64_t md_load64(const char *p)
 {
 	uint64_t x;
@@ -356,15 +368,8 @@ static inline const char *md_dec_fast(const char *p, int decimals, int64_t *out)
 	if (nf == 0)
 		return NULL;
 	take = nf < (unsigned)decimals ? nf : (unsigned)decimals;
-	if (nf > take) {
-		/* Digits take..nf-1 are past the scale: all must be zeros. */
-		uint64_t extra = (y ^ zeros) >> (8 * take);
-
-		if (nf - take < 8)
-			extra &= (1ull << (8 * (nf - take))) - 1;
-		if (extra)
-			return NULL;
-	}
+	if (md_swar_nonzero_past(y ^ zeros, take, nf))
+		return NULL;
 	v = md_swar_first(x ^ zeros, ni) * md_pow10[decimals];
 	if (take > 0)
 		v += md_swar_first(y ^ zeros, take) * md_pow10[(unsigned)decimals - take];
@@ -443,14 +448,8 @@ static inline const char *md_dec_scan(const char *p, const char *end, int decima
 
 			if (take > 0)
 				v = md_dec_push(v, take, md_swar_first(x ^ zeros, take), &big);
-			if (n > take) {
-				/* Digits take..n-1 are past the scale: any non-zero is inexact. */
-				uint64_t extra = (x ^ zeros) >> (8 * take);
-
-				if (n - take < 8)
-					extra &= (1ull << (8 * (n - take))) - 1;
-				inexact |= extra != 0;
-			}
+			/* Digits take..n-1 are past the scale: any non-zero is inexact. */
+			inexact |= md_swar_nonzero_past(x ^ zeros, take, n);
 			want -= take;
 			p += n;
 			if (n < 8)
