@@ -25,6 +25,7 @@
 #include "tl_hist.h"
 #include "tl_ledger.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,10 +53,11 @@
 /* (c)'s feeder wakes this often; see feed_paced() */
 #define BURST_US_DEFAULT 300
 
-/* The disk probe's commit shape: see disk_probe(). */
+/* The disk probe's commit shapes: see disk_probe(). */
 #define DISK_FILE_PAGES 4096u /* 16 MiB, written in full before timing */
 #define DISK_SCATTERED 12u    /* single pages, anywhere in the file */
 #define DISK_RUN 20u          /* then one run of contiguous pages */
+#define DISK_PAGES (DISK_SCATTERED + DISK_RUN)
 #define DISK_COMMITS 400u     /* timed, per repetition */
 #define FLOOR_ARRIVALS 20000u /* evenly spaced commands over the probe's commits */
 #define PAGE_BYTES 4096u
@@ -542,6 +544,10 @@ struct rep_figures {
 	double commit_p50_us, commit_p99_us; /* LMDB's commit, per commit of the latency phase */
 	double disk_p50_us, disk_p99_us;     /* disk_probe(), per commit */
 	double floor_p50_us, floor_p99_us;   /* disk_floor(): the ack with a free apply */
+	/* The same, with the commit's pages written side by side (disk_probe's contiguous
+	 * shape): what the ack could be if LMDB placed a commit's pages in one run. */
+	double disk_contig_p50_us, disk_contig_p99_us;
+	double floor_contig_p50_us, floor_contig_p99_us;
 };
 
 static double per_s(uint64_t count, int64_t elapsed_ns)
@@ -626,20 +632,25 @@ static int write_at(int fd, const void *buf, size_t len, off_t off)
 }
 
 /*
- * The disk alone, doing what one commit of the latency phase does, with no LMDB: DISK_SCATTERED
+ * The disk alone, doing what one commit of the latency phase does, with no LMDB: `scattered`
  * single pages at random places in a file written in full beforehand (so no write changes
- * its size or allocates a block), one run of DISK_RUN contiguous pages, fdatasync, then one
+ * its size or allocates a block), one run of `run` contiguous pages, fdatasync, then one
  * page through an O_DSYNC descriptor. That is LMDB's strict commit: the dirty pages, a
- * flush, then the meta page written synchronously. The shape is that of the latency phase's
- * commits as strace showed them on the development machine: about 12 single pages (B-tree
- * roots and branches, copied to pages reused from all over the file) and one run of about
- * 20. An ack cannot be quicker than its commit's I/O, so this is a floor under the ack's
- * latency on this disk. Records each commit's time in *h and its start and end in
- * starts[] and ends[], and returns 0 or a negative errno after saying why on stderr.
+ * flush, then the meta page written synchronously. With DISK_SCATTERED and DISK_RUN the
+ * shape is that of the latency phase's commits as strace showed them on the development
+ * machine: about 12 single pages (B-tree roots and branches, copied to pages reused from
+ * all over the file) and one run of about 20. An ack cannot be quicker than its commit's
+ * I/O, so this is a floor under the ack's latency on this disk. With 0 and DISK_PAGES, the
+ * same pages go in one run: each separate run is a request of its own to the disk, and
+ * their number, more than the bytes, sets the flush's time on a virtual disk (32 single
+ * pages took about 5 times as long as 32 side by side on the development machine). Records
+ * each commit's time in *h and its start and end in starts[] and ends[], and returns 0 or a
+ * negative errno after saying why on stderr.
  */
-static int disk_probe(const char *parent, tl_hist_t *h, int64_t *starts, int64_t *ends)
+static int disk_probe(const char *parent, uint32_t scattered, uint32_t run, tl_hist_t *h,
+                      int64_t *starts, int64_t *ends)
 {
-	static unsigned char pages[DISK_RUN * PAGE_BYTES];
+	static unsigned char pages[DISK_PAGES * PAGE_BYTES];
 	char path[PATH_MAX];
 	uint64_t seed = 0x9e3779b97f4a7c15u;
 	int fd = -1, meta_fd = -1, rc = 0;
@@ -656,8 +667,9 @@ static int disk_probe(const char *parent, tl_hist_t *h, int64_t *starts, int64_t
 		        tl_strerror(rc));
 		return rc;
 	}
+	assert(run >= 1 && scattered + run <= DISK_PAGES);
 	memset(pages, 0xa5, sizeof(pages));
-	for (uint32_t pg = 0; pg < DISK_FILE_PAGES && rc == 0; pg += DISK_RUN)
+	for (uint32_t pg = 0; pg < DISK_FILE_PAGES && rc == 0; pg += DISK_PAGES)
 		rc = write_at(fd, pages, sizeof(pages), (off_t)pg * PAGE_BYTES);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
@@ -667,14 +679,14 @@ static int disk_probe(const char *parent, tl_hist_t *h, int64_t *starts, int64_t
 	for (uint32_t c = 0; c < DISK_COMMITS && rc == 0; c++) {
 		int64_t start_ns = tl_mono_ns();
 
-		for (uint32_t i = 0; i < DISK_SCATTERED && rc == 0; i++) {
+		for (uint32_t i = 0; i < scattered && rc == 0; i++) {
 			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; /* xorshift64 */
-			off_t pg = 2 + (off_t)(seed % (DISK_FILE_PAGES - 2 - DISK_RUN));
+			off_t pg = 2 + (off_t)(seed % (DISK_FILE_PAGES - 2 - run));
 			rc = write_at(fd, pages, PAGE_BYTES, pg * PAGE_BYTES);
 		}
-		off_t run_at = (off_t)(DISK_FILE_PAGES - DISK_RUN) * PAGE_BYTES;
+		off_t run_at = (off_t)(DISK_FILE_PAGES - run) * PAGE_BYTES;
 		if (rc == 0)
-			rc = write_at(fd, pages, sizeof(pages), run_at);
+			rc = write_at(fd, pages, (size_t)run * PAGE_BYTES, run_at);
 		if (rc == 0 && fdatasync(fd) != 0)
 			rc = -errno;
 		if (rc == 0) /* the meta pages are the file's first two */
@@ -733,8 +745,25 @@ static void disk_floor(const int64_t *starts, const int64_t *ends, uint32_t comm
 	}
 }
 
-/* The disk probe, into f, run on the ledger thread's CPU when it had one, so that the two
- * wait for the disk from the same place. */
+/* One shape of the disk probe: its commits' p50 and p99, and those of the ack's floor
+ * they give (disk_floor), in us. */
+static int disk_shape(struct run *r, uint32_t scattered, uint32_t run, double *disk_p50,
+                      double *disk_p99, double *floor_p50, double *floor_p99)
+{
+	static int64_t starts[DISK_COMMITS], ends[DISK_COMMITS];
+	int rc = disk_probe(r->o->dir, scattered, run, r->hist, starts, ends);
+	if (rc)
+		return rc;
+	*disk_p50 = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+	*disk_p99 = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	disk_floor(starts, ends, DISK_COMMITS, r->hist);
+	*floor_p50 = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
+	*floor_p99 = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
+	return 0;
+}
+
+/* The disk probe's two shapes, into f, run on the ledger thread's CPU when it had one, so
+ * that the two wait for the disk from the same place. */
 static int rep_disk(struct run *r, struct rep_figures *f)
 {
 	cpu_set_t before;
@@ -750,17 +779,13 @@ static int rep_disk(struct run *r, struct rep_figures *f)
 			        r->ledger_cpu_used, tl_strerror(rc));
 		pinned = rc == 0;
 	}
-	static int64_t starts[DISK_COMMITS], ends[DISK_COMMITS];
-	rc = disk_probe(r->o->dir, r->hist, starts, ends);
+	rc = disk_shape(r, DISK_SCATTERED, DISK_RUN, &f->disk_p50_us, &f->disk_p99_us,
+	                &f->floor_p50_us, &f->floor_p99_us);
+	if (rc == 0)
+		rc = disk_shape(r, 0, DISK_PAGES, &f->disk_contig_p50_us, &f->disk_contig_p99_us,
+		                &f->floor_contig_p50_us, &f->floor_contig_p99_us);
 	if (pinned)
 		pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
-	if (rc == 0) {
-		f->disk_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
-		f->disk_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
-		disk_floor(starts, ends, DISK_COMMITS, r->hist);
-		f->floor_p50_us = (double)tl_hist_quantile(r->hist, 0.50) / 1e3;
-		f->floor_p99_us = (double)tl_hist_quantile(r->hist, 0.99) / 1e3;
-	}
 	return rc;
 }
 
@@ -795,20 +820,28 @@ static void ledger_usage(FILE *out)
 	    "      and one fsync per mutation (batch_max 1), --orders/100 orders (at least 100);\n"
 	    "  (e) the disk alone: %u commits' I/O with no LMDB, each %u single pages at random\n"
 	    "      places in a 16 MiB file, a run of %u, fdatasync, then a page written O_DSYNC\n"
-	    "      (what one commit of (c) writes, and how LMDB syncs it in strict mode).\n"
+	    "      (what one commit of (c) writes, and how LMDB syncs it in strict mode);\n"
+	    "      then %u more with the same %u pages in one run (disk_contig_*): what a\n"
+	    "      commit would cost if LMDB placed its pages side by side.\n"
 	    "Beside the ack latency it reports, per commit of (c), the time spent inside LMDB's\n"
 	    "commit, and (e)'s time: an ack cannot be quicker than the commit it waits for.\n"
 	    "From (e) it also derives the ack a ledger would have on this disk if applying\n"
 	    "commands cost nothing: commands spread evenly over (e)'s back-to-back commits,\n"
-	    "each acked when the first commit to start after it ends (ack_floor_*).\n"
+	    "each acked when the first commit to start after it ends (ack_floor_*, and\n"
+	    "ack_floor_contig_* from the contiguous commits).\n"
 	    "Each figure is the median of N repetitions. Progress goes to stderr. Every command\n"
 	    "must be applied; any that is not is reported, and the exit status is then 1.\n"
-	    "\n"
+	    "\n",
+	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN, DISK_COMMITS, DISK_PAGES);
+	fprintf(
+	    out,
 	    "Options:\n"
 	    "  --json          print one JSON object instead of a table: group_mutations_per_s,\n"
 	    "                  per_commit_mutations_per_s, group_vs_per_commit, ack_p50_us,\n"
 	    "                  ack_p99_us, ack_load_per_s, commit_p50_us, commit_p99_us,\n"
 	    "                  disk_p50_us, disk_p99_us, ack_floor_p50_us, ack_floor_p99_us,\n"
+	    "                  disk_contig_p50_us, disk_contig_p99_us,\n"
+	    "                  ack_floor_contig_p50_us, ack_floor_contig_p99_us,\n"
 	    "                  due_p50_us, due_p99_us, batch_mean, burst_us,\n"
 	    "                  feeder_cpu_pct, feeder_stalls, feeder_stall_max_us,\n"
 	    "                  not_applied,\n"
@@ -834,8 +867,7 @@ static void ledger_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 on success, 1 if a run failed or a command was not applied, 2 on a\n"
 	    "usage error.\n",
-	    cfg.batch_max, DISK_COMMITS, DISK_SCATTERED, DISK_RUN, PREALLOC_MB_DEFAULT,
-	    BURST_US_DEFAULT);
+	    PREALLOC_MB_DEFAULT, BURST_US_DEFAULT);
 }
 
 /* Returns 0, 1 after --help, or -EINVAL after a message on stderr. */
@@ -984,14 +1016,18 @@ static void print_json(const struct ledger_opts *o, const struct medians *m, uin
 	       "\"feeder_stall_max_us\":%.0f,"
 	       "\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f,\"disk_p50_us\":%.1f,"
 	       "\"disk_p99_us\":%.1f,\"ack_floor_p50_us\":%.1f,\"ack_floor_p99_us\":%.1f,"
+	       "\"disk_contig_p50_us\":%.1f,\"disk_contig_p99_us\":%.1f,"
+	       "\"ack_floor_contig_p50_us\":%.1f,\"ack_floor_contig_p99_us\":%.1f,"
 	       "\"batch_mean\":%.1f,\"not_applied\":%" PRIu64 ",\"durability\":\"%s\","
 	       "\"prealloc_mb\":%" PRIu64 ",\"ledger_cpu\":%d}\n",
 	       m->reps, o->orders, o->accounts, 2 * (uint64_t)o->accounts, f->group_per_s,
 	       f->per_commit_per_s, m->ratio, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s,
 	       f->due_p50_us, f->due_p99_us, o->burst_us, f->feeder_cpu_pct, f->feeder_stalls,
 	       f->feeder_stall_max_us, f->commit_p50_us, f->commit_p99_us, f->disk_p50_us,
-	       f->disk_p99_us, f->floor_p50_us, f->floor_p99_us, f->batch_mean, not_applied,
-	       tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb, m->ledger_cpu);
+	       f->disk_p99_us, f->floor_p50_us, f->floor_p99_us, f->disk_contig_p50_us,
+	       f->disk_contig_p99_us, f->floor_contig_p50_us, f->floor_contig_p99_us, f->batch_mean,
+	       not_applied, tl_ledger_durability_name(TL_LEDGER_STRICT), o->prealloc_mb,
+	       m->ledger_cpu);
 }
 
 static void print_table(const struct ledger_opts *o, const struct medians *m, uint64_t not_applied)
@@ -1030,6 +1066,11 @@ static void print_table(const struct ledger_opts *o, const struct medians *m, ui
 	printf("%-46s %10.1f %12.1f\n", label, f->disk_p50_us, f->disk_p99_us);
 	printf("%-46s %10.1f %12.1f\n", "the ack on that disk with a free apply", f->floor_p50_us,
 	       f->floor_p99_us);
+	snprintf(label, sizeof(label), "per commit: the disk alone (%u pages in one run)",
+	         DISK_PAGES);
+	printf("%-46s %10.1f %12.1f\n", label, f->disk_contig_p50_us, f->disk_contig_p99_us);
+	printf("%-46s %10.1f %12.1f\n", "the ack with a free apply, pages in one run",
+	       f->floor_contig_p50_us, f->floor_contig_p99_us);
 	if (o->burst_us)
 		printf("the feeder submitted every %" PRIu64 " us and slept in between: %.1f%% of "
 		       "a CPU\n",
@@ -1115,12 +1156,12 @@ int tl_bench_ledger(int argc, char **argv)
 		    "batch %.0f, ack p50 %.0f us p99 %.0f us at %.1fk/s (due p99 %.0f us; commit "
 		    "p50 %.0f us p99 "
 		    "%.0f us; disk p50 %.0f us p99 %.0f us; ack with a free apply p50 %.0f us p99 "
-		    "%.0f us)\n",
+		    "%.0f us, with its pages in one run p99 %.0f us)\n",
 		    i + 1, o.reps, f->group_per_s / 1e3, f->per_commit_per_s / 1e3,
 		    f->per_commit_per_s > 0 ? f->group_per_s / f->per_commit_per_s : 0,
 		    f->batch_mean, f->ack_p50_us, f->ack_p99_us, f->ack_load_per_s / 1e3,
 		    f->due_p99_us, f->commit_p50_us, f->commit_p99_us, f->disk_p50_us,
-		    f->disk_p99_us, f->floor_p50_us, f->floor_p99_us);
+		    f->disk_p99_us, f->floor_p50_us, f->floor_p99_us, f->floor_contig_p99_us);
 		/* Rejected commands did none of the work being timed: more reps would only
 		 * repeat a meaningless figure. */
 		if (r.not_applied > 0)

@@ -63,7 +63,8 @@ done
 expect 0 "$tally" bench ledger --json --reps 1 --orders 300 --accounts 50
 for key in group_mutations_per_s per_commit_mutations_per_s group_vs_per_commit ack_p50_us \
 	ack_p99_us due_p50_us due_p99_us batch_mean commit_p50_us commit_p99_us disk_p50_us \
-	disk_p99_us ack_floor_p50_us ack_floor_p99_us feeder_cpu_pct; do
+	disk_p99_us ack_floor_p50_us ack_floor_p99_us disk_contig_p50_us disk_contig_p99_us \
+	ack_floor_contig_p50_us ack_floor_contig_p99_us feeder_cpu_pct; do
 	grep -Eq "\"$key\":[0-9]*\.?[0-9]*[1-9][0-9]*(\.[0-9]+)?[,}]" "$out" ||
 		fail "bench ledger --json lacks a positive $key: $(cat "$out")"
 done
