@@ -91,6 +91,26 @@ struct req {
 	bool limited; /* let through by the rate limiter: its answer is folded in */
 };
 
+/*
+ * Pre-signed cancels. Right after an order leaves, the user stage builds and signs its
+ * cancel with id 0, and keeps it here by order. When the strategy cancels that order, the
+ * request goes out as it is, given its id (tl_venue_request_with_id): the build and the
+ * HMAC, about half of the cancel's time on the hot path (0.5 of 1.0 us here), were paid
+ * while nothing waited. A cancel whose timestamp is older than PRECANCEL_MAX_AGE_MS is
+ * built afresh: the venue refuses a timestamp older than recvWindow (5 s by default). Each
+ * one is used once; the slot of an order is overwritten by a later order's.
+ */
+#define PRECANCEL_SLOTS 16
+#define PRECANCEL_MAX_AGE_MS 2000
+#define PRECANCEL_MAX 512
+
+struct precancel {
+	uint64_t order_seq; /* 0: empty */
+	int64_t signed_ms;  /* its timestamp, the venue's clock */
+	uint32_t len;
+	char req[PRECANCEL_MAX]; /* built with id 0 */
+};
+
 /* The circuit breaker's thresholds (DESIGN.md §6): refusals trip it sooner than network
  * trouble; a rate limit trips it at once, for as long as the venue says. */
 #define BREAKER_REJECTS 5       /* refusals ... */
@@ -138,6 +158,7 @@ struct engine {
 	tl_io_loop_t *user_loop; /* the loop its session and REST client are on */
 	tl_venue_session_t *session;
 	struct req reqs[REQS_MAX];
+	struct precancel precancel[PRECANCEL_SLOTS]; /* by order_seq % PRECANCEL_SLOTS */
 	tl_http_client_t *http;
 	/* Trade ids already passed on (a fill may come twice: a duplicated event, the
 	 * WebSocket and the back-fill): open addressing, the oldest evicted in FIFO order. */
@@ -955,6 +976,37 @@ static void maybe_resume(struct engine *e)
 	venue_state(e, true, false);
 }
 
+/* Builds and signs order `seq`'s cancel, for presigned_cancel. `a` is the place's auth. */
+static void presign_cancel(struct engine *e, uint64_t seq, const char *cid,
+                           const struct tl_venue_auth *a)
+{
+	struct precancel *pc = &e->precancel[seq % PRECANCEL_SLOTS];
+	struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol, .orig_client_order_id = cid};
+	ssize_t n = tl_venue_build_order_cancel(pc->req, sizeof(pc->req), 0, a, &ref);
+
+	pc->order_seq = n > 0 ? seq : 0;
+	pc->signed_ms = a->timestamp_ms;
+	pc->len = n > 0 ? (uint32_t)n : 0;
+}
+
+/* Order `seq`'s pre-signed cancel, as request `id`, into out: its length, or 0 when there
+ * is none for that order or it is too old (the caller then builds one). */
+static ssize_t presigned_cancel(struct engine *e, uint64_t seq, uint64_t id, char *out, size_t cap,
+                                int64_t now_ms)
+{
+	struct precancel *pc = &e->precancel[seq % PRECANCEL_SLOTS];
+	ssize_t n;
+
+	if (pc->order_seq != seq || now_ms - pc->signed_ms > PRECANCEL_MAX_AGE_MS)
+		return 0;
+	pc->order_seq = 0; /* once */
+	n = tl_venue_request_with_id(out, cap, pc->req, pc->len, id);
+	if (n <= 0)
+		return 0;
+	atomic_fetch_add_explicit(&e->user_ctr.cancels_presigned, 1, memory_order_relaxed);
+	return n;
+}
+
 static void do_intent(struct engine *e, const tl_event_t *ev)
 {
 	char buf[1024], cid[24];
@@ -992,17 +1044,22 @@ static void do_intent(struct engine *e, const tl_event_t *ev)
 		remember(e, id, REQ_PLACE, seq);
 		e->reqs[id % REQS_MAX].limited = true;
 		atomic_fetch_add_explicit(&e->user_ctr.places, 1, memory_order_relaxed);
-		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q)))
+		if (send_req(e, buf, tl_venue_build_order_place(buf, sizeof(buf), id, &a, &q))) {
 			report(e, seq, TL_ORDER_REJECTED, true, NULL, 0); /* it never left */
-		else
+		} else {
 			sent_request(e, ev);
+			presign_cancel(e, seq, cid, &a);
+		}
 	} else if (ev->type == TL_EV_CANCEL) {
 		struct tl_venue_order_ref ref = {.symbol = e->cfg.symbol,
 		                                 .orig_client_order_id = cid};
 
 		remember(e, id, REQ_CANCEL, seq);
 		atomic_fetch_add_explicit(&e->user_ctr.cancels, 1, memory_order_relaxed);
-		if (send_req(e, buf, tl_venue_build_order_cancel(buf, sizeof(buf), id, &a, &ref)))
+		ssize_t n = presigned_cancel(e, seq, id, buf, sizeof(buf), a.timestamp_ms);
+		if (n == 0)
+			n = tl_venue_build_order_cancel(buf, sizeof(buf), id, &a, &ref);
+		if (send_req(e, buf, n))
 			report(e, seq, TL_ORDER_CANCEL_FAILED, false, NULL, 0);
 		else
 			sent_request(e, ev);
@@ -1318,6 +1375,8 @@ static void on_response(struct engine *e, const struct tl_venue_response *r)
 		break;
 	case REQ_CANCEL:
 		if (out != TL_VENUE_ACCEPTED) {
+			atomic_fetch_add_explicit(&e->user_ctr.cancels_failed, 1,
+			                          memory_order_relaxed);
 			/* A failed cancel: ask what the order is before anything else (seed 004).
 			 */
 			report(e, q->order_seq, TL_ORDER_CANCEL_FAILED, false, NULL, r->error_code);
@@ -2385,7 +2444,8 @@ void engine_summary(struct engine *e, FILE *out)
 	fprintf(
 	    out,
 	    "{\"orders_sent\":%" PRIu64 ",\"orders_acked\":%" PRIu64 ",\"orders_rejected\":%" PRIu64
-	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64 ",\"fills\":%" PRIu64
+	    ",\"orders_unknown\":%" PRIu64 ",\"cancels_sent\":%" PRIu64
+	    ",\"cancels_presigned\":%" PRIu64 ",\"cancels_failed\":%" PRIu64 ",\"fills\":%" PRIu64
 	    ",\"fills_ws\":%" PRIu64 ",\"fills_rest\":%" PRIu64 ",\"fills_recovered\":%" PRIu64
 	    ",\"duplicates_dropped\":%" PRIu64 ",\"ledger_duplicates\":%" PRIu64
 	    ",\"backfills\":%" PRIu64 ",\"settles_applied\":%" PRIu64
@@ -2404,13 +2464,13 @@ void engine_summary(struct engine *e, FILE *out)
 	    ",\"user_p50_ns\":%" PRIu64 ",\"user_p99_ns\":%" PRIu64
 	    "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64 ",\"strategy\":%" PRIu64
 	    ",\"user\":%" PRIu64 "},\"account_calls_counted\":%" PRIu64 "}\n",
-	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->fills, u->fills_ws,
-	    u->fills_rest, u->fills_recovered, u->fills_dup, u->ledger_duplicates, u->backfills,
-	    u->ledger_applied, u->ledger_rejected, u->ledger_failed, u->adjustments,
-	    u->breaker_trips, u->throttled, u->reconnects, e->md_ctr.book_down,
-	    e->strat_ctr.lock_rejects, e->have_end ? "true" : "false", e->cfg.base,
-	    engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0], e->cfg.quote,
-	    v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
+	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->cancels_presigned,
+	    u->cancels_failed, u->fills, u->fills_ws, u->fills_rest, u->fills_recovered,
+	    u->fills_dup, u->ledger_duplicates, u->backfills, u->ledger_applied, u->ledger_rejected,
+	    u->ledger_failed, u->adjustments, u->breaker_trips, u->throttled, u->reconnects,
+	    e->md_ctr.book_down, e->strat_ctr.lock_rejects, e->have_end ? "true" : "false",
+	    e->cfg.base, engine_drift(e, 0), e->cfg.quote, engine_drift(e, 1), e->cfg.base, v[0],
+	    e->cfg.quote, v[1], e->cfg.base, l[0], e->cfg.quote, l[1], e->ledger_dir,
 	    tl_ledger_last_seq(e->ledger), commit.count, commit.p50, commit.p99,
 	    tl_ledger_cpu(e->ledger), t2t.count, t2t.p50, t2t.p99, t2t.max, internal.count,
 	    internal.p50, internal.p99, leg[0].p50, leg[0].p99, leg[1].p50, leg[1].p99, leg[2].p50,

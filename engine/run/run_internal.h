@@ -55,6 +55,8 @@ struct user_counters {
 	alignas(64) _Atomic uint64_t places, cancels, acks, rejects, unknowns, fills, settles_sent;
 	_Atomic uint64_t ledger_applied, ledger_duplicates, ledger_rejected, ledger_failed;
 	_Atomic uint64_t reconnects, send_errors, status_queries;
+	_Atomic uint64_t cancels_presigned; /* cancels sent as signed when their order was */
+	_Atomic uint64_t cancels_failed;    /* cancels the venue answered with an error */
 	_Atomic uint64_t fills_ws, fills_rest, fills_dup, backfills;
 	_Atomic uint64_t fills_recovered; /* at start-up, left by an earlier process */
 	_Atomic uint64_t breaker_trips, throttled;

@@ -241,6 +241,9 @@ static size_t payload_write(char *payload, const struct param *ps, size_t n)
 	return o;
 }
 
+/* Every WS API request starts so, its id next (tl_venue_request_with_id relies on it). */
+#define REQUEST_HEAD "{\"id\":"
+
 /*
  * The WS API request for params ps[0..n), already validated and sorted by key.
  */
@@ -266,7 +269,7 @@ static ssize_t ws_request(char *out, size_t cap, uint64_t id, const char *method
 	o.p = out;
 	o.end = out + cap - 1;
 	o.full = false;
-	puts_(&o, "{\"id\":");
+	puts_(&o, REQUEST_HEAD);
 	put(&o, idbuf, fmt_u64(idbuf, id));
 	puts_(&o, ",\"method\":\"");
 	puts_(&o, method);
@@ -476,6 +479,25 @@ ssize_t tl_venue_build_open_orders(char *out, size_t cap, uint64_t id,
                                    const struct tl_venue_auth *auth, const char *symbol)
 {
 	return symbol_request(out, cap, id, "openOrders.status", auth, symbol);
+}
+
+ssize_t tl_venue_request_with_id(char *out, size_t cap, const char *req, size_t len, uint64_t id)
+{
+	static const char head0[] = REQUEST_HEAD "0,";
+	const size_t head = sizeof(REQUEST_HEAD) - 1;
+	char idbuf[20];
+
+	if (out == NULL || req == NULL || len < sizeof(head0) - 1 ||
+	    memcmp(req, head0, sizeof(head0) - 1) != 0)
+		return -EINVAL;
+	size_t idlen = fmt_u64(idbuf, id), rest = len - head - 1; /* from the ',' on */
+	if (head + idlen + rest + 1 > cap)
+		return -ENOBUFS;
+	memcpy(out, REQUEST_HEAD, head);
+	memcpy(out + head, idbuf, idlen);
+	memcpy(out + head + idlen, req + head + 1, rest);
+	out[head + idlen + rest] = '\0';
+	return (ssize_t)(head + idlen + rest);
 }
 
 ssize_t tl_venue_build_subscribe(char *out, size_t cap, uint64_t id,

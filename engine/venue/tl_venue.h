@@ -210,6 +210,18 @@ ssize_t tl_venue_build_open_orders(char *out, size_t cap, uint64_t id,
 ssize_t tl_venue_build_subscribe(char *out, size_t cap, uint64_t id,
                                  const struct tl_venue_auth *auth);
 
+/*
+ * A request built and signed ahead of time, sent later under another id: the id is not
+ * signed (it is outside "params"), so a request built with id 0 becomes the same request
+ * with `id` by rewriting its head alone. `req` is a whole request of len bytes, as the
+ * builders above write it with id 0. The engine signs the cancel of each order it places
+ * this way, so that a cancel, the reaction that most often follows a book change, leaves
+ * without being built or signed (engine.c "pre-signed cancels"); the venue still takes it
+ * as long as its timestamp is within recvWindow. Returns as the builders, and -EINVAL when
+ * req does not start with {"id":0, (so a request can never carry two ids).
+ */
+ssize_t tl_venue_request_with_id(char *out, size_t cap, const char *req, size_t len, uint64_t id);
+
 /* One parameter of tl_venue_build_signed. */
 struct tl_venue_param {
 	const char *key;   /* [A-Za-z]{1,32} */

@@ -72,6 +72,13 @@ grep -v '^{"status"' "$work/embedded.err" | grep -v '^{"ts_ms":[0-9]*,"level":"[
 	grep . && fail "embedded: a stderr line that is not a JSON log record"
 # it quoted: orders went out and were acknowledged
 grep -Eq '"orders_acked":[1-9]' "$work/embedded.json" || fail "embedded: no order acked"
+# cancels left pre-signed (signed when their order was placed), and the venue took them:
+# with no faults, a cancel fails only when its order has filled first
+json_num() { grep -oE "\"$1\":[0-9]+" "$2" | head -1 | cut -d: -f2; }
+presigned=$(json_num cancels_presigned "$work/embedded.json")
+[ "${presigned:-0}" -gt 0 ] || fail "embedded: no pre-signed cancel: $(cat "$work/embedded.json")"
+[ "$(json_num cancels_failed "$work/embedded.json")" -le "$(json_num fills "$work/embedded.json")" ] ||
+	fail "embedded: more cancels failed than orders filled: $(cat "$work/embedded.json")"
 # the main thread's account.status calls (start-up, a reconcile every 5 s) were counted by
 # the user thread's rate limiter: the venue counts them against the same weight
 grep -Eq '"account_calls_counted":([2-9]|[1-9][0-9]+)[,}]' "$work/embedded.json" ||

@@ -298,6 +298,38 @@ static struct tl_venue_order_req limit_req(void)
 	return r;
 }
 
+/* A cancel built with id 0 and given its id later is byte for byte the one built with
+ * that id: the id is outside what is signed. */
+static void test_request_with_id(void)
+{
+	struct tl_venue_auth a = auth(100);
+	struct tl_venue_order_ref ref = {"BTCUSDT", 0, "tl-3f"};
+	static const uint64_t ids[] = {0, 1, 9, 10, 123456789, (UINT64_C(1) << 63) - 1, UINT64_MAX};
+	char ahead[512], direct[512], out[512];
+	ssize_t n0 = tl_venue_build_order_cancel(ahead, sizeof(ahead), 0, &a, &ref);
+
+	CHECK(n0 > 0);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		ssize_t nd = tl_venue_build_order_cancel(direct, sizeof(direct), ids[i], &a, &ref);
+		ssize_t nw = tl_venue_request_with_id(out, sizeof(out), ahead, (size_t)n0, ids[i]);
+		CHECK(nd > 0);
+		CHECK_EQ(nw, nd);
+		CHECK(strcmp(out, direct) == 0);
+		/* room for exactly the request and its NUL, and one byte less */
+		CHECK_EQ(tl_venue_request_with_id(out, (size_t)nd + 1, ahead, (size_t)n0, ids[i]),
+		         nd);
+		CHECK_EQ(tl_venue_request_with_id(out, (size_t)nd, ahead, (size_t)n0, ids[i]),
+		         -ENOBUFS);
+	}
+	/* only a request built with id 0: never a second id in one request */
+	ssize_t n9 = tl_venue_build_order_cancel(direct, sizeof(direct), 9, &a, &ref);
+	CHECK_EQ(tl_venue_request_with_id(out, sizeof(out), direct, (size_t)n9, 5), -EINVAL);
+	ssize_t n10 = tl_venue_build_order_cancel(direct, sizeof(direct), 10, &a, &ref);
+	CHECK_EQ(tl_venue_request_with_id(out, sizeof(out), direct, (size_t)n10, 5), -EINVAL);
+	CHECK_EQ(tl_venue_request_with_id(out, sizeof(out), "{\"id\":0", 7, 5), -EINVAL);
+	CHECK_EQ(tl_venue_request_with_id(NULL, sizeof(out), ahead, (size_t)n0, 5), -EINVAL);
+}
+
 static void test_builders(void)
 {
 	struct tl_venue_auth a100 = auth(100), a0 = auth(0), a60k = auth(60000);
@@ -1989,6 +2021,7 @@ int main(void)
 	test_signing();
 	test_builders();
 	test_builder_errors();
+	test_request_with_id();
 	test_responses();
 	test_events();
 	test_event_errors();
