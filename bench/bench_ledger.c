@@ -462,8 +462,7 @@ static int db_up(struct bench_db *db, struct run *r, uint32_t batch_max)
 	}
 	r->ledger_cpu_used = tl_ledger_cpu(db->ledger);
 	rc = tl_ledger_port_attach(db->ledger, PORT_SLOTS, &db->port);
-	if (rc == 0 && (rc = tl_wait_init(&db->ack_waiter)) == -ENOSYS)
-		rc = 0; /* then acks fence on every publish, as the ledger logs */
+	tl_wait_init_fenced(&db->ack_waiter);
 	if (rc == 0)
 		rc = tl_ledger_port_set_ack_waiter(db->port, &db->ack_waiter);
 	if (rc < 0) {

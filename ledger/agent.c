@@ -247,13 +247,12 @@ int tl_ledger_open(tl_ledger_t **out, const tl_ledger_config_t *cfg)
 		tl_ledger_log(3, "%s: cannot load the ledger state: %s", cfg->dir, tl_strerror(rc));
 	if (!rc)
 		rc = tl_store_err(mdb_txn_begin(l->store.env, NULL, MDB_RDONLY, &l->rtxn));
-	if (!rc && (rc = tl_wait_init(&l->waiter)) == -ENOSYS) {
-		tl_ledger_log(4, "membarrier(2) unavailable: producers fence on every submit");
-		rc = 0;
-	}
-	/* The committer sleeps after every commit; its only producer, the ledger thread, can
-	 * afford a fence per hand-off, where a membarrier per sleep would interrupt the
-	 * engine's hot threads a few hundred times a second. */
+	/* Both waiters fenced: each producer pays a fence per notify, rather than every CPU
+	 * that runs a thread of the process taking an IPI whenever the ledger or its
+	 * committer goes to sleep (membarrier(2)). The ledger sleeps about a thousand times a
+	 * second under the engine, and on this virtual machine each such IPI stalled the
+	 * receiving CPU for some 20 us: about 2,300 stalls a second on the engine's hot CPU. */
+	tl_wait_init_fenced(&l->waiter);
 	tl_wait_init_fenced(&l->committer_waiter);
 	if (!rc)
 		rc = tl_ring_create(&l->to_committer, 4, sizeof(tl_commit_msg_t));

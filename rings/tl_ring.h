@@ -101,7 +101,7 @@ typedef struct tl_ring {
 		uint32_t stride;    /* bytes per slot in memory: sequence word, data, padding */
 		uint32_t data_off;  /* from a slot's sequence word to its data: 8, or 64 */
 		tl_wait_t *waiter;  /* consumer's waiter, or NULL; set before the threads start */
-		bool publish_fence; /* no membarrier(2): the producer fences after publishing */
+		bool publish_fence; /* the waiter is fenced: the producer fences after publishing */
 	} conf;
 } tl_ring_t;
 
@@ -220,10 +220,13 @@ static inline bool tl_ring_readable(tl_ring_t *ring);
  * logs it once at start-up).
  *
  * tl_wait_init_fenced() prepares `w` the other way round: its producers pay a full fence
- * on every publish, and its consumer's sleep costs no membarrier(2), which interrupts every
- * CPU that runs a thread of the process. For a consumer that sleeps after nearly every
- * message, fed by a producer that is not on a hot path (the ledger's committer, woken once
- * a commit). Never fails.
+ * on every notify, and its consumer's sleep costs no membarrier(2), which interrupts every
+ * CPU that runs a thread of the process. Never fails. Every waiter in tally is fenced: a
+ * consumer that sleeps often (the ledger sleeps after nearly every batch) would otherwise
+ * interrupt the hot threads as often, and on a virtual machine each such IPI costs the CPU
+ * that takes it tens of microseconds, where a fence costs the producer tens of
+ * nanoseconds. tl_wait_init() suits a consumer that rarely sleeps, on a machine where IPIs
+ * are cheap.
  *
  * tl_ring_set_waiter() attaches `w` to `ring` so the ring's producer wakes w's thread.
  * Returns 0, or -ENOSPC when w already watches TL_WAIT_RINGS_MAX rings, or -EBUSY when the
@@ -265,7 +268,7 @@ struct tl_wait {
 	alignas(TL_CACHE_PAIR) _Atomic uint64_t sleeps; /* times it actually slept */
 	tl_ring_t *rings[TL_WAIT_RINGS_MAX];
 	uint32_t ring_count;
-	bool publish_fence; /* membarrier(2) was unavailable at tl_wait_init() */
+	bool publish_fence; /* fenced, or membarrier(2) was unavailable at tl_wait_init() */
 	int wake_fd;        /* an eventfd the consumer waits on, or -1: the futex */
 };
 

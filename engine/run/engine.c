@@ -1897,9 +1897,11 @@ int engine_create(struct engine **out, const struct tl_run_config *cfg, const ch
 	    (rc = tl_ring_create(&e->intent_ring, 1024, sizeof(tl_event_t))) ||
 	    (rc = tl_ring_create(&e->report_ring, 4096, sizeof(tl_event_t))))
 		goto fail;
-	if ((rc = tl_wait_init(&e->strat_wait)) && rc != -ENOSYS)
-		goto fail;
-	tl_wait_init(&e->user_wait); /* -ENOSYS was logged by the first */
+	/* Fenced: a producer pays a fence per notify, and a consumer going to sleep sends no
+	 * membarrier, whose IPI costs each CPU running the engine some 20 us here (README,
+	 * "The engine": no waiter uses membarrier). */
+	tl_wait_init_fenced(&e->strat_wait);
+	tl_wait_init_fenced(&e->user_wait);
 	if ((rc = tl_wait_open_eventfd(&e->user_wait)))
 		goto fail;
 	e->user_wait_open = true;
