@@ -10,8 +10,9 @@
  * back-to-back pass over the same events, in the same rep, is what idle time alone costs
  * the md path on this machine (caches, TLB and predictors lost to whatever else ran).
  * The spaced pass runs a second time with the sync's top_first, as the engine's md stage
- * runs it: the clock then stops once the event's new top is in the book, and the levels
- * held back are settled outside it, before the next wait.
+ * runs it: each event is parsed top first (tl_md_parse_top, under the sync's floors), the
+ * clock stops once the event's new top is in the book, and the levels held back are
+ * converted and settled outside it, before the next wait.
  */
 #include "bench_internal.h"
 #include "tl_bench.h"
@@ -186,8 +187,13 @@ static int run_pass(const struct corpus *c, parse_fn parse, const struct pacing 
 			if (pace->gap_ns)
 				pace_wait(pace->gap_ns, pace->idle);
 		}
+		struct tl_md_floors floors;
 		int64_t t0 = tl_mono_ns();
-		if (parse(p, json, len, &m) < 0) {
+		/* Top first, as the md stage parses: only the levels that can move the top are
+		 * converted before it is known (tl_md_parse_top); the rest wait for settle. */
+		if ((pace->top_first && tl_md_sync_floors(sync, len, &floors)
+		         ? tl_md_parse_top(p, json, len, &floors, &m)
+		         : parse(p, json, len, &m)) < 0) {
 			out->bad++;
 			continue;
 		}

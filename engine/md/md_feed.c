@@ -91,6 +91,7 @@ static void after_result(struct tl_md_feed *f, enum tl_md_sync_result r, uint64_
 {
 	switch (r) {
 	case TL_MD_SYNC_APPLIED:
+	case TL_MD_SYNC_TOP_LATE: /* a tail moved the top after it was told: tell it again */
 	case TL_MD_SYNC_LIVE:
 		if (r == TL_MD_SYNC_LIVE)
 			tl_log(TL_LOG_INFO, "md", "%s: live at update %" PRIu64, f->symbol,
@@ -107,6 +108,15 @@ static void after_result(struct tl_md_feed *f, enum tl_md_sync_result r, uint64_
 		       f->symbol, from, to);
 		break;
 	}
+	case TL_MD_SYNC_BAD_TAIL:
+		/* Found at settle, after the event's top went out: the bad message is counted
+		 * here, and the book is discarded, as for any message lost. */
+		count_bad(f, tl_md_sync_tail_error(f->sync), "stream");
+		tl_log(TL_LOG_WARNING, "md",
+		       "%s: bad levels in the event after update %" PRIu64
+		       "; book discarded, resyncing",
+		       f->symbol, id);
+		break;
 	case TL_MD_SYNC_CROSSED:
 	case TL_MD_SYNC_BOOK_FULL:
 		tl_log(TL_LOG_WARNING, "md",
@@ -125,8 +135,16 @@ static void on_ws_message(tl_ws_client_t *ws, void *user, uint8_t op, const uint
 {
 	(void)ws, (void)op;
 	struct tl_md_feed *f = user;
+	struct tl_md_floors floors;
 	struct tl_md_msg m;
-	int rc = tl_md_parse(f->parser, (const char *)data, len, &m);
+	int rc;
+
+	/* Whatever the last event held goes in first, so that the floors are the book's. */
+	tl_md_feed_settle(f);
+	if (tl_md_sync_floors(f->sync, len, &floors))
+		rc = tl_md_parse_top(f->parser, (const char *)data, len, &floors, &m);
+	else
+		rc = tl_md_parse(f->parser, (const char *)data, len, &m);
 	if (rc < 0) {
 		/* A lost depth event shows up as a gap on the next one: no guess needed here. */
 		count_bad(f, rc, "stream");
@@ -257,13 +275,18 @@ static void warm_msg_make(struct tl_md_feed *f)
 	f->warm_len = n;
 }
 
-/* Parses the canned event; 0, or -EPROTO when it is not what warm_msg_make wrote. */
+/* Parses the canned event, top first when the warm sync is live and kept so; 0, or
+ * -EPROTO when it is not what warm_msg_make wrote. */
 static int warm_parse(struct tl_md_feed *f, struct tl_md_msg *m)
 {
-	int rc = tl_md_parse(f->parser, f->warm_msg, f->warm_len, m);
+	struct tl_md_floors floors;
+	bool top = f->warm_sync && tl_md_sync_floors(f->warm_sync, f->warm_len, &floors);
+	int rc = top ? tl_md_parse_top(f->parser, f->warm_msg, f->warm_len, &floors, m)
+	             : tl_md_parse(f->parser, f->warm_msg, f->warm_len, m);
 
-	if (rc == 0 &&
-	    (m->kind != TL_MD_DEPTH || m->n_bids + m->n_asks != 2 * TL_MD_FEED_WARM_LEVELS))
+	if (rc == 0 && (m->kind != TL_MD_DEPTH ||
+	                (!top && m->n_bids + m->n_asks != 2 * TL_MD_FEED_WARM_LEVELS) ||
+	                (top && (!m->bids_tail || !m->asks_tail))))
 		rc = -EPROTO;
 	return rc;
 }
@@ -281,6 +304,7 @@ static int warm_open(struct tl_md_feed *f)
 	wb.max_levels_per_side = 4 * TL_MD_FEED_WARM_LEVELS;
 	sc.max_buffered_events = 4;
 	sc.max_buffered_levels = 4 * TL_MD_FEED_WARM_LEVELS;
+	sc.max_tail_bytes = sizeof(f->warm_msg);
 	if ((rc = tl_book_create(&f->warm_book, &wb)) ||
 	    (rc = tl_md_sync_create(&f->warm_sync, &sc, f->warm_book)) || (rc = warm_parse(f, &m)))
 		return rc;
@@ -297,6 +321,7 @@ int tl_md_feed_warm(tl_md_feed_t *f)
 {
 	struct tl_book_level top[4];
 	struct tl_md_msg m;
+	enum tl_md_sync_result r;
 	int rc = warm_parse(f, &m);
 
 	if (rc)
@@ -306,7 +331,8 @@ int tl_md_feed_warm(tl_md_feed_t *f)
 	m.first_id = m.final_id = ++f->warm_id;
 	if (tl_md_sync_depth(f->warm_sync, &m) != TL_MD_SYNC_APPLIED)
 		return -EPROTO;
-	tl_md_sync_settle(f->warm_sync);
+	if ((r = tl_md_sync_settle(f->warm_sync)) != TL_MD_SYNC_APPLIED && r != TL_MD_SYNC_IGNORED)
+		return -EPROTO;
 	/* The feed's own book is only read: its best levels, which the next event updates,
 	 * back into the cache. */
 	if (tl_md_sync_state(f->sync) == TL_MD_LIVE) {
@@ -318,10 +344,11 @@ int tl_md_feed_warm(tl_md_feed_t *f)
 
 void tl_md_feed_settle(tl_md_feed_t *f)
 {
+	uint64_t id = tl_md_sync_book_id(f->sync);
 	enum tl_md_sync_result r = tl_md_sync_settle(f->sync);
 
-	if (r == TL_MD_SYNC_BOOK_FULL)
-		after_result(f, r, tl_md_sync_book_id(f->sync));
+	if (r != TL_MD_SYNC_APPLIED && r != TL_MD_SYNC_IGNORED)
+		after_result(f, r, id);
 }
 
 int tl_md_feed_start(tl_md_feed_t *f)

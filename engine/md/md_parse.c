@@ -205,6 +205,12 @@ int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f, st
 		msg->n_bids = (uint32_t)s[MD_K_b].v;
 		msg->asks = p->levels[MD_SIDE_A];
 		msg->n_asks = (uint32_t)s[MD_K_a].v;
+		msg->bids_tail = f->tail[MD_SIDE_B];
+		msg->bids_tail_len = f->tail_len[MD_SIDE_B];
+		msg->asks_tail = f->tail[MD_SIDE_A];
+		msg->asks_tail_len = f->tail_len[MD_SIDE_A];
+		if (msg->bids_tail || msg->asks_tail)
+			msg->tail_scale = p->cfg.scale;
 		break;
 	case TL_MD_TICKER:
 		if ((r = need(&s[MD_K_s], MD_J_STRING)) || (r = need(&s[MD_K_u], MD_J_INT)) ||
@@ -263,63 +269,78 @@ int md_fields_finish(const struct tl_md_parser *p, const struct md_fields *f, st
 struct md_scan {
 	struct tl_md_parser *p;
 	const char *end;
+	const struct tl_md_floors *floors; /* tl_md_parse_top's, else NULL */
+	/* skipped: a tail was left. redo: one was dropped unchecked (its key repeated, or a
+	 * "data" wrapper came after it). See parse() for what they make it do. */
+	bool *skipped, *redo;
 };
 
 /*
- * The level array at p ('['), for the key whose storage is `side`, held by an object at
- * `depth`. Fills the slot; returns past the array, or NULL on bad JSON.
+ * Converts the levels from p (at the first level's '[') up to the ']' that closes their
+ * array into lv[0..max), and sets *n_out to how many. A level whose price is past `floor`
+ * (below it for bids, above it for asks) ends the conversion: that level and the rest of
+ * the array are skipped by their brackets (md_skip_levels) and returned in *tail, from
+ * the level's '['. INT64_MIN for bids and INT64_MAX for asks convert everything.
+ * Returns past the array's ']' (*err 0), or NULL with *err: the first bad level's
+ * conversion error, -E2BIG for level max + 1, or -EBADMSG for anything else.
  */
-static const char *scan_levels(const struct md_scan *sc, const char *p, int side, int depth,
-                               struct md_slot *slot)
+static const char *convert_levels(const char *p, const char *end, struct tl_md_scale scale,
+                                  bool bid, int64_t floor, struct tl_md_level *lv, uint32_t max,
+                                  uint32_t *n_out, int32_t *err, const char **tail)
 {
-	const char *const arr = p, *const end = sc->end;
-	struct tl_md_level *lv = sc->p->levels[side];
-	const uint32_t max = sc->p->cfg.max_levels;
-	const int px_dec = sc->p->cfg.scale.px_decimals, qty_dec = sc->p->cfg.scale.qty_decimals;
 	uint32_t n = 0;
-	int32_t err = -EBADMSG, e;
+	int32_t e;
 
-	slot->jtype = MD_J_ARRAY;
-	p = tl_json_ws(p + 1, end);
-	if (p < end && *p == ']') {
-		p++;
-		goto done;
-	}
+	*tail = NULL;
 	/* Binance writes [["61737.63000000","0.00000000"],...] with no whitespace; tl_json_ws()
 	 * returns at once then. */
 	for (;;) {
+		const char *const level = p;
+
 		if (n == max) {
-			err = -E2BIG;
-			goto slow;
+			*err = -E2BIG;
+			return NULL;
 		}
 		if (p >= end || *p != '[')
-			goto slow;
+			goto bad;
 		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != '"')
-			goto slow;
-		p = md_dec_scan(p + 1, end, px_dec, &lv[n].px, &e);
+			goto bad;
+		p = md_dec_scan(p + 1, end, scale.px_decimals, &lv[n].px, &e);
 		if (p >= end || *p != '"')
-			goto slow; /* not a decimal, or an escape: EBADMSG, or bad JSON */
+			goto bad; /* not a decimal, or an escape: EBADMSG, or bad JSON */
 		if (e) {
-			err = e == -EINVAL ? -EBADMSG : e;
-			goto slow;
+			*err = e == -EINVAL ? -EBADMSG : e;
+			return NULL;
+		}
+		if (bid ? lv[n].px < floor : lv[n].px > floor) {
+			const char *past = md_skip_levels(level, end);
+
+			if (past) {
+				*tail = level;
+				*n_out = n;
+				*err = 0;
+				return past;
+			}
+			/* Cut short: convert on, and let that say what is wrong. */
+			floor = bid ? INT64_MIN : INT64_MAX;
 		}
 		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != ',')
-			goto slow;
+			goto bad;
 		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != '"')
-			goto slow;
-		p = md_dec_scan(p + 1, end, qty_dec, &lv[n].qty, &e);
+			goto bad;
+		p = md_dec_scan(p + 1, end, scale.qty_decimals, &lv[n].qty, &e);
 		if (p >= end || *p != '"')
-			goto slow;
+			goto bad;
 		if (e) {
-			err = e == -EINVAL ? -EBADMSG : e;
-			goto slow;
+			*err = e == -EINVAL ? -EBADMSG : e;
+			return NULL;
 		}
 		p = tl_json_ws(p + 1, end);
 		if (p >= end || *p != ']')
-			goto slow;
+			goto bad;
 		n++;
 		p = tl_json_ws(p + 1, end);
 		if (p < end && *p == ',') {
@@ -327,21 +348,64 @@ static const char *scan_levels(const struct md_scan *sc, const char *p, int side
 			continue;
 		}
 		if (p < end && *p == ']') {
-			p++;
-			goto done;
+			*n_out = n;
+			*err = 0;
+			return p + 1;
 		}
-		goto slow;
+		goto bad;
 	}
-done:
+bad:
+	*err = -EBADMSG;
+	return NULL;
+}
+
+/*
+ * The level array at p ('['), for the key whose storage is `side`, held by an object at
+ * `depth`. Fills the slot (and, for "b" and "a" under floors, the side's tail); returns
+ * past the array, or NULL on bad JSON.
+ */
+static const char *scan_levels(const struct md_scan *sc, const char *p, int side, int depth,
+                               struct md_fields *f, struct md_slot *slot)
+{
+	const char *const arr = p, *const end = sc->end;
+	const bool bid = side == MD_SIDE_B || side == MD_SIDE_BIDS;
+	int64_t floor = bid ? INT64_MIN : INT64_MAX;
+	const char *past, *tail;
+	uint32_t n = 0;
+	int32_t err;
+
+	if (side == MD_SIDE_B || side == MD_SIDE_A) {
+		if (f->tail[side])
+			*sc->redo = true; /* a repeated key: the last one counts */
+		f->tail[side] = NULL;
+		f->tail_len[side] = 0;
+		if (sc->floors)
+			floor = bid ? sc->floors->bid : sc->floors->ask;
+	}
+	slot->jtype = MD_J_ARRAY;
+	p = tl_json_ws(p + 1, end);
+	if (p < end && *p == ']') {
+		past = p + 1;
+	} else {
+		past = convert_levels(p, end, sc->p->cfg.scale, bid, floor, sc->p->levels[side],
+		                      sc->p->cfg.max_levels, &n, &err, &tail);
+		if (past == NULL) {
+			/* The first bad level decides the slot's error; the grammar of the whole
+			 * array is still checked, from its start, so bad JSON wins over a bad
+			 * level. */
+			slot->err = err;
+			slot->v = 0;
+			return tl_json_skip_value(arr, end, depth, TL_MD_MAX_DEPTH);
+		}
+		if (tail) {
+			*sc->skipped = true;
+			f->tail[side] = tail;
+			f->tail_len[side] = (uint32_t)(past - tail);
+		}
+	}
 	slot->err = 0;
 	slot->v = n;
-	return p;
-slow:
-	/* The first bad level decides the slot's error; the grammar of the whole array is
-	 * still checked, from its start, so bad JSON wins over a bad level. */
-	slot->err = err;
-	slot->v = 0;
-	return tl_json_skip_value(arr, end, depth, TL_MD_MAX_DEPTH);
+	return past;
 }
 
 static const char *scan_members(const struct md_scan *sc, const char *p, struct md_fields *f,
@@ -366,6 +430,8 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 		/* The combined-stream wrapper: the message is this object; whatever the
 		 * top level held so far does not count, and what follows is skipped. */
 		*combined = true;
+		if (f->tail[MD_SIDE_B] || f->tail[MD_SIDE_A])
+			*sc->redo = true;
 		memset(f, 0, sizeof(*f));
 		return scan_members(sc, p + 1, f, depth + 1, NULL);
 	}
@@ -399,7 +465,7 @@ static const char *scan_value(const struct md_scan *sc, const char *p, struct md
 	case '[':
 		side = md_key_side(key);
 		if (side >= 0)
-			return scan_levels(sc, p, side, depth, s);
+			return scan_levels(sc, p, side, depth, f, s);
 		s->jtype = MD_J_ARRAY;
 		s->err = 0;
 		s->v = 0;
@@ -480,12 +546,14 @@ static const char *scan_members(const struct md_scan *sc, const char *p, struct 
 	}
 }
 
-int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_msg *msg)
+static int parse(tl_md_parser_t *p, const char *json, size_t len, const struct tl_md_floors *floors,
+                 struct tl_md_msg *msg)
 {
 	struct md_scan sc;
 	struct md_fields f;
 	const char *q, *end;
-	bool combined = false;
+	bool combined = false, skipped = false, redo = false;
+	int rc;
 
 	msg->kind = TL_MD_NONE;
 	if (len > TL_MD_MAX_LEN)
@@ -498,9 +566,47 @@ int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_ms
 		return -EBADMSG;
 	sc.p = p;
 	sc.end = end;
+	sc.floors = floors;
+	sc.skipped = &skipped;
+	sc.redo = &redo;
 	memset(&f, 0, sizeof(f));
 	q = scan_members(&sc, q + 1, &f, 1, &combined);
+	/* Whole again (never, as the venue writes them), so that what tl_md_parse() takes
+	 * this takes the same, and what it refuses this refuses the same: a tail dropped
+	 * unchecked; a message refused after a tail was left, which may have been cut short
+	 * by a bracket in a string; one that is no depth event (tails are for those only). */
+	if (redo || (skipped && (q == NULL || tl_json_ws(q, end) != end)))
+		return parse(p, json, len, NULL, msg);
 	if (q == NULL || tl_json_ws(q, end) != end)
 		return -EBADMSG;
-	return md_fields_finish(p, &f, msg);
+	rc = md_fields_finish(p, &f, msg);
+	if (skipped && (rc != 0 || msg->kind != TL_MD_DEPTH))
+		return parse(p, json, len, NULL, msg);
+	return rc;
+}
+
+int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_msg *msg)
+{
+	return parse(p, json, len, NULL, msg);
+}
+
+int tl_md_parse_top(tl_md_parser_t *p, const char *json, size_t len,
+                    const struct tl_md_floors *floors, struct tl_md_msg *msg)
+{
+	return parse(p, json, len, floors, msg);
+}
+
+int tl_md_parse_tail(struct tl_md_scale scale, const char *tail, size_t len,
+                     struct tl_md_level *out, uint32_t max, uint32_t *n)
+{
+	const char *past, *cut;
+	int32_t err;
+
+	*n = 0;
+	if (len == 0 || len > TL_MD_MAX_LEN)
+		return -EBADMSG;
+	past = convert_levels(tail, tail + len, scale, false, INT64_MAX, out, max, n, &err, &cut);
+	if (past == NULL)
+		return err;
+	return past == tail + len ? 0 : -EBADMSG;
 }

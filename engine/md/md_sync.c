@@ -27,6 +27,19 @@
  * BTCUSDT capture (test_md_replay) 71% of the levels are held back and 458 of 12,986
  * sides are applied whole; `tally bench book --gap-us 20000` times an event to its top at
  * about 0.8x of the whole event, 20 ms after the last one.
+ *
+ * Tails. Applying is the smaller part of an event: converting its decimals is most of it.
+ * So the feed asks for the floors before it parses (tl_md_sync_floors) and the parser
+ * stops converting a side at its first level past the floor (tl_md_parse_top), leaving the
+ * rest of the array raw: a tail. A tail is copied here (the message is gone by settle
+ * time) and converted and applied at settle. It rests on the venue's order, bids from the
+ * best down and asks from the best up (every event of both captures, and the sim's); a
+ * tail that breaks it is still applied, at settle, and its levels at or better than the
+ * floor are counted (tails_late) and reported as TL_MD_SYNC_TOP_LATE, so that the top is
+ * told again. A tail that does not convert is a bad message found late: the top part is
+ * already in, so the book can no longer be trusted (TL_MD_SYNC_BAD_TAIL, resync). A side
+ * applied whole (above) takes its tail at once; so does a sync without top_first, and a
+ * buffered event keeps its tail converted.
  */
 #include "tl_md.h"
 
@@ -63,6 +76,17 @@ struct tl_md_sync {
 	 * nothing is buffered; a resync drops them with the book. */
 	bool top_first;
 	uint32_t n_pending_bids, n_pending_asks;
+
+	/* top_first, an event parsed by tl_md_parse_top: the raw tails held for settle,
+	 * copied, since the message does not outlive the callback that fed it. The bids' tail
+	 * is at tail_buf[0..tail_len[0]), the asks' right after it; tail_floor is the floor
+	 * each was held under (DESIGN, tails). */
+	char *tail_buf;
+	uint32_t tail_cap;
+	uint32_t tail_len[2];
+	int64_t tail_floor[2];
+	struct tl_md_scale tail_scale;
+	int tail_err; /* the last tail's conversion error (TL_MD_SYNC_BAD_TAIL) */
 };
 
 void tl_md_sync_config_default(struct tl_md_sync_config *cfg)
@@ -70,6 +94,7 @@ void tl_md_sync_config_default(struct tl_md_sync_config *cfg)
 	cfg->max_buffered_events = 4096;
 	cfg->max_buffered_levels = 1u << 18;
 	cfg->top_first = false;
+	cfg->max_tail_bytes = 1u << 18;
 }
 
 int tl_md_sync_create(tl_md_sync_t **out, const struct tl_md_sync_config *cfg, tl_book_t *book)
@@ -85,7 +110,9 @@ int tl_md_sync_create(tl_md_sync_t **out, const struct tl_md_sync_config *cfg, t
 	s->top_first = cfg->top_first;
 	s->events = calloc(s->max_events, sizeof(*s->events));
 	s->levels = calloc(s->max_levels, sizeof(*s->levels));
-	if (!s->events || !s->levels) {
+	s->tail_cap = cfg->top_first ? cfg->max_tail_bytes : 0;
+	s->tail_buf = s->tail_cap ? malloc(s->tail_cap) : NULL;
+	if (!s->events || !s->levels || (s->tail_cap && !s->tail_buf)) {
 		tl_md_sync_destroy(s);
 		return -ENOMEM;
 	}
@@ -100,6 +127,7 @@ void tl_md_sync_destroy(tl_md_sync_t *s)
 		return;
 	free(s->events);
 	free(s->levels);
+	free(s->tail_buf);
 	free(s);
 }
 
@@ -141,25 +169,46 @@ uint64_t tl_md_sync_first_buffered_id(const tl_md_sync_t *s)
 	return s->n_events ? s->events[0].first_id : 0;
 }
 
-/* Copies a depth event into the buffer. False when it does not fit. */
+/* Copies one side of a depth event, its tail converted, to the end of the levels buffer.
+ * False when it does not fit, or the tail does not convert. */
+static bool buffer_side(struct tl_md_sync *s, const struct tl_md_level *lv, uint32_t n,
+                        const char *tail, uint32_t tail_len, struct tl_md_scale scale, uint32_t *at,
+                        uint32_t *count)
+{
+	uint32_t k = 0;
+
+	if (n > s->max_levels - s->n_levels)
+		return false;
+	if (n) /* an empty side may come without an array */
+		memcpy(s->levels + s->n_levels, lv, n * sizeof(*lv));
+	if (tail && tl_md_parse_tail(scale, tail, tail_len, s->levels + s->n_levels + n,
+	                             s->max_levels - s->n_levels - n, &k) < 0)
+		return false;
+	*at = s->n_levels;
+	*count = n + k;
+	s->n_levels += n + k;
+	return true;
+}
+
+/* Copies a depth event into the buffer. False when it does not fit (nothing is kept of
+ * it then), or a tail of it does not convert. */
 static bool buffer_event(struct tl_md_sync *s, const struct tl_md_msg *m)
 {
-	if (s->n_events == s->max_events || m->n_bids > s->max_levels - s->n_levels ||
-	    m->n_asks > s->max_levels - s->n_levels - m->n_bids)
+	uint32_t n_levels = s->n_levels;
+
+	if (s->n_events == s->max_events)
 		return false;
-	struct buffered_event *e = &s->events[s->n_events++];
+	struct buffered_event *e = &s->events[s->n_events];
+	if (!buffer_side(s, m->bids, m->n_bids, m->bids_tail, m->bids_tail_len, m->tail_scale,
+	                 &e->bids_at, &e->n_bids) ||
+	    !buffer_side(s, m->asks, m->n_asks, m->asks_tail, m->asks_tail_len, m->tail_scale,
+	                 &e->asks_at, &e->n_asks)) {
+		s->n_levels = n_levels;
+		return false;
+	}
 	e->first_id = m->first_id;
 	e->final_id = m->final_id;
-	e->bids_at = s->n_levels;
-	e->n_bids = m->n_bids;
-	if (m->n_bids) /* an empty side may come without an array */
-		memcpy(s->levels + s->n_levels, m->bids, m->n_bids * sizeof(*m->bids));
-	s->n_levels += m->n_bids;
-	e->asks_at = s->n_levels;
-	e->n_asks = m->n_asks;
-	if (m->n_asks)
-		memcpy(s->levels + s->n_levels, m->asks, m->n_asks * sizeof(*m->asks));
-	s->n_levels += m->n_asks;
+	s->n_events++;
 	return true;
 }
 
@@ -171,6 +220,7 @@ static void start_resync(struct tl_md_sync *s)
 	s->n_events = 0;
 	s->n_levels = 0;
 	s->n_pending_bids = s->n_pending_asks = 0;
+	s->tail_len[0] = s->tail_len[1] = 0;
 	if (s->state == TL_MD_LIVE) {
 		s->counters.resyncs++;
 		s->state = TL_MD_RESYNCING;
@@ -207,27 +257,62 @@ static int apply_levels(struct tl_md_sync *s, const struct tl_md_level *bids, ui
  * moves more updates to the first part. */
 #define TOP_FIRST_DEPTH 4
 
+/* A tail's error from tl_md_parse_tail, told apart from tl_book_set's (-EINVAL, -ENOSPC)
+ * by its own code, so that apply_event can name it. */
+#define TAIL_BAD (-ENOTRECOVERABLE)
+
+static bool past_floor(tl_book_side_t side, int64_t px, int64_t floor)
+{
+	return side == TL_BOOK_BID ? px < floor : px > floor;
+}
+
+/* Converts a raw tail into levels[at..) and applies it. Returns 0, tl_book_set's error,
+ * or TAIL_BAD (s->tail_err says why). *late counts its levels at or better than floor. */
+static int apply_tail(struct tl_md_sync *s, tl_book_side_t side, const char *tail, uint32_t len,
+                      uint32_t at, int64_t floor, uint32_t *late)
+{
+	struct tl_md_level *lv = s->levels + at;
+	uint32_t n;
+	int rc;
+
+	*late = 0;
+	if ((rc = tl_md_parse_tail(s->tail_scale, tail, len, lv, s->max_levels - at, &n)) < 0) {
+		s->tail_err = rc;
+		s->counters.bad_tails++;
+		return TAIL_BAD;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		*late += !past_floor(side, lv[i].px, floor);
+	s->counters.tail_levels += n;
+	return apply_side(s, side, lv, n);
+}
+
 /* Top first, one side of a live event: applies the levels at or better than the side's
- * floor and copies the others to levels[at..), whose count is returned through *held.
- * Returns 0 or tl_book_set's error. */
+ * floor and copies the others to levels[at..), whose count is returned through *held; a
+ * raw tail (tl_md_parse_top) is copied whole to the side's place in tail_buf. Returns 0,
+ * tl_book_set's error, or TAIL_BAD. */
 static int apply_side_top_first(struct tl_md_sync *s, tl_book_side_t side,
-                                const struct tl_md_level *lv, uint32_t n, uint32_t at,
-                                uint32_t *held)
+                                const struct tl_md_level *lv, uint32_t n, const char *tail,
+                                uint32_t tail_len, uint32_t at, uint32_t *held)
 {
 	struct tl_book_level top[TOP_FIRST_DEPTH], best;
 	struct tl_md_level *rest = s->levels + at;
-	uint32_t n_rest = 0;
+	const int t = side == TL_BOOK_BID ? 0 : 1;
+	uint32_t n_rest = 0, late, tail_at = t ? s->tail_len[0] : 0;
+	int64_t floor = side == TL_BOOK_BID ? INT64_MIN : INT64_MAX;
 	int rc;
 
 	*held = 0;
 	/* A shallow side has no floor; a huge event does not fit: all of it now. */
 	if (tl_book_top(s->book, side, top, TOP_FIRST_DEPTH) < TOP_FIRST_DEPTH ||
-	    n > s->max_levels - at)
-		return apply_side(s, side, lv, n);
-	int64_t floor = top[TOP_FIRST_DEPTH - 1].px.v;
+	    n > s->max_levels - at) {
+		if ((rc = apply_side(s, side, lv, n)) < 0 || !tail)
+			return rc;
+		return apply_tail(s, side, tail, tail_len, at, floor, &late);
+	}
+	floor = top[TOP_FIRST_DEPTH - 1].px.v;
 	for (uint32_t i = 0; i < n; i++) {
-		bool near = side == TL_BOOK_BID ? lv[i].px >= floor : lv[i].px <= floor;
-		if (!near) {
+		if (past_floor(side, lv[i].px, floor)) {
 			rest[n_rest++] = lv[i];
 			continue;
 		}
@@ -236,30 +321,87 @@ static int apply_side_top_first(struct tl_md_sync *s, tl_book_side_t side,
 			return rc;
 		s->counters.levels_applied++;
 	}
-	if (n_rest && (!tl_book_best(s->book, side, &best) ||
-	               (side == TL_BOOK_BID ? best.px.v < floor : best.px.v > floor))) {
+	if ((n_rest || tail) &&
+	    (!tl_book_best(s->book, side, &best) || past_floor(side, best.px.v, floor))) {
 		/* Every level near the top went: the new best may be among the rest. */
 		s->counters.top_first_whole++;
-		return apply_side(s, side, rest, n_rest);
+		if ((rc = apply_side(s, side, rest, n_rest)) < 0 || !tail)
+			return rc;
+		return apply_tail(s, side, tail, tail_len, at + n_rest, floor, &late);
+	}
+	if (tail && tail_len > s->tail_cap - tail_at) {
+		/* No room to hold it (an event bigger than tl_md_sync_floors allows): now. */
+		if ((rc = apply_tail(s, side, tail, tail_len, at + n_rest, floor, &late)) < 0)
+			return rc;
+	} else if (tail) {
+		memcpy(s->tail_buf + tail_at, tail, tail_len);
+		s->tail_len[t] = tail_len;
+		s->tail_floor[t] = floor;
+		s->counters.tails_held++;
 	}
 	s->counters.levels_held += n_rest;
 	*held = n_rest;
 	return 0;
 }
 
+bool tl_md_sync_floors(const tl_md_sync_t *s, size_t len, struct tl_md_floors *out)
+{
+	struct tl_book_level top[TOP_FIRST_DEPTH];
+
+	out->bid = INT64_MIN;
+	out->ask = INT64_MAX;
+	if (!s->top_first || s->state != TL_MD_LIVE || len > s->tail_cap ||
+	    s->n_pending_bids + s->n_pending_asks + s->tail_len[0] + s->tail_len[1] > 0)
+		return false;
+	if (tl_book_top(s->book, TL_BOOK_BID, top, TOP_FIRST_DEPTH) == TOP_FIRST_DEPTH)
+		out->bid = top[TOP_FIRST_DEPTH - 1].px.v;
+	if (tl_book_top(s->book, TL_BOOK_ASK, top, TOP_FIRST_DEPTH) == TOP_FIRST_DEPTH)
+		out->ask = top[TOP_FIRST_DEPTH - 1].px.v;
+	return out->bid != INT64_MIN || out->ask != INT64_MAX;
+}
+
+int tl_md_sync_tail_error(const tl_md_sync_t *s)
+{
+	return s->tail_err;
+}
+
 enum tl_md_sync_result tl_md_sync_settle(tl_md_sync_t *s)
 {
-	uint32_t n_bids = s->n_pending_bids, n_asks = s->n_pending_asks;
+	uint32_t n_bids = s->n_pending_bids, n_asks = s->n_pending_asks, late = 0, l;
+	uint32_t tail_len[2] = {s->tail_len[0], s->tail_len[1]};
+	int rc;
 
-	if (n_bids + n_asks == 0)
+	if (n_bids + n_asks + tail_len[0] + tail_len[1] == 0)
 		return TL_MD_SYNC_IGNORED;
 	s->n_pending_bids = s->n_pending_asks = 0;
-	if (apply_levels(s, s->levels, n_bids, s->levels + n_bids, n_asks) < 0) {
-		s->counters.book_full++;
-		start_resync(s);
-		return TL_MD_SYNC_BOOK_FULL;
+	s->tail_len[0] = s->tail_len[1] = 0;
+	rc = apply_levels(s, s->levels, n_bids, s->levels + n_bids, n_asks);
+	/* The held levels are in: the levels buffer is free for the tails. */
+	if (rc == 0 && tail_len[0]) {
+		rc = apply_tail(s, TL_BOOK_BID, s->tail_buf, tail_len[0], 0, s->tail_floor[0], &l);
+		late += l;
 	}
-	return TL_MD_SYNC_APPLIED;
+	if (rc == 0 && tail_len[1]) {
+		rc = apply_tail(s, TL_BOOK_ASK, s->tail_buf + tail_len[0], tail_len[1], 0,
+		                s->tail_floor[1], &l);
+		late += l;
+	}
+	if (rc < 0) {
+		if (rc != TAIL_BAD)
+			s->counters.book_full++;
+		start_resync(s);
+		return rc == TAIL_BAD ? TL_MD_SYNC_BAD_TAIL : TL_MD_SYNC_BOOK_FULL;
+	}
+	if (late == 0)
+		return TL_MD_SYNC_APPLIED;
+	/* The venue's order was not kept: levels that could move the top came in a tail. */
+	s->counters.tails_late += late;
+	if (tl_book_crossed(s->book)) {
+		s->counters.crossed++;
+		start_resync(s);
+		return TL_MD_SYNC_CROSSED;
+	}
+	return TL_MD_SYNC_TOP_LATE;
 }
 
 /*
@@ -269,8 +411,9 @@ enum tl_md_sync_result tl_md_sync_settle(tl_md_sync_t *s)
 static enum tl_md_sync_result apply_event(struct tl_md_sync *s, uint64_t first_id,
                                           uint64_t final_id, const struct tl_md_level *bids,
                                           uint32_t n_bids, const struct tl_md_level *asks,
-                                          uint32_t n_asks, bool top_first)
+                                          uint32_t n_asks, const struct tl_md_msg *tails)
 {
+	uint32_t late;
 	int rc;
 
 	if (final_id < s->book_id) {
@@ -283,12 +426,21 @@ static enum tl_md_sync_result apply_event(struct tl_md_sync *s, uint64_t first_i
 		s->last_gap_to = first_id;
 		return TL_MD_SYNC_GAP;
 	}
-	if (!top_first)
+	if (!s->top_first || !tails) {
 		rc = apply_levels(s, bids, n_bids, asks, n_asks);
-	else if ((rc = apply_side_top_first(s, TL_BOOK_BID, bids, n_bids, 0, &s->n_pending_bids)) ==
-	         0)
-		rc = apply_side_top_first(s, TL_BOOK_ASK, asks, n_asks, s->n_pending_bids,
+		if (rc == 0 && tails && tails->bids_tail)
+			rc = apply_tail(s, TL_BOOK_BID, tails->bids_tail, tails->bids_tail_len, 0,
+			                INT64_MIN, &late);
+		if (rc == 0 && tails && tails->asks_tail)
+			rc = apply_tail(s, TL_BOOK_ASK, tails->asks_tail, tails->asks_tail_len, 0,
+			                INT64_MAX, &late);
+	} else if ((rc = apply_side_top_first(s, TL_BOOK_BID, bids, n_bids, tails->bids_tail,
+	                                      tails->bids_tail_len, 0, &s->n_pending_bids)) == 0)
+		rc = apply_side_top_first(s, TL_BOOK_ASK, asks, n_asks, tails->asks_tail,
+		                          tails->asks_tail_len, s->n_pending_bids,
 		                          &s->n_pending_asks);
+	if (rc == TAIL_BAD)
+		return TL_MD_SYNC_BAD_TAIL;
 	if (rc < 0) {
 		s->counters.book_full++;
 		return TL_MD_SYNC_BOOK_FULL;
@@ -332,8 +484,10 @@ enum tl_md_sync_result tl_md_sync_depth(tl_md_sync_t *s, const struct tl_md_msg 
 		s->counters.buffered++;
 		return TL_MD_SYNC_BUFFERED;
 	}
-	enum tl_md_sync_result r = apply_event(s, m->first_id, m->final_id, m->bids, m->n_bids,
-	                                       m->asks, m->n_asks, s->top_first);
+	if (m->bids_tail || m->asks_tail)
+		s->tail_scale = m->tail_scale;
+	enum tl_md_sync_result r =
+	    apply_event(s, m->first_id, m->final_id, m->bids, m->n_bids, m->asks, m->n_asks, m);
 	if (r >= TL_MD_SYNC_GAP)
 		after_failure(s, r, m);
 	return r;
@@ -372,7 +526,7 @@ enum tl_md_sync_result tl_md_sync_snapshot(tl_md_sync_t *s, const struct tl_md_m
 			continue;
 		enum tl_md_sync_result er =
 		    apply_event(s, e->first_id, e->final_id, s->levels + e->bids_at, e->n_bids,
-		                s->levels + e->asks_at, e->n_asks, false);
+		                s->levels + e->asks_at, e->n_asks, NULL);
 		if (er >= TL_MD_SYNC_GAP) {
 			/* The snapshot does not connect to what follows. Start over; after a gap
 			 * the revealing event and those after it are the next wait's first. */

@@ -120,6 +120,14 @@ struct tl_md_msg {
 	 * call on it or its destruction; the caller may read them, not write them. */
 	struct tl_md_level *bids, *asks;
 	uint32_t n_bids, n_asks;
+	/* DEPTH from tl_md_parse_top(): the levels of "b" and "a" left unconverted, raw, from
+	 * the '[' of the first one past its floor to the ']' that closes the array; NULL and
+	 * 0 when the side was converted whole. They point into the json given to the parser
+	 * (valid while it is) and were checked for balanced brackets only:
+	 * tl_md_parse_tail() converts and checks them, at tail_scale (set when either is). */
+	const char *bids_tail, *asks_tail;
+	uint32_t bids_tail_len, asks_tail_len;
+	struct tl_md_scale tail_scale;
 	struct tl_md_level bid, ask; /* TICKER: "b"/"B" and "a"/"A" */
 	int64_t px, qty;             /* TRADE: "p", "q" */
 	int64_t trade_ms;            /* TRADE: "T" */
@@ -206,6 +214,49 @@ void tl_md_parser_destroy(tl_md_parser_t *p);
  */
 int tl_md_parse(tl_md_parser_t *p, const char *json, size_t len, struct tl_md_msg *msg);
 
+/* Where tl_md_parse_top() stops converting a depth event's levels, at the price scale. */
+struct tl_md_floors {
+	int64_t bid; /* "b" levels are converted while px >= bid: INT64_MIN takes them all */
+	int64_t ask; /* "a" levels while px <= ask: INT64_MAX takes them all */
+};
+
+/*
+ * tl_md_parse() for the hot path of a live book kept top first (tl_md_sync_floors): the
+ * same contract, except in the "b" and "a" arrays of a message. There, the first level
+ * whose price is past its side's floor, and every level after it, are neither converted
+ * nor checked beyond their brackets: they are left raw in msg->bids_tail / asks_tail,
+ * and n_bids / n_asks count only the levels converted before them. The venue lists bids
+ * from the best down and asks from the best up, so what is left is what cannot move the
+ * top; whoever applies the tail (tl_md_sync) checks that too. Why: converting the decimals
+ * is most of a depth event's cost, and most levels of an event are far from the top
+ * (README, tick-to-trade). Nothing in a tail is reported here: a message whose tail is
+ * bad parses, and tl_md_parse_tail() gives the error. What tl_md_parse() takes, this
+ * takes, with the same fields; what it refuses, this refuses with the same error, or
+ * takes as a depth event with a tail that does not convert; a depth event this takes
+ * whose tails convert, tl_md_parse() takes. Only a depth event may have tails: a message
+ * that is refused or turns out to be of another kind after a tail was left, or that would
+ * drop a tail unchecked (a "b" or "a" key that repeats, a "data" wrapper after one), is
+ * parsed again, whole. The one thing a tail does not show until it is converted: a
+ * bracket inside one of its strings can end it early, and what follows is then read from
+ * inside that string. "bids" and "asks" (a snapshot) are always converted whole. floors
+ * may be NULL (tl_md_parse()).
+ * Thread, blocks: as tl_md_parse().
+ */
+int tl_md_parse_top(tl_md_parser_t *p, const char *json, size_t len,
+                    const struct tl_md_floors *floors, struct tl_md_msg *msg);
+
+/*
+ * Converts a tail that tl_md_parse_top() left (tail[0..len): levels, then the array's
+ * closing ']', and nothing after it) into out[0..max) at `scale`, and sets *n to how many.
+ * Returns 0, or the error tl_md_parse() would have given for the first bad level in it:
+ * -EBADMSG (a level not exactly ["px","qty"], anything but whitespace, ',' and one
+ * closing ']' between them, or a string with a bracket that cut the tail short), -EDOM,
+ * -ERANGE, or -E2BIG for more than max levels. *n and out are unspecified on error.
+ * Thread: any (reads only scale). Blocks: no.
+ */
+int tl_md_parse_tail(struct tl_md_scale scale, const char *tail, size_t len,
+                     struct tl_md_level *out, uint32_t max, uint32_t *n);
+
 /*
  * The same contract as tl_md_parse(), on jsmn's tokens: the same result and the same
  * *msg for every input, except that it also returns -E2BIG when the message needs more
@@ -235,14 +286,20 @@ enum tl_md_sync_state {
 /* What one depth event or snapshot did. The failures are ordered last. */
 enum tl_md_sync_result {
 	TL_MD_SYNC_APPLIED = 0, /* applied to the live book */
-	TL_MD_SYNC_BUFFERED,    /* held until a snapshot connects */
-	TL_MD_SYNC_IGNORED,     /* older than the book (or an unrequested snapshot) */
-	TL_MD_SYNC_LIVE,        /* snapshot accepted, buffered events applied: live */
-	TL_MD_SYNC_STALE,       /* snapshot older than the first buffered event: fetch again */
-	TL_MD_SYNC_BAD,         /* the event contradicts itself (final id below first id) */
-	TL_MD_SYNC_GAP,         /* events were lost: book emptied, resync started */
-	TL_MD_SYNC_CROSSED,     /* best bid >= best ask after applying: book emptied, resync */
-	TL_MD_SYNC_BOOK_FULL,   /* more levels than the book holds: book emptied, resync */
+	/* tl_md_sync_settle: applied, and a held tail had levels at or better than its floor
+	 * (the venue's order broken): the top may have moved since it was told */
+	TL_MD_SYNC_TOP_LATE,
+	TL_MD_SYNC_BUFFERED,  /* held until a snapshot connects */
+	TL_MD_SYNC_IGNORED,   /* older than the book (or an unrequested snapshot) */
+	TL_MD_SYNC_LIVE,      /* snapshot accepted, buffered events applied: live */
+	TL_MD_SYNC_STALE,     /* snapshot older than the first buffered event: fetch again */
+	TL_MD_SYNC_BAD,       /* the event contradicts itself (final id below first id) */
+	TL_MD_SYNC_GAP,       /* events were lost: book emptied, resync started */
+	TL_MD_SYNC_CROSSED,   /* best bid >= best ask after applying: book emptied, resync */
+	TL_MD_SYNC_BOOK_FULL, /* more levels than the book holds: book emptied, resync */
+	/* a tail (tl_md_parse_top) did not convert (tl_md_sync_tail_error says why), after
+	 * the rest of its event was applied: book emptied, resync */
+	TL_MD_SYNC_BAD_TAIL,
 };
 
 struct tl_md_sync_counters {
@@ -261,6 +318,10 @@ struct tl_md_sync_counters {
 	uint64_t bad;             /* self-contradictory events */
 	uint64_t levels_held;     /* top_first: levels left for tl_md_sync_settle */
 	uint64_t top_first_whole; /* top_first: sides applied whole, their top levels gone */
+	uint64_t tails_held;      /* tails held raw for tl_md_sync_settle */
+	uint64_t tail_levels;     /* levels converted from tails */
+	uint64_t tails_late;      /* tail levels at or better than their floor */
+	uint64_t bad_tails;       /* tails that did not convert */
 };
 
 struct tl_md_sync_config {
@@ -271,6 +332,9 @@ struct tl_md_sync_config {
 	 * new top is known sooner. Until then the book's best levels are final and its deeper
 	 * levels may be a step behind. */
 	bool top_first;
+	/* top_first: the most bytes of tails held at once (default 256 KiB); a longer event
+	 * is not parsed top first (tl_md_sync_floors). */
+	uint32_t max_tail_bytes;
 };
 
 typedef struct tl_md_sync tl_md_sync_t;
@@ -284,12 +348,30 @@ void tl_md_sync_config_default(struct tl_md_sync_config *cfg);
 int tl_md_sync_create(tl_md_sync_t **out, const struct tl_md_sync_config *cfg, tl_book_t *book);
 void tl_md_sync_destroy(tl_md_sync_t *s);
 
-/* Feeds one parsed depth event (TL_MD_DEPTH). */
+/*
+ * Feeds one parsed depth event (TL_MD_DEPTH), from tl_md_parse or tl_md_parse_top. Its
+ * tails, if any, are converted at once when the event cannot be held top first (not live,
+ * no top_first, a side applied whole), else copied and held for tl_md_sync_settle. A tail
+ * that does not convert gives BAD_TAIL when live, or BAD for an event being buffered.
+ */
 enum tl_md_sync_result tl_md_sync_depth(tl_md_sync_t *s, const struct tl_md_msg *m);
 
 /*
- * top_first: applies what the last live event held back. Returns APPLIED, IGNORED when
- * nothing was held, or BOOK_FULL (book emptied, resync started). tl_md_sync_depth and
+ * top_first: the floors to parse the next event of `len` bytes with (tl_md_parse_top):
+ * each side's 4th best price, the level at or better than which an event's levels can
+ * move the top; INT64_MIN / INT64_MAX for a side with fewer levels. Returns false, and no
+ * floors, when the event should be parsed whole: not live, not top_first, something is
+ * still held (settle first), len above max_tail_bytes, or neither side has a floor.
+ */
+bool tl_md_sync_floors(const tl_md_sync_t *s, size_t len, struct tl_md_floors *out);
+
+/* The error of the last tail that did not convert (tl_md_parse_tail's), or 0. */
+int tl_md_sync_tail_error(const tl_md_sync_t *s);
+
+/*
+ * top_first: applies what the last live event held back. Returns APPLIED, TOP_LATE (the
+ * top may have moved: tell it again), IGNORED when nothing was held, or BOOK_FULL,
+ * BAD_TAIL or CROSSED (book emptied, resync started). tl_md_sync_depth and
  * tl_md_sync_snapshot settle first by themselves; the held levels are the sync's own
  * copies, so the parser may be used in between.
  */
@@ -483,10 +565,14 @@ int tl_md_feed_destroy(tl_md_feed_t *f);
 int tl_md_feed_warm(tl_md_feed_t *f);
 
 /*
- * With cfg->sync.top_first: applies the levels the last event held back (they cannot
- * change the top its on_book call reported). Call it once the top has been acted on; the
- * next event or snapshot settles by itself otherwise. A book that runs out of levels here
- * is emptied and resynced, as after any event; tl_md_feed_state then says so.
+ * With cfg->sync.top_first: converts and applies the levels the last event held back
+ * (its tails: the feed parses a live event with tl_md_parse_top). They cannot change the
+ * top its on_book call reported while the venue lists levels best first; if they did, the
+ * book is still right afterwards and on_book is called again from here. Call it once the
+ * top has been acted on; the next event or snapshot settles by itself otherwise. A book
+ * that runs out of levels here, or whose held levels do not convert (a bad message found
+ * late, counted with the bad ones), is emptied and resynced, as after any event;
+ * tl_md_feed_state then says so.
  * Thread: the loop's, between its callbacks. Blocks: no.
  */
 void tl_md_feed_settle(tl_md_feed_t *f);

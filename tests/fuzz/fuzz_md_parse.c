@@ -11,6 +11,14 @@
  * happen here: a message of n bytes needs at most n tokens, and the pool holds
  * MAX_INPUT tokens; longer inputs are skipped.
  *
+ * Top first: the input also goes through tl_md_parse_top(), under floors taken from the
+ * full parse's levels (or from the input's length when it has none). What the full parse
+ * takes, it takes, with the same fields, converting each side up to its first level past
+ * the floor, and its tails convert (tl_md_parse_tail) to exactly the rest. What the full
+ * parse refuses, it refuses with the same error, or takes as a depth event with a tail
+ * that does not convert. A depth event it takes whose tails all convert, the full parse
+ * takes too.
+ *
  * The input also goes to tl_md_dec_parse() at a scale taken from its length: a value it
  * accepts must format back (tl_md_dec_format) to a string that parses to the same value.
  *
@@ -102,6 +110,72 @@ static void check_pair(struct pair *pr, const char *json, size_t len)
 	        (int64_t)a.trade_id >= 0 && a.px >= 0 && a.qty >= 0);
 }
 
+static struct tl_md_level tail_levels[TL_MD_DEFAULT_MAX_LEVELS];
+
+/* A side's tail, or 0: its conversion's result; on success it must be full[from..n_full). */
+static int check_tail(const struct pair *pr, struct tl_md_scale scale, const char *tail,
+                      uint32_t tail_len, uint32_t converted, const struct tl_md_level *full,
+                      uint32_t n_full, bool full_ok)
+{
+	uint32_t n = 0;
+	int r;
+
+	if (tail == NULL)
+		return 0;
+	REQUIRE(converted <= pr->max_levels);
+	r = tl_md_parse_tail(scale, tail, tail_len, tail_levels, pr->max_levels - converted, &n);
+	if (r == 0 && full_ok) {
+		REQUIRE(converted + n == n_full);
+		REQUIRE(levels_equal(tail_levels, full + converted, n));
+	}
+	return r;
+}
+
+static void check_top(struct pair *pr, struct tl_md_scale scale, const char *json, size_t len,
+                      uint64_t seed)
+{
+	struct tl_md_msg a, t;
+	struct tl_md_floors fl;
+	int ra = tl_md_parse(pr->scan, json, len, &a), rt, eb, ea;
+
+	fl.bid = (int64_t)(seed * 2654435761u % 100000000000ull);
+	fl.ask = fl.bid + (int64_t)(seed % 1000);
+	if (ra == 0 && a.kind == TL_MD_DEPTH) {
+		if (a.n_bids)
+			fl.bid = a.bids[seed % a.n_bids].px;
+		if (a.n_asks)
+			fl.ask = a.asks[(seed / 7) % a.n_asks].px;
+	}
+	rt = tl_md_parse_top(pr->jsmn, json, len, &fl, &t);
+	if (rt != 0)
+		REQUIRE(rt == ra);
+	if (ra == 0) {
+		REQUIRE(rt == 0 && t.kind == a.kind && strcmp(t.symbol, a.symbol) == 0);
+		REQUIRE(t.event_ms == a.event_ms && t.first_id == a.first_id &&
+		        t.final_id == a.final_id && t.trade_id == a.trade_id);
+	}
+	if (rt != 0 || t.kind != TL_MD_DEPTH) {
+		REQUIRE(rt != 0 || (t.bids_tail == NULL && t.asks_tail == NULL && ra == 0));
+		return;
+	}
+	eb = check_tail(pr, scale, t.bids_tail, t.bids_tail_len, t.n_bids, a.bids, a.n_bids,
+	                ra == 0);
+	ea = check_tail(pr, scale, t.asks_tail, t.asks_tail_len, t.n_asks, a.asks, a.n_asks,
+	                ra == 0);
+	if (eb == 0 && ea == 0)
+		REQUIRE(ra == 0 && a.kind == TL_MD_DEPTH);
+	else
+		REQUIRE(ra != 0); /* refused, and the tail is where */
+	if (ra == 0) {
+		REQUIRE(eb == 0 && ea == 0);
+		REQUIRE(t.n_bids <= a.n_bids && t.n_asks <= a.n_asks);
+		REQUIRE(levels_equal(a.bids, t.bids, t.n_bids));
+		REQUIRE(levels_equal(a.asks, t.asks, t.n_asks));
+		REQUIRE((t.bids_tail != NULL) == (t.n_bids < a.n_bids));
+		REQUIRE((t.asks_tail != NULL) == (t.n_asks < a.n_asks));
+	}
+}
+
 static void check_decimal(const char *s, size_t len)
 {
 	int d = (int)(len % (TL_MD_DEC_MAX_DECIMALS + 1));
@@ -135,6 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(json, data, size);
 	check_pair(&pairs[0], json, size);
 	check_pair(&pairs[1], json, size);
+	check_top(&pairs[0], (struct tl_md_scale){8, 8}, json, size, size);
+	check_top(&pairs[1], (struct tl_md_scale){2, 5}, json, size, size * 31 + 7);
 	check_decimal(json, size);
 	free(json);
 	return 0;

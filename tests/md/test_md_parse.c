@@ -5,6 +5,12 @@
  * the same result code and, on success, the same tl_md_msg field by field and level by
  * level. Each parser gets its own tl_md_parser_t, so neither can see the other's levels.
  *
+ * Top first (tl_md_parse_top, tl_md_parse_tail): random venue-like depth messages, some
+ * with whitespace, every depth event of the captures, each under floors at each of its
+ * levels in turn: the same fields as the full parse, each side converted up to its first
+ * level past the floor, and the tail converting to exactly the rest. A byte changed in a
+ * tail: what the full parse refuses, the tail refuses with the same error.
+ *
  * Usage: test_md_parse <data dir>   (shared/data: binance-spot/ and cryptofeed/)
  * The unit checks always run; the real-capture checks need the data directory, and
  * without it the program exits 77 (skipped) after the unit checks.
@@ -1277,7 +1283,13 @@ static void test_config(void)
 
 struct real_counts {
 	uint64_t lines, kinds[TL_MD_OTHER + 1], levels, bytes;
+	uint64_t tails; /* tl_md_parse_top's, checked against the full parse */
 };
+
+static int check_top_parse(const struct tl_md_parser_config *c, tl_md_parser_t *full_p,
+                           tl_md_parser_t *top_p, const char *json, size_t len,
+                           const struct tl_md_floors *fl);
+static int64_t pick_floor(const struct tl_md_level *lv, uint32_t n, bool bid, uint64_t r);
 
 /* Finds the next `s` in line from *at on, and moves *at past it. */
 static bool find_from(const char *line, size_t *at, const char *s)
@@ -1364,6 +1376,16 @@ static void check_real_line(struct pair *pr, const char *json, size_t len, struc
 		break;
 	}
 	free(line);
+	if (m.kind == TL_MD_DEPTH) {
+		/* Top first, with floors at each of its levels in turn (and none, and all). */
+		struct tl_md_parser_config pc;
+		struct tl_md_floors fl;
+
+		tl_md_parser_config_default(&pc);
+		fl.bid = pick_floor(m.bids, m.n_bids, true, c->lines);
+		fl.ask = pick_floor(m.asks, m.n_asks, false, c->lines / 3);
+		c->tails += (uint64_t)check_top_parse(&pc, pr->scan, pr->jsmn, json, len, &fl);
+	}
 }
 
 /* Reads a capture line by line (gzip or plain: gzopen reads both) and checks each JSON
@@ -1426,11 +1448,278 @@ static int test_real(const char *dir)
 	CHECK_EQ(cf.kinds[TL_MD_TICKER], 84);
 	CHECK_EQ(cf.kinds[TL_MD_SNAPSHOT], 4);
 	CHECK_EQ(cf.kinds[TL_MD_OTHER], 4); /* two kline, two aggTrade */
+	CHECK(spot.tails > 6495);           /* most events have a tail on either side */
 	printf("  binance-spot: %" PRIu64 " messages, %" PRIu64 " levels, %" PRIu64
-	       " bytes; cryptofeed: %" PRIu64 " messages, %" PRIu64 " levels\n",
-	       spot.lines, spot.levels, spot.bytes, cf.lines, cf.levels);
+	       " bytes, %" PRIu64 " tails parsed top first; cryptofeed: %" PRIu64
+	       " messages, %" PRIu64 " levels\n",
+	       spot.lines, spot.levels, spot.bytes, spot.tails, cf.lines, cf.levels);
 	pair_free(&pr);
 	return 0;
+}
+
+/* ======================================================================================
+ * Top first: tl_md_parse_top and tl_md_parse_tail against tl_md_parse.
+ * ====================================================================================== */
+
+/* One side's tail, converted, must be exactly the full parse's levels from `from` on. */
+static void check_tail(const struct tl_md_parser_config *c, const char *tail, uint32_t tail_len,
+                       const struct tl_md_level *all, uint32_t n_all, uint32_t from)
+{
+	static struct tl_md_level lv[TL_MD_DEFAULT_MAX_LEVELS];
+	uint32_t n = 0;
+
+	CHECK(tail[0] == '[' && tail[tail_len - 1] == ']');
+	CHECK_EQ(tl_md_parse_tail(c->scale, tail, tail_len, lv, TL_MD_DEFAULT_MAX_LEVELS, &n), 0);
+	CHECK_EQ(n + from, n_all);
+	CHECK(memcmp(lv, all + from, n * sizeof(*lv)) == 0);
+	/* One level fewer than it holds is too many. */
+	if (n > 0)
+		CHECK_EQ(tl_md_parse_tail(c->scale, tail, tail_len, lv, n - 1, &n), -E2BIG);
+}
+
+/* The converted part of a side: the full parse's levels up to the first past the floor. */
+static uint32_t top_count(const struct tl_md_level *lv, uint32_t n, bool bid, int64_t floor)
+{
+	uint32_t i = 0;
+
+	while (i < n && (bid ? lv[i].px >= floor : lv[i].px <= floor))
+		i++;
+	return i;
+}
+
+/*
+ * json[0..len) through tl_md_parse (full: scan's parser) and tl_md_parse_top (top: a
+ * second parser): the same result; every field but the levels the same; each side's
+ * converted levels the full ones up to the first past its floor, and its tail those after,
+ * exactly. Returns the number of tails (0..2).
+ */
+static int check_top_parse(const struct tl_md_parser_config *c, tl_md_parser_t *full_p,
+                           tl_md_parser_t *top_p, const char *json, size_t len,
+                           const struct tl_md_floors *fl)
+{
+	struct tl_md_msg full, top, cmp;
+	int rf = tl_md_parse(full_p, json, len, &full), rt;
+	uint32_t nb, na;
+
+	rt = tl_md_parse_top(top_p, json, len, fl, &top);
+	CHECK_EQ(rt, rf);
+	if (rf != 0)
+		return 0;
+	if (full.kind != TL_MD_DEPTH) {
+		CHECK(top.bids_tail == NULL && top.asks_tail == NULL);
+		CHECK(msg_equal(&full, &top));
+		return 0;
+	}
+	nb = top_count(full.bids, full.n_bids, true, fl->bid);
+	na = top_count(full.asks, full.n_asks, false, fl->ask);
+	CHECK_EQ(top.n_bids, nb);
+	CHECK_EQ(top.n_asks, na);
+	CHECK_EQ(top.bids_tail != NULL, nb < full.n_bids);
+	CHECK_EQ(top.asks_tail != NULL, na < full.n_asks);
+	cmp = top;
+	cmp.n_bids = full.n_bids;
+	cmp.n_asks = full.n_asks;
+	cmp.bids = full.bids; /* the prefix is compared below */
+	cmp.asks = full.asks;
+	CHECK(msg_equal(&full, &cmp));
+	CHECK(memcmp(top.bids, full.bids, nb * sizeof(*top.bids)) == 0);
+	CHECK(memcmp(top.asks, full.asks, na * sizeof(*top.asks)) == 0);
+	if (top.bids_tail) {
+		CHECK(top.bids_tail >= json && top.bids_tail + top.bids_tail_len <= json + len);
+		CHECK_EQ(top.tail_scale.px_decimals, c->scale.px_decimals);
+		check_tail(c, top.bids_tail, top.bids_tail_len, full.bids, full.n_bids, nb);
+	}
+	if (top.asks_tail) {
+		CHECK(top.asks_tail >= json && top.asks_tail + top.asks_tail_len <= json + len);
+		check_tail(c, top.asks_tail, top.asks_tail_len, full.asks, full.n_asks, na);
+	}
+	return (top.bids_tail != NULL) + (top.asks_tail != NULL);
+}
+
+/* A floor for a side of m: at one of its levels (so that the next one starts the tail),
+ * or none, or past everything. */
+static int64_t pick_floor(const struct tl_md_level *lv, uint32_t n, bool bid, uint64_t r)
+{
+	uint32_t k = (uint32_t)(r % (n + 2));
+
+	if (k == n)
+		return bid ? INT64_MIN : INT64_MAX; /* converts all */
+	if (k == n + 1)
+		return bid ? INT64_MAX : INT64_MIN; /* converts nothing */
+	return lv[k].px;
+}
+
+/*
+ * Random depth messages, sorted as the venue sorts them, with whitespace between tokens
+ * now and then, and floors anywhere; then the same messages with one byte of a tail
+ * changed: what tl_md_parse refuses, tl_md_parse_top refuses with the same error, or takes
+ * and leaves the error in that tail for tl_md_parse_tail.
+ */
+static void test_parse_top_random(void)
+{
+	enum { LEVELS = 12 };
+	static const char mutants[] = "[]\",. 0159xe-";
+	struct tl_md_parser_config c;
+	tl_md_parser_t *fp, *tp;
+	char msg[2048];
+	uint64_t tails = 0, mutated = 0, refused_late = 0;
+
+	tl_md_parser_config_default(&c);
+	c.scale.px_decimals = 2;
+	c.scale.qty_decimals = 5;
+	CHECK_EQ(tl_md_parser_create(&fp, &c), 0);
+	CHECK_EQ(tl_md_parser_create(&tp, &c), 0);
+	for (int it = 0; it < 20000; it++) {
+		const char *ws = rnd() % 4 == 0 ? " " : "";
+		int n =
+		    snprintf(msg, sizeof(msg),
+		             "{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"BTCUSDT\",\"U\":1,\"u\":2");
+		int64_t px = 6000000 + (int64_t)(rnd() % 1000);
+		struct tl_md_floors fl;
+		struct tl_md_msg full;
+
+		for (int side = 0; side < 2; side++) {
+			int nl = (int)(rnd() % (LEVELS + 1));
+			int64_t p = side ? px + 1 : px;
+
+			n += snprintf(msg + n, sizeof(msg) - (size_t)n, ",\"%c\":%s[%s",
+			              side ? 'a' : 'b', ws, ws);
+			for (int l = 0; l < nl; l++) {
+				p += side ? 1 + (int64_t)(rnd() % 5) : -1 - (int64_t)(rnd() % 5);
+				n += snprintf(msg + n, sizeof(msg) - (size_t)n,
+				              "%s[%s\"%lld.%02lld\"%s,%s\"%llu.%05llu\"%s]%s",
+				              l ? "," : "", ws, (long long)(p / 100),
+				              (long long)(p % 100), ws, ws,
+				              (unsigned long long)(rnd() % 3),
+				              (unsigned long long)(rnd() % 100000), ws, ws);
+			}
+			n += snprintf(msg + n, sizeof(msg) - (size_t)n, "]");
+		}
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "}");
+		CHECK((size_t)n < sizeof(msg));
+		CHECK_EQ(tl_md_parse(fp, msg, (size_t)n, &full), 0);
+		fl.bid = pick_floor(full.bids, full.n_bids, true, rnd());
+		fl.ask = pick_floor(full.asks, full.n_asks, false, rnd());
+		tails += (uint64_t)check_top_parse(&c, fp, tp, msg, (size_t)n, &fl);
+
+		/* One byte of a tail changed. */
+		struct tl_md_msg top, again;
+		CHECK_EQ(tl_md_parse_top(tp, msg, (size_t)n, &fl, &top), 0);
+		const char *tail = rnd() % 2 ? top.bids_tail : top.asks_tail;
+		uint32_t tail_len = tail == top.bids_tail ? top.bids_tail_len : top.asks_tail_len;
+		if (tail == NULL)
+			continue;
+		size_t at = (size_t)(tail - msg) + rnd() % tail_len;
+		char was = msg[at];
+		msg[at] = mutants[rnd() % (sizeof(mutants) - 1)];
+		int rf = tl_md_parse(fp, msg, (size_t)n, &full);
+		int rt = tl_md_parse_top(tp, msg, (size_t)n, &fl, &again);
+		mutated++;
+		if (rf == 0) {
+			check_top_parse(&c, fp, tp, msg, (size_t)n, &fl);
+		} else if (rt != 0) {
+			CHECK_EQ(rt, rf);
+		} else {
+			/* Taken: a tail of it must give the full parse's error. */
+			static struct tl_md_level lv[TL_MD_DEFAULT_MAX_LEVELS];
+			uint32_t k;
+			int eb = again.bids_tail ? tl_md_parse_tail(c.scale, again.bids_tail,
+			                                            again.bids_tail_len, lv,
+			                                            TL_MD_DEFAULT_MAX_LEVELS, &k)
+			                         : 0;
+			int ea = again.asks_tail ? tl_md_parse_tail(c.scale, again.asks_tail,
+			                                            again.asks_tail_len, lv,
+			                                            TL_MD_DEFAULT_MAX_LEVELS, &k)
+			                         : 0;
+			if ((eb ? eb : ea) != rf) {
+				fprintf(stderr, "tail error %d/%d, full parse %d: %.*s\n", eb, ea,
+				        rf, n, msg);
+				exit(1);
+			}
+			refused_late++;
+		}
+		msg[at] = was;
+	}
+	printf("  parse top: 20000 messages, %llu tails; %llu changed in a tail, %llu of them "
+	       "refused only in the tail\n",
+	       (unsigned long long)tails, (unsigned long long)mutated,
+	       (unsigned long long)refused_late);
+	CHECK(tails > 10000);
+	CHECK(refused_late > 1000);
+	tl_md_parser_destroy(fp);
+	tl_md_parser_destroy(tp);
+}
+
+/* By hand: the shapes the random messages may miss. */
+static void test_parse_top_cases(void)
+{
+	struct tl_md_parser_config c;
+	tl_md_parser_t *p;
+	struct tl_md_msg m;
+	struct tl_md_level lv[8];
+	uint32_t n;
+	const struct tl_md_floors fl = {.bid = 9900, .ask = 10100}; /* 99.00 and 101.00 */
+	const char *tail;
+
+	tl_md_parser_config_default(&c);
+	c.scale.px_decimals = 2;
+	c.scale.qty_decimals = 2;
+	CHECK_EQ(tl_md_parser_create(&p, &c), 0);
+
+	/* A repeated "b": the last one counts, its tail too. */
+	const char *rep = "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":1,"
+	                  "\"b\":[[\"100\",\"1\"],[\"98\",\"1\"]],\"a\":[],\"b\":[[\"99\",\"2\"]]}";
+	CHECK_EQ(tl_md_parse_top(p, rep, strlen(rep), &fl, &m), 0);
+	CHECK_EQ(m.n_bids, 1);
+	CHECK(m.bids_tail == NULL && m.asks_tail == NULL);
+	CHECK_EQ(m.bids[0].px, 9900);
+
+	/* A bad level in the tail: parse_top takes the message, the tail says why not. */
+	const char *bad = "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":1,"
+	                  "\"b\":[[\"100\",\"1\"],[\"98\",\"1\"],[\"97\",\"1.234\"]],\"a\":[]}";
+	CHECK_EQ(tl_md_parse(p, bad, strlen(bad), &m), -EDOM);
+	CHECK_EQ(tl_md_parse_top(p, bad, strlen(bad), &fl, &m), 0);
+	CHECK_EQ(m.n_bids, 1);
+	tail = "[\"98\",\"1\"],[\"97\",\"1.234\"]]";
+	CHECK_EQ(m.bids_tail_len, strlen(tail));
+	CHECK(memcmp(m.bids_tail, tail, strlen(tail)) == 0);
+	CHECK_EQ(tl_md_parse_tail(m.tail_scale, m.bids_tail, m.bids_tail_len, lv, 8, &n), -EDOM);
+
+	/* A bracket in a string cuts the skip short: here the JSON after it breaks. */
+	const char *brk = "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":1,"
+	                  "\"b\":[[\"100\",\"1\"],[\"98\",\"1]]\"]],\"a\":[]}";
+	CHECK_EQ(tl_md_parse(p, brk, strlen(brk), &m), -EBADMSG);
+	CHECK_EQ(tl_md_parse_top(p, brk, strlen(brk), &fl, &m), -EBADMSG);
+	/* And a tail that ends short of its closing bracket, or goes on past it, is refused. */
+	CHECK_EQ(tl_md_parse_tail(c.scale, "[\"98\",\"1\"]", 10, lv, 8, &n), -EBADMSG);
+	CHECK_EQ(tl_md_parse_tail(c.scale, "[\"98\",\"1\"]],", 12, lv, 8, &n), -EBADMSG);
+	CHECK_EQ(tl_md_parse_tail(c.scale, "[\"98\",\"1\"] ]", 12, lv, 8, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(tl_md_parse_tail(c.scale, "", 0, lv, 8, &n), -EBADMSG);
+
+	/* A snapshot's "bids" and "asks" are converted whole whatever the floors. */
+	const char *snap = "{\"lastUpdateId\":5,\"bids\":[[\"100\",\"1\"],[\"50\",\"1\"]],"
+	                   "\"asks\":[[\"101\",\"1\"],[\"200\",\"1\"]]}";
+	CHECK_EQ(tl_md_parse_top(p, snap, strlen(snap), &fl, &m), 0);
+	CHECK_EQ(m.kind, TL_MD_SNAPSHOT);
+	CHECK(m.n_bids == 2 && m.n_asks == 2 && !m.bids_tail && !m.asks_tail);
+
+	/* Long tails, across many 8-byte words and their last bytes one at a time. */
+	char big[4096];
+	int len = snprintf(big, sizeof(big),
+	                   "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":1,\"u\":1,"
+	                   "\"a\":[],\"b\":[");
+	for (int i = 0; i < 100; i++)
+		len += snprintf(big + len, sizeof(big) - (size_t)len, "%s[\"%d.%02d\",\"1\"]",
+		                i ? "," : "", 100 - i / 10, 99 - i);
+	len += snprintf(big + len, sizeof(big) - (size_t)len, "]}");
+	for (int cut = len - 2; cut <= len; cut++) {
+		int r = tl_md_parse_top(p, big, (size_t)cut, &fl, &m);
+		CHECK_EQ(r, cut == len ? 0 : -EBADMSG);
+	}
+	CHECK_EQ(m.n_bids, 20); /* 100.99 .. 100.90, 99.89 .. 99.80; then 98.79 */
+	CHECK(m.bids_tail != NULL && m.bids_tail[2] == '9' && m.bids_tail[3] == '8');
+	tl_md_parser_destroy(p);
 }
 
 int main(int argc, char **argv)
@@ -1448,6 +1737,8 @@ int main(int argc, char **argv)
 	test_field_errors();
 	test_bad_json();
 	test_truncation_and_mutation();
+	test_parse_top_random();
+	test_parse_top_cases();
 	printf("test_md_parse: unit checks passed\n");
 
 	if (argc < 2 || stat(argv[1], &st) != 0 || !S_ISDIR(st.st_mode)) {

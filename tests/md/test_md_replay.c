@@ -18,10 +18,16 @@
  * - Top first, by hand: deleting a side's top levels applies that side whole (the new
  *   best was among the far levels); a gap drops what was held; a book that runs out of
  *   levels while settling is emptied and resynced.
+ * - Tails: both captures parsed top first as the feed parses them (tl_md_sync_floors,
+ *   tl_md_parse_top), beside a sync fed whole: the same results, the same top before each
+ *   settle, the same whole books after. By hand: a tail held past its message, a tail out
+ *   of the venue's order (TOP_LATE), a side applied whole with its tail, a bad tail
+ *   (BAD_TAIL, resync), a tail buffered while not live, a sync without top_first.
  */
 #include "tl_md.h"
 #include "tl_test.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +110,19 @@ static const struct tl_md_replay_symbol *find_symbol(const struct tl_md_replay_s
 	return NULL;
 }
 
+/* The two BTCUSDT captures, day after day. */
+static void btcusdt_paths(const char *dir, char a[512], char b[512])
+{
+	snprintf(a, 512, "%s/binance-spot/btcusdt_20240808.gz", dir);
+	snprintf(b, 512, "%s/binance-spot/btcusdt_20240809.gz", dir);
+}
+
 static void test_btcusdt(const char *dir, struct tl_md_replay_stats *st)
 {
 	char a[512], b[512];
-	snprintf(a, sizeof(a), "%s/binance-spot/btcusdt_20240808.gz", dir);
-	snprintf(b, sizeof(b), "%s/binance-spot/btcusdt_20240809.gz", dir);
 	char *files[] = {a, b};
+
+	btcusdt_paths(dir, a, b);
 
 	/* First pass: every bookTicker, the oracle. */
 	struct oracle orc = {0};
@@ -272,9 +285,9 @@ static void shadow_depth(void *user, const char *symbol, enum tl_md_sync_result 
 static void test_top_first_replay(const char *dir, struct tl_md_replay_stats *st)
 {
 	char a[512], b[512];
-	snprintf(a, sizeof(a), "%s/binance-spot/btcusdt_20240808.gz", dir);
-	snprintf(b, sizeof(b), "%s/binance-spot/btcusdt_20240809.gz", dir);
 	char *files[] = {a, b};
+
+	btcusdt_paths(dir, a, b);
 	struct tl_book_config bc;
 	struct tl_md_sync_config sc;
 	struct shadow sh = {0};
@@ -330,31 +343,44 @@ static int64_t best_px(const tl_book_t *b, tl_book_side_t side)
 	return tl_book_best(b, side, &l) ? l.px.v : -1;
 }
 
-static void test_top_first_by_hand(void)
+/*
+ * A top-first sync on a new book of max_levels a side, brought live at update 10 (one
+ * buffered event, 9..11, then the snapshot) with bids 100..91 and asks 101..110, 5 each.
+ * *snap is that snapshot; its levels are in bids and asks, for going live again.
+ */
+static void live_ladder(uint32_t max_levels, tl_book_t **book, tl_md_sync_t **s,
+                        struct tl_md_level bids[10], struct tl_md_level asks[10],
+                        struct tl_md_msg *snap)
 {
 	struct tl_book_config bc;
 	struct tl_md_sync_config sc;
-	tl_book_t *book;
-	tl_md_sync_t *s;
-	struct tl_md_level bids[10], asks[10];
 
 	tl_book_config_default(&bc);
-	bc.max_levels_per_side = 12;
+	bc.max_levels_per_side = max_levels;
 	tl_md_sync_config_default(&sc);
 	sc.top_first = true;
-	CHECK_EQ(tl_book_create(&book, &bc), 0);
-	CHECK_EQ(tl_md_sync_create(&s, &sc, book), 0);
-
-	/* Live at 10: bids 100..91, asks 101..110. */
+	CHECK_EQ(tl_book_create(book, &bc), 0);
+	CHECK_EQ(tl_md_sync_create(s, &sc, *book), 0);
 	for (int i = 0; i < 10; i++) {
 		bids[i] = (struct tl_md_level){100 - i, 5};
 		asks[i] = (struct tl_md_level){101 + i, 5};
 	}
 	struct tl_md_msg m = depth_msg(9, 11, bids, 0, asks, 0);
-	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_BUFFERED);
-	struct tl_md_msg snap = depth_msg(0, 10, bids, 10, asks, 10);
-	snap.kind = TL_MD_SNAPSHOT;
-	CHECK_EQ(tl_md_sync_snapshot(s, &snap), TL_MD_SYNC_LIVE);
+	CHECK_EQ(tl_md_sync_depth(*s, &m), TL_MD_SYNC_BUFFERED);
+	*snap = depth_msg(0, 10, bids, 10, asks, 10);
+	snap->kind = TL_MD_SNAPSHOT;
+	CHECK_EQ(tl_md_sync_snapshot(*s, snap), TL_MD_SYNC_LIVE);
+}
+
+static void test_top_first_by_hand(void)
+{
+	tl_book_t *book;
+	tl_md_sync_t *s;
+	struct tl_md_level bids[10], asks[10];
+	struct tl_md_msg m, snap;
+
+	/* Live at 10: bids 100..91, asks 101..110. */
+	live_ladder(12, &book, &s, bids, asks, &snap);
 
 	/* Far levels wait; the near one is in. Floors: bid 97, ask 104. */
 	struct tl_md_level b1[] = {{92, 0}, {99, 7}, {60, 1}}, a1[] = {{109, 0}, {150, 2}};
@@ -406,6 +432,237 @@ static void test_top_first_by_hand(void)
 	tl_book_destroy(book);
 }
 
+static bool settled(enum tl_md_sync_result r)
+{
+	return r == TL_MD_SYNC_APPLIED || r == TL_MD_SYNC_IGNORED;
+}
+
+/*
+ * Tails, on both BTCUSDT captures: a reference sync takes each message parsed whole; a
+ * top-first sync takes it as the feed does (settle, floors, tl_md_parse_top). Every result
+ * the same; after each event the best levels the same before settling; after every 64th,
+ * and at the end, the whole books the same. Most levels must have come in tails.
+ */
+static void test_tails_replay(const char *dir)
+{
+	char a[512], b[512];
+	char *files[] = {a, b};
+
+	btcusdt_paths(dir, a, b);
+	struct tl_md_parser_config pc;
+	struct tl_book_config bc;
+	struct tl_md_sync_config rc_cfg, tc_cfg;
+	tl_md_parser_t *ref_p, *top_p;
+	tl_book_t *ref_book, *top_book;
+	tl_md_sync_t *ref, *top;
+	tl_md_reader_t *rd;
+	struct tl_md_record rec;
+	uint64_t events = 0, tops = 0, wholes = 0, parsed_top = 0;
+	int r;
+
+	tl_md_parser_config_default(&pc);
+	tl_book_config_default(&bc);
+	tl_md_sync_config_default(&rc_cfg);
+	tc_cfg = rc_cfg;
+	tc_cfg.top_first = true;
+	CHECK_EQ(tl_md_parser_create(&ref_p, &pc), 0);
+	CHECK_EQ(tl_md_parser_create(&top_p, &pc), 0);
+	CHECK_EQ(tl_book_create(&ref_book, &bc), 0);
+	CHECK_EQ(tl_book_create(&top_book, &bc), 0);
+	CHECK_EQ(tl_md_sync_create(&ref, &rc_cfg, ref_book), 0);
+	CHECK_EQ(tl_md_sync_create(&top, &tc_cfg, top_book), 0);
+	CHECK_EQ(tl_md_reader_open(&rd, files, 2), 0);
+	while ((r = tl_md_reader_next(rd, &rec)) == 1) {
+		struct tl_md_msg m, t;
+		struct tl_md_floors fl;
+
+		if (tl_md_parse(ref_p, rec.json, rec.len, &m) != 0 ||
+		    (m.kind != TL_MD_DEPTH && m.kind != TL_MD_SNAPSHOT))
+			continue;
+		if (m.kind == TL_MD_SNAPSHOT) {
+			CHECK_EQ(tl_md_sync_snapshot(top, &m), tl_md_sync_snapshot(ref, &m));
+			continue;
+		}
+		/* As the feed does it. */
+		CHECK(settled(tl_md_sync_settle(top)));
+		if (tl_md_sync_floors(top, rec.len, &fl)) {
+			CHECK_EQ(tl_md_parse_top(top_p, rec.json, rec.len, &fl, &t), 0);
+			parsed_top++;
+		} else {
+			CHECK_EQ(tl_md_parse(top_p, rec.json, rec.len, &t), 0);
+		}
+		enum tl_md_sync_result want = tl_md_sync_depth(ref, &m);
+		CHECK_EQ(tl_md_sync_depth(top, &t), want);
+		events++;
+		if (want != TL_MD_SYNC_APPLIED)
+			continue;
+		check_best_equal(top_book, ref_book);
+		tops++;
+		if (tops % 64 == 0) {
+			CHECK(settled(tl_md_sync_settle(top)));
+			check_books_equal(top_book, ref_book);
+			wholes++;
+		}
+	}
+	CHECK_EQ(r, 0);
+	CHECK(settled(tl_md_sync_settle(top)));
+	check_books_equal(top_book, ref_book);
+	const struct tl_md_sync_counters *c = tl_md_sync_counters(top);
+	fprintf(stderr,
+	        "tails: %llu events, %llu parsed top first, %llu tops and %llu whole books "
+	        "compared; %llu tails held, %llu of %llu levels from tails, %llu late\n",
+	        (unsigned long long)events, (unsigned long long)parsed_top,
+	        (unsigned long long)tops, (unsigned long long)wholes,
+	        (unsigned long long)c->tails_held, (unsigned long long)c->tail_levels,
+	        (unsigned long long)c->levels_applied, (unsigned long long)c->tails_late);
+	CHECK_EQ(c->levels_applied, tl_md_sync_counters(ref)->levels_applied);
+	CHECK(tops > 6000);
+	CHECK(c->tail_levels * 2 > c->levels_applied);
+	CHECK_EQ(c->tails_late, 0);
+	CHECK_EQ(c->bad_tails, 0);
+	tl_md_reader_close(rd);
+	tl_md_sync_destroy(top);
+	tl_md_sync_destroy(ref);
+	tl_book_destroy(top_book);
+	tl_book_destroy(ref_book);
+	tl_md_parser_destroy(top_p);
+	tl_md_parser_destroy(ref_p);
+}
+
+/* A depth event of this test's book (prices in whole units, scale 0) parsed top first
+ * under the sync's floors, from JSON; the parser is reused by the next call. */
+static struct tl_md_msg tail_msg(tl_md_parser_t *p, tl_md_sync_t *s, const char *json)
+{
+	struct tl_md_floors fl;
+	struct tl_md_msg m;
+
+	CHECK(tl_md_sync_floors(s, strlen(json), &fl));
+	CHECK_EQ(tl_md_parse_top(p, json, strlen(json), &fl, &m), 0);
+	return m;
+}
+
+/* By hand: a tail out of the venue's order, a bad tail, a side applied whole with its tail,
+ * and tails given to a sync that cannot hold them. */
+static void test_tails_by_hand(void)
+{
+	struct tl_md_parser_config pc;
+	struct tl_md_sync_config sc;
+	tl_md_parser_t *p;
+	tl_book_t *book;
+	tl_md_sync_t *s;
+	struct tl_md_level bids[10], asks[10];
+	struct tl_md_floors fl;
+	struct tl_md_msg m, snap;
+
+	tl_md_parser_config_default(&pc);
+	pc.scale.px_decimals = pc.scale.qty_decimals = 0;
+	CHECK_EQ(tl_md_parser_create(&p, &pc), 0);
+	tl_md_sync_config_default(&sc);
+
+	/* Live at 11: bids 100..91, asks 101..110; floors 97 and 104. */
+	live_ladder(64, &book, &s, bids, asks, &snap);
+	CHECK(tl_md_sync_floors(s, 100, &fl));
+	CHECK(fl.bid == 97 && fl.ask == 104);
+	CHECK(!tl_md_sync_floors(s, sc.max_tail_bytes + 1, &fl)); /* too long to hold */
+
+	/* In the venue's order: the tails wait for settle, the top is in at once. */
+	char json[256];
+	snprintf(json, sizeof(json), "%s",
+	         "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":11,\"u\":11,"
+	         "\"b\":[[\"99\",\"7\"],[\"92\",\"0\"],[\"60\",\"1\"]],\"a\":[[\"150\",\"2\"]]}");
+	m = tail_msg(p, s, json);
+	CHECK(m.bids_tail && m.asks_tail && m.n_bids == 1 && m.n_asks == 0);
+	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_APPLIED);
+	CHECK(!tl_md_sync_floors(s, 100, &fl)); /* something is held */
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){99}).v, 7);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){92}).v, 5);
+	CHECK_EQ(tl_md_sync_counters(s)->tails_held, 2);
+	memset(json, 'x', strlen(json)); /* the message is gone: the sync kept its copy */
+	CHECK_EQ(tl_md_sync_settle(s), TL_MD_SYNC_APPLIED);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){92}).v, 0);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){60}).v, 1);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_ASK, (tl_px_t){150}).v, 2);
+	CHECK_EQ(tl_md_sync_counters(s)->tail_levels, 3);
+
+	/* Out of order: a new best bid after a far one. Applied at settle, and said. */
+	m = tail_msg(p, s,
+	             "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":12,\"u\":12,"
+	             "\"b\":[[\"93\",\"1\"],[\"100\",\"9\"]],\"a\":[]}");
+	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_APPLIED);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){100}).v, 5);
+	CHECK_EQ(tl_md_sync_settle(s), TL_MD_SYNC_TOP_LATE);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){100}).v, 9);
+	CHECK_EQ(tl_md_sync_counters(s)->tails_late, 1);
+
+	/* The top four bids deleted: that side, tail and all, at once. */
+	m = tail_msg(p, s,
+	             "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":13,\"u\":13,"
+	             "\"b\":[[\"100\",\"0\"],[\"99\",\"0\"],[\"98\",\"0\"],[\"97\",\"0\"],"
+	             "[\"95\",\"8\"],[\"94\",\"0\"]],\"a\":[]}");
+	CHECK(m.bids_tail != NULL);
+	uint64_t whole = tl_md_sync_counters(s)->top_first_whole;
+	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_APPLIED);
+	CHECK_EQ(tl_md_sync_counters(s)->top_first_whole, whole + 1);
+	CHECK_EQ(best_px(book, TL_BOOK_BID), 96);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){95}).v, 8);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){94}).v, 0);
+	CHECK_EQ(tl_md_sync_settle(s), TL_MD_SYNC_IGNORED);
+
+	/* A bad level in a tail: the top went in, then settle finds it; the book goes. */
+	m = tail_msg(p, s,
+	             "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":14,\"u\":14,"
+	             "\"b\":[],\"a\":[[\"101\",\"4\"],[\"109\",\"1.5\"]]}");
+	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_APPLIED);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_ASK, (tl_px_t){101}).v, 4);
+	CHECK_EQ(tl_md_sync_settle(s), TL_MD_SYNC_BAD_TAIL);
+	CHECK_EQ(tl_md_sync_tail_error(s), -EDOM);
+	CHECK_EQ(tl_md_sync_counters(s)->bad_tails, 1);
+	CHECK_EQ(tl_md_sync_state(s), TL_MD_RESYNCING);
+	CHECK_EQ(tl_book_levels(book, TL_BOOK_ASK), 0);
+	CHECK(!tl_md_sync_floors(s, 100, &fl)); /* not live */
+
+	/* Tails given to a sync that is not live: the event is buffered with its tails
+	 * converted, and applied after the snapshot. */
+	const char *j2 = "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":21,\"u\":23,"
+	                 "\"b\":[[\"99\",\"3\"],[\"91\",\"2\"]],\"a\":[]}";
+	fl = (struct tl_md_floors){.bid = 97, .ask = 104};
+	CHECK_EQ(tl_md_parse_top(p, j2, strlen(j2), &fl, &m), 0);
+	CHECK(m.bids_tail != NULL && m.n_bids == 1);
+	CHECK_EQ(tl_md_sync_depth(s, &m), TL_MD_SYNC_BUFFERED);
+	snap.final_id = 21;
+	CHECK_EQ(tl_md_sync_snapshot(s, &snap), TL_MD_SYNC_LIVE);
+	CHECK_EQ(tl_md_sync_book_id(s), 23);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){99}).v, 3);
+	CHECK_EQ(tl_book_qty_at(book, TL_BOOK_BID, (tl_px_t){91}).v, 2);
+
+	/* A sync without top_first applies a tail at once; not live, it has no floors. */
+	tl_md_sync_t *plain;
+	tl_book_t *plain_book;
+	struct tl_book_config bc;
+	tl_book_config_default(&bc);
+	CHECK_EQ(tl_book_create(&plain_book, &bc), 0);
+	CHECK_EQ(tl_md_sync_create(&plain, &sc, plain_book), 0);
+	CHECK(!tl_md_sync_floors(plain, 100, &fl));
+	m = depth_msg(9, 10, NULL, 0, NULL, 0);
+	CHECK_EQ(tl_md_sync_depth(plain, &m), TL_MD_SYNC_BUFFERED);
+	snap.final_id = 10;
+	CHECK_EQ(tl_md_sync_snapshot(plain, &snap), TL_MD_SYNC_LIVE);
+	CHECK(!tl_md_sync_floors(plain, 100, &fl));
+	const char *j = "{\"e\":\"depthUpdate\",\"s\":\"X\",\"U\":11,\"u\":11,"
+	                "\"b\":[[\"99\",\"7\"],[\"92\",\"0\"]],\"a\":[]}";
+	fl = (struct tl_md_floors){.bid = 97, .ask = 104};
+	CHECK_EQ(tl_md_parse_top(p, j, strlen(j), &fl, &m), 0);
+	CHECK_EQ(tl_md_sync_depth(plain, &m), TL_MD_SYNC_APPLIED);
+	CHECK_EQ(tl_book_qty_at(plain_book, TL_BOOK_BID, (tl_px_t){92}).v, 0);
+	CHECK_EQ(tl_md_sync_settle(plain), TL_MD_SYNC_IGNORED);
+	tl_md_sync_destroy(plain);
+	tl_book_destroy(plain_book);
+
+	tl_md_sync_destroy(s);
+	tl_book_destroy(book);
+	tl_md_parser_destroy(p);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -414,6 +671,7 @@ int main(int argc, char **argv)
 	}
 	struct stat sb;
 	test_top_first_by_hand();
+	test_tails_by_hand();
 	if (stat(argv[1], &sb) != 0) {
 		fprintf(stderr, "skipped: no recorded data at %s\n", argv[1]);
 		return TL_TEST_SKIP;
@@ -424,6 +682,7 @@ int main(int argc, char **argv)
 	test_cryptofeed(argv[1], st);
 	test_gap(argv[1], st);
 	test_top_first_replay(argv[1], st);
+	test_tails_replay(argv[1]);
 	free(st);
 	fprintf(stderr, "ok\n");
 	return 0;
