@@ -39,6 +39,7 @@ struct tl_md_feed {
 	tl_book_t *warm_book;
 	tl_md_sync_t *warm_sync;
 	uint64_t warm_id;
+	uint64_t tops_late; /* TL_MD_SYNC_TOP_LATE results, for the log's rate */
 	bool snapshot_in_flight;
 	bool started;
 	struct tl_md_feed_counters counters;
@@ -96,6 +97,13 @@ static void after_result(struct tl_md_feed *f, enum tl_md_sync_result r, uint64_
 		if (r == TL_MD_SYNC_LIVE)
 			tl_log(TL_LOG_INFO, "md", "%s: live at update %" PRIu64, f->symbol,
 			       tl_md_sync_book_id(f->sync));
+		if (r == TL_MD_SYNC_TOP_LATE)
+			f->tops_late++;
+		if (r == TL_MD_SYNC_TOP_LATE && (f->tops_late & (f->tops_late - 1)) == 0)
+			tl_log(TL_LOG_WARNING, "md",
+			       "%s: update %" PRIu64 " listed levels out of the venue's order; its "
+			       "top was told again once they were in (%" PRIu64 " such updates)",
+			       f->symbol, id, f->tops_late);
 		if (f->on_book)
 			f->on_book(f, f->user, tl_md_sync_book_id(f->sync), f->book);
 		return;
