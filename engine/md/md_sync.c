@@ -353,6 +353,11 @@ bool tl_md_sync_floors(const tl_md_sync_t *s, size_t len, struct tl_md_floors *o
 	if (!s->top_first || s->state != TL_MD_LIVE || len > s->tail_cap ||
 	    s->n_pending_bids + s->n_pending_asks + s->tail_len[0] + s->tail_len[1] > 0)
 		return false;
+	/* The tails of this event are copied there once it is parsed: a buffer left alone
+	 * since the last event is out of the cache, and reading its lines in then would wait
+	 * on each. Asked for now, they come in while the event is parsed. */
+	for (size_t at = 0; at < len; at += 64)
+		__builtin_prefetch(s->tail_buf + at, 1);
 	if (tl_book_top(s->book, TL_BOOK_BID, top, TOP_FIRST_DEPTH) == TOP_FIRST_DEPTH)
 		out->bid = top[TOP_FIRST_DEPTH - 1].px.v;
 	if (tl_book_top(s->book, TL_BOOK_ASK, top, TOP_FIRST_DEPTH) == TOP_FIRST_DEPTH)
