@@ -238,8 +238,10 @@ struct tl_md_floors {
  * drop a tail unchecked (a "b" or "a" key that repeats, a "data" wrapper after one), is
  * parsed again, whole. The one thing a tail does not show until it is converted: a
  * bracket inside one of its strings can end it early, and what follows is then read from
- * inside that string. "bids" and "asks" (a snapshot) are always converted whole. floors
- * may be NULL (tl_md_parse()).
+ * inside that string. The levels of a tail count against the max its conversion is given
+ * (tl_md_parse_tail), not the parser's max_levels: -E2BIG is a limit of the arrays that
+ * hold levels, and a tail is held elsewhere. "bids" and "asks" (a snapshot) are always
+ * converted whole. floors may be NULL (tl_md_parse()).
  * Thread, blocks: as tl_md_parse().
  */
 int tl_md_parse_top(tl_md_parser_t *p, const char *json, size_t len,

@@ -5,7 +5,7 @@
  * protocol on loopback from a real capture. It is not tally code: it is written in node
  * with Debian's `ws`, so that the feed is checked against an independent server.
  *
- * Run:   node md_venue.js --capture FILE.gz [--drop K] [--pace-us N] [--port N]
+ * Run:   node md_venue.js --capture FILE.gz [--drop K] [--corrupt K] [--pace-us N] [--port N]
  *
  * The venue starts from the capture's REST snapshot and keeps its own book. When a client
  * opens /ws/<symbol>@depth@100ms, it streams the capture's depth events that follow the
@@ -13,10 +13,15 @@
  * applying each to its book as it sends it. GET /api/v3/depth?symbol=S&limit=N answers
  * with that book as it stands (N best levels a side, lastUpdateId = the last event
  * applied), as the real venue does. With --drop K the K-th streamed event is applied but
- * not sent: the client must see a gap, fetch a new snapshot and go live again.
+ * not sent: the client must see a gap, fetch a new snapshot and go live again. With
+ * --corrupt K, the first event from the K-th on with 8 levels or more on a side is applied
+ * but sent with the quantity of that side's last level spelled "1.x": the client must
+ * refuse it (a client that parses top first, only once its top has gone out), discard
+ * its book and go live again.
  *
  * Standard output, one event per line: "LISTENING <port>", "SNAPSHOT <lastUpdateId>"
- * per snapshot served, "DROPPED <u>", and "DONE <last u>" once every event is sent.
+ * per snapshot served, "DROPPED <u>", "CORRUPTED <u>", and "DONE <last u>" once every
+ * event is sent.
  * It exits on stdin EOF or SIGTERM.
  */
 const fs = require('fs');
@@ -30,10 +35,11 @@ function event(line) {
 }
 
 const args = process.argv.slice(2);
-let capture = null, drop = 0, paceUs = 300, port = 0;
+let capture = null, drop = 0, corrupt = 0, paceUs = 300, port = 0;
 for (let i = 0; i < args.length; i++) {
 	if (args[i] === '--capture') capture = args[++i];
 	else if (args[i] === '--drop') drop = Number(args[++i]);
+	else if (args[i] === '--corrupt') corrupt = Number(args[++i]);
 	else if (args[i] === '--pace-us') paceUs = Number(args[++i]);
 	else if (args[i] === '--port') port = Number(args[++i]);
 	else {
@@ -126,8 +132,18 @@ function stream(ws) {
 		}
 		const ev = events[i++];
 		apply(ev);
-		if (i === drop) event('DROPPED ' + ev.u);
-		else ws.send(JSON.stringify(ev));
+		const side = ev.b.length >= ev.a.length ? 'b' : 'a';
+		if (i === drop) {
+			event('DROPPED ' + ev.u);
+		} else if (corrupt && i >= corrupt && ev[side].length >= 8) {
+			corrupt = 0;
+			const bad = JSON.parse(JSON.stringify(ev));
+			bad[side][bad[side].length - 1][1] = '1.x';
+			event('CORRUPTED ' + ev.u);
+			ws.send(JSON.stringify(bad));
+		} else {
+			ws.send(JSON.stringify(ev));
+		}
 		setTimeout(tick, paceUs / 1000);
 	};
 	tick();
