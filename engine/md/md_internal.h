@@ -383,9 +383,10 @@ static inline const char *md_skip_levels_counting(const char *p, const char *end
  *
  * As the venue writes them, with no whitespace, every level's ']' is followed by ',' but
  * the last one's, which is followed by the array's own ']'. So the first ']' not followed
- * by ',' ends the array when a ']' follows it; with SSE2 that is two compares a 16 bytes,
- * about a twentieth of what converting the same levels costs. Anything else (whitespace,
- * say) is counted, bracket by bracket.
+ * by ',' ends the array when a ']' follows it; with SSE2 that is two compares a 16 bytes.
+ * Anything else (whitespace, say) is counted, bracket by bracket. Back to back, events of
+ * about 30 levels parsed top first took 275 ns with this skip, 340 ns counting, and 570
+ * ns converted whole (README, parsing top first).
  */
 static inline const char *md_skip_levels(const char *p, const char *end)
 {
