@@ -42,7 +42,8 @@ struct held_cqe {
 struct tl_io_loop {
 	struct io_uring ring;
 	bool defer_taskrun;
-	bool busy_poll; /* tl_io_loop_config.busy_poll */
+	bool coop_taskrun; /* COOP_TASKRUN | TASKRUN_FLAG: busy_poll, on a kernel that has them */
+	bool busy_poll;    /* tl_io_loop_config.busy_poll */
 
 	/* The provided-buffer ring: buffer `bid` is at rx_bufs + bid * rx_buf_bytes. */
 	struct io_uring_buf_ring *buf_ring;

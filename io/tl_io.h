@@ -351,9 +351,10 @@ bool tl_http_header_has_token(const struct tl_http_response *r, const char *name
 /* ======================================================================================
  * The loop: one io_uring per thread.
  *
- * Set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; a kernel that
- * refuses them gets a plain ring, and one log line on stderr says so. Received bytes land
- * in a registered ring of provided buffers (one buffer group per loop, shared by all its
+ * Set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, or with
+ * COOP_TASKRUN | TASKRUN_FLAG instead of DEFER_TASKRUN when busy-polled (busy_poll); a
+ * kernel that refuses them gets a plain ring, and one log line on stderr says so. Received bytes
+ * land in a registered ring of provided buffers (one buffer group per loop, shared by all its
  * connections), filled by one multishot recv per connection.
  *
  * Thread: the loop and everything on it belong to the thread that calls tl_io_loop_poll;
@@ -367,11 +368,16 @@ struct tl_io_loop_config {
 	unsigned rx_buf_count; /* provided recv buffers, a power of two <= 32768 (default 256) */
 	unsigned rx_buf_bytes; /* size of each (default 16384) */
 	/* For a thread that polls (wait_ns == 0) instead of sleeping, and owns its core (default
-	 * false). The ring then posts completions without being entered (no DEFER_TASKRUN:
-	 * the kernel interrupts the thread to run them), and a poll enters the kernel only to
-	 * submit or when the completion queue overflowed. An idle round is then no syscall:
-	 * a thread that enters the kernel between frames finds its caches, TLB and branch
-	 * predictors cold when the next frame comes (`tally bench book --gap-idle`). */
+	 * false). The ring then runs with COOP_TASKRUN and TASKRUN_FLAG instead of
+	 * DEFER_TASKRUN: a completion's last step (the copy of received bytes, say) runs at
+	 * the thread's next entry into the kernel, whatever the entry, and the kernel flags it
+	 * meanwhile so that a poll enters for it; it never interrupts the thread for it. A
+	 * poll enters the kernel only to submit, for flagged work, or when the completion
+	 * queue overflowed, so an idle round is no syscall: a thread that enters the kernel
+	 * between frames finds its caches, TLB and branch predictors cold when the next frame
+	 * comes (`tally bench book --gap-idle`). Why not the interrupt: on the 2-vCPU virtual
+	 * machine this was measured on, the interrupt (a reschedule IPI) took the polling
+	 * thread's CPU away for about 20 us before each received frame (README). */
 	bool busy_poll;
 };
 
@@ -391,13 +397,18 @@ void tl_io_loop_destroy(tl_io_loop_t *loop);
  * and with busy_poll). */
 bool tl_io_loop_defer_taskrun(const tl_io_loop_t *loop);
 
+/* True when the ring runs with SINGLE_ISSUER, COOP_TASKRUN and TASKRUN_FLAG (busy_poll,
+ * unless the kernel refused them). */
+bool tl_io_loop_coop_taskrun(const tl_io_loop_t *loop);
+
 /*
  * Submits what is queued and handles every completion that is ready, calling the
  * connection callbacks; when an urgent conn's (tl_io_conn_config.urgent) came with
  * others, the others are held, in order, for the next poll. wait_ns < 0
  * waits for at least one completion with no limit; wait_ns == 0 busy-polls (never
  * sleeps: one io_uring_submit_and_get_events, or with busy_poll none unless something is
- * queued or the completion queue overflowed); wait_ns > 0 waits at most that long. A
+ * queued, the kernel flagged completions waiting for an entry, or the completion queue
+ * overflowed); wait_ns > 0 waits at most that long. A
  * poll that holds completions back does not wait. Returns the number of completions
  * handled (0 = idle: the caller's idle strategy may back off), or a negative error from
  * io_uring_enter.

@@ -14,7 +14,8 @@
  * bytes came meanwhile.
  * The streams, the timeouts and the urgent conn run twice: on a loop that sleeps in io_uring, and
  * on a busy-polled one (tl_io_loop_config.busy_poll), polled only with wait_ns 0, whose completions
- * must arrive without the loop entering the kernel to fetch them.
+ * the kernel finishes at the thread's next entry, never interrupting it for them: a poll
+ * must enter when the kernel has flagged such work (test_flagged_completions).
  */
 #include "tl_io.h"
 #include "tl_ring.h"
@@ -25,6 +26,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -121,6 +123,81 @@ static void probe_free(struct probe *p)
 	if (p->conn)
 		CHECK_EQ(tl_io_conn_destroy(p->conn), 0);
 	free(p->got);
+}
+
+/* ---- a busy-polled loop's flagged completions ---- */
+
+#define FLAGGED_ROUNDS 40
+
+/* The peer of test_flagged_completions: writes one byte a round, once the loop has
+ * handled the last one. */
+struct spin_writer {
+	int fd;
+	atomic_int written; /* rounds written */
+	atomic_int handled; /* rounds the loop has handled */
+};
+
+static void *spin_writer_main(void *arg)
+{
+	struct spin_writer *w = arg;
+	struct timespec ts = {0, 200000};
+
+	for (int i = 0; i < FLAGGED_ROUNDS; i++) {
+		while (atomic_load(&w->handled) < i)
+			nanosleep(&ts, NULL);
+		CHECK_EQ(write(w->fd, "x", 1), 1);
+		atomic_store(&w->written, i + 1);
+	}
+	return NULL;
+}
+
+/*
+ * Busy-polled, the kernel does not interrupt the loop's thread to finish a recv
+ * (COOP_TASKRUN): it flags the work, and the next poll must enter the kernel for it. Here
+ * the loop's thread makes no syscall between the peer's write and its poll (it waits for
+ * the write on an atomic), so the byte can come with that one poll only if the poll
+ * entered. A timer interrupt in between, or a write whose network work the kernel put off
+ * to its softirq thread, lets the odd round need a second poll: at least half of the
+ * rounds must come with the first one. A poll that ignored the flag got 2 of 40 here.
+ */
+static void test_flagged_completions(void)
+{
+	struct tl_io_conn_config cfg;
+	struct spin_writer w = {0};
+	struct probe p;
+	uint16_t port;
+	int l = listener(1, &port), first = 0;
+	pthread_t th;
+
+	tl_io_conn_config_default(&cfg);
+	probe_init(&p, &cfg, FLAGGED_ROUNDS);
+	CHECK_EQ(tl_io_conn_connect(p.conn, "127.0.0.1", port), 0);
+	wait_for(&p.opens, 1, "conn open");
+	w.fd = accept(l, NULL, NULL);
+	CHECK(w.fd >= 0);
+	CHECK_EQ(pthread_create(&th, NULL, spin_writer_main, &w), 0);
+	for (int i = 0; i < FLAGGED_ROUNDS; i++) {
+		uint64_t end = tl_io_now_ns() + 10000000000ull;
+
+		while (atomic_load(&w.written) <= i)
+			tl_cpu_relax();
+		CHECK(tl_io_loop_poll(loop, 0) >= 0);
+		first += p.got_len == (size_t)i + 1;
+		while (p.got_len < (size_t)i + 1) {
+			CHECK(tl_io_now_ns() < end);
+			CHECK(tl_io_loop_poll(loop, 0) >= 0);
+		}
+		atomic_store(&w.handled, i + 1);
+	}
+	pthread_join(th, NULL);
+	fprintf(stderr, "flagged completions: %d of %d rounds came with the first poll\n", first,
+	        FLAGGED_ROUNDS);
+	CHECK(first >= FLAGGED_ROUNDS / 2);
+	close(w.fd);
+	wait_for(&p.closes, 1, "conn EOF");
+	CHECK_EQ(p.err, 0); /* the peer's EOF */
+	probe_free(&p);
+	close(l);
 }
 
 /* ---- urgent conns ---- */
@@ -543,12 +620,14 @@ int main(void)
 	lc.busy_poll = true;
 	CHECK_EQ(tl_io_loop_create(&loop, &lc), 0);
 	CHECK(!tl_io_loop_defer_taskrun(loop)); /* deferred completions need the kernel entered */
+	CHECK(tl_io_loop_coop_taskrun(loop));
 	busy = true;
 	fprintf(stderr, "busy-polled loop:\n");
 	test_handshake_and_idle_timeouts();
 	test_receive_stream();
 	test_send_stream();
 	test_urgent_first();
+	test_flagged_completions();
 	tl_io_loop_destroy(loop);
 	busy = false;
 
