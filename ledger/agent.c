@@ -803,6 +803,7 @@ static void pin_self(const tl_ledger_t *l, const char *who)
 static void *committer_thread(void *arg)
 {
 	tl_ledger_t *l = arg;
+	tl_thread_name_self("tally-commit");
 	pin_self(l, "ledger committer");
 	for (;;) {
 		tl_commit_msg_t msg;
@@ -823,6 +824,7 @@ static void *committer_thread(void *arg)
 static void *ledger_thread(void *arg)
 {
 	tl_ledger_t *l = arg;
+	tl_thread_name_self("tally-ledger");
 	pin_self(l, "ledger");
 	l->last_sync_ns = now_ns();
 	for (;;) {

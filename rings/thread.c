@@ -1,9 +1,10 @@
-/* thread.c: CPU affinity for agents. */
+/* thread.c: CPU affinity and names for agents. */
 #include "tl_ring.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 
 int tl_cpus_allowed(int *cpus, int max)
 {
@@ -29,5 +30,19 @@ int tl_thread_pin_self(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return rc == 0 ? 0 : -rc;
+}
+
+int tl_thread_name_self(const char *name)
+{
+	char cut[16]; /* the kernel's TASK_COMM_LEN, NUL included */
+	int rc;
+
+	if (name == NULL)
+		return -EINVAL;
+	/* pthread_setname_np refuses a longer name (ERANGE); a cut one still says which. */
+	strncpy(cut, name, sizeof(cut) - 1);
+	cut[sizeof(cut) - 1] = '\0';
+	rc = pthread_setname_np(pthread_self(), cut);
 	return rc == 0 ? 0 : -rc;
 }

@@ -327,10 +327,14 @@ const char *tl_idle_kind_name(tl_idle_kind_t kind);
  * mask, in ascending order) into `cpus` and returns how many there are, or a negative
  * errno. tl_thread_pin_self() pins the calling thread to one CPU; returns 0, -EINVAL for a
  * CPU outside the affinity mask, or another negative errno from the kernel.
+ * tl_thread_name_self() names the calling thread (its /proc comm, what top -H, ps -L and
+ * perf show): at most 15 bytes are kept, a longer name is cut. Returns 0 or a negative
+ * errno. Each thread of the engine and the ledger names itself "tally-..." as it starts.
  * Thread: any. Blocks: no.
  */
 int tl_cpus_allowed(int *cpus, int max);
 int tl_thread_pin_self(int cpu);
+int tl_thread_name_self(const char *name);
 
 /* The CPU's spin-wait hint (PAUSE on x86, YIELD on arm64). */
 static inline void tl_cpu_relax(void);

@@ -6,6 +6,7 @@
 #include "tl_ledger.h"
 #include "tl_md.h"
 #include "tl_log.h"
+#include "tl_ring.h"
 #include "tl_run.h"
 #include "tl_sim_server.h"
 
@@ -76,6 +77,9 @@ int main(int argc, char **argv)
 		printf("tally %s\n", TALLY_VERSION);
 		return 0;
 	}
+	/* Started as /proc/self/exe (the embedded sim, the bench's engine), the process would
+	 * be called "exe" in ps and top; its threads start with this name too. */
+	tl_thread_name_self("tally");
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);

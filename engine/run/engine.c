@@ -763,6 +763,7 @@ static void *md_main(void *arg)
 	int64_t warm_ns = 0;
 	int rc;
 
+	tl_thread_name_self("tally-md");
 	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
 		tl_log(TL_LOG_WARNING, "run", "md: cannot pin to CPU %d", e->cfg.cpu_md);
 	tl_io_loop_config_default(&lc);
@@ -1623,6 +1624,7 @@ static void *user_main(void *arg)
 	int64_t wait_ns = (int64_t)e->cfg.user_poll_us * 1000, warm_ns = 0;
 	int rc;
 
+	tl_thread_name_self("tally-user");
 	if (e->cfg.cpu_user >= 0 && tl_thread_pin_self(e->cfg.cpu_user))
 		tl_log(TL_LOG_WARNING, "run", "user: cannot pin to CPU %d", e->cfg.cpu_user);
 	if (user_loop_create(&loop, e, e->cfg.user_idle, "user"))
@@ -1775,6 +1777,7 @@ static void *strat_main(void *arg)
 	tl_idle_t idle;
 	int64_t warm_ns = 0;
 
+	tl_thread_name_self("tally-strategy");
 	if (e->cfg.cpu_strategy >= 0 && tl_thread_pin_self(e->cfg.cpu_strategy))
 		tl_log(TL_LOG_WARNING, "run", "strategy: cannot pin to CPU %d",
 		       e->cfg.cpu_strategy);
@@ -1814,7 +1817,8 @@ static void *fused_main(void *arg)
 	int rc;
 
 	if (wait_ns > STRAT_TICK_NS)
-		wait_ns = STRAT_TICK_NS; /* the strategy's tick clock runs between polls */
+		wait_ns = STRAT_TICK_NS;    /* the strategy's tick clock runs between polls */
+	tl_thread_name_self("tally-fused"); /* md, strategy and user in turn */
 	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
 		tl_log(TL_LOG_WARNING, "run", "hot thread: cannot pin to CPU %d", e->cfg.cpu_md);
 	if (user_loop_create(&m.loop, e, e->cfg.md_idle, "hot thread"))

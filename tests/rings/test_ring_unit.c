@@ -1,9 +1,11 @@
-/* Unit tests of the SPSC ring on one thread: geometry, empty, full, wrap, batch edges. */
+/* Unit tests of the SPSC ring on one thread: geometry, empty, full, wrap, batch edges;
+ * and the thread helpers beside it (names). */
 #include "tl_event.h"
 #include "tl_ring.h"
 #include "tl_test.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static void test_bad_geometry(void)
@@ -351,6 +353,31 @@ static void test_notify_only_new(void)
 	tl_ring_destroy(r);
 }
 
+/* The calling thread's name as the kernel keeps it (what ps -L shows). */
+static void read_comm(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/thread-self/comm", "re");
+
+	CHECK(f != NULL);
+	CHECK(fgets(out, (int)n, f) != NULL);
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void test_thread_name(void)
+{
+	char comm[64];
+
+	CHECK_EQ(tl_thread_name_self("tally-test"), 0);
+	read_comm(comm, sizeof(comm));
+	CHECK(strcmp(comm, "tally-test") == 0);
+	/* Longer than the kernel keeps: cut to 15 bytes, not refused. */
+	CHECK_EQ(tl_thread_name_self("tally-0123456789abcdef"), 0);
+	read_comm(comm, sizeof(comm));
+	CHECK(strcmp(comm, "tally-012345678") == 0);
+	CHECK_EQ(tl_thread_name_self(NULL), -EINVAL);
+}
+
 int main(void)
 {
 	test_bad_geometry();
@@ -362,6 +389,7 @@ int main(void)
 	test_mixed_calls();
 	test_waiter_setup();
 	test_notify_only_new();
+	test_thread_name();
 	printf("ring unit: ok\n");
 	return 0;
 }

@@ -58,9 +58,13 @@ printf '1\tNEW\t0\tBTCUSDT\ttl-a\tBUY\t100\t200\t0\t0\n2\tTRADE\t0\tBTCUSDT\ttl-
 (check_audit over "$work/selftest" 300 2>&1) | grep -q 'position limit 300 exceeded' ||
 	fail "the audit check missed an exposure past the limit"
 
-# 1. the embedded default
+# 1. the embedded default; its threads' names are read while it runs
 "$tally" run --duration 12 --ledger-dir "$work/embedded" --json-summary "$work/embedded.json" \
-	>"$work/embedded.out" 2>"$work/embedded.err" || {
+	>"$work/embedded.out" 2>"$work/embedded.err" &
+pid=$!
+sleep 6
+thread_names=$(cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
+wait $pid || {
 	rc=$?
 	tail -20 "$work/embedded.err" >&2
 	fail "embedded: exit status $rc"
@@ -92,6 +96,12 @@ check_ledger_cpu embedded
 want=split
 [ "$(getconf _NPROCESSORS_ONLN)" -lt 4 ] && want=fused
 grep -q "\"layout\":\"$want\"" "$work/embedded.json" || fail "embedded: the layout is not $want"
+# each thread of the engine and the ledger says what it is (top -H, ps -L, perf)
+hot_threads="tally-md tally-strategy tally-user"
+[ "$want" = fused ] && hot_threads=tally-fused
+for t in $hot_threads tally-ledger tally-commit; do
+	grep -qw -- "$t" <<<"$thread_names" || fail "embedded: no thread named $t: $thread_names"
+done
 # threads.warm_us (1000 by default): the three parts of the warm pass ran while it idled
 grep -Eq '"warm_passes":\{"md":[1-9][0-9]*,"strategy":[1-9][0-9]*,"user":[1-9]' "$work/embedded.json" ||
 	fail "embedded: no warm passes"
