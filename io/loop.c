@@ -89,7 +89,8 @@ static int ring_init(tl_io_loop_t *loop, unsigned entries, bool busy_poll)
 	}
 	if (rc != -EINVAL)
 		return rc;
-	/* Kernels before 6.1 refuse these flags with -EINVAL. */
+	/* Older kernels refuse these flags with -EINVAL (SINGLE_ISSUER came in 6.0,
+	 * DEFER_TASKRUN in 6.1, COOP_TASKRUN and TASKRUN_FLAG in 5.19). */
 	tl_log(TL_LOG_NOTICE, "io",
 	       "kernel refused IORING_SETUP_SINGLE_ISSUER|%s; using a plain ring",
 	       busy_poll ? "COOP_TASKRUN|TASKRUN_FLAG" : "DEFER_TASKRUN");

@@ -353,9 +353,9 @@ bool tl_http_header_has_token(const struct tl_http_response *r, const char *name
  *
  * Set up with IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, or with
  * COOP_TASKRUN | TASKRUN_FLAG instead of DEFER_TASKRUN when busy-polled (busy_poll); a
- * kernel that refuses them gets a plain ring, and one log line on stderr says so. Received bytes
- * land in a registered ring of provided buffers (one buffer group per loop, shared by all its
- * connections), filled by one multishot recv per connection.
+ * kernel that refuses them gets a plain ring, and one log line on stderr says so.
+ * Received bytes land in a registered ring of provided buffers (one buffer group per
+ * loop, shared by all its connections), filled by one multishot recv per connection.
  *
  * Thread: the loop and everything on it belong to the thread that calls tl_io_loop_poll;
  * create it on that thread (SINGLE_ISSUER ties the ring to its first submitter).
@@ -408,10 +408,9 @@ bool tl_io_loop_coop_taskrun(const tl_io_loop_t *loop);
  * waits for at least one completion with no limit; wait_ns == 0 busy-polls (never
  * sleeps: one io_uring_submit_and_get_events, or with busy_poll none unless something is
  * queued, the kernel flagged completions waiting for an entry, or the completion queue
- * overflowed); wait_ns > 0 waits at most that long. A
- * poll that holds completions back does not wait. Returns the number of completions
- * handled (0 = idle: the caller's idle strategy may back off), or a negative error from
- * io_uring_enter.
+ * overflowed); wait_ns > 0 waits at most that long. A poll that holds completions back
+ * does not wait. Returns the number of completions handled (0 = idle: the caller's idle
+ * strategy may back off), or a negative error from io_uring_enter.
  * Thread: the loop's. Blocks: only when wait_ns != 0.
  */
 int tl_io_loop_poll(tl_io_loop_t *loop, int64_t wait_ns);

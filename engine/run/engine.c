@@ -1817,8 +1817,9 @@ static void *fused_main(void *arg)
 	int rc;
 
 	if (wait_ns > STRAT_TICK_NS)
-		wait_ns = STRAT_TICK_NS;    /* the strategy's tick clock runs between polls */
-	tl_thread_name_self("tally-fused"); /* md, strategy and user in turn */
+		wait_ns = STRAT_TICK_NS; /* the strategy's tick clock runs between polls */
+	/* md, strategy and user in turn */
+	tl_thread_name_self("tally-fused");
 	if (e->cfg.cpu_md >= 0 && tl_thread_pin_self(e->cfg.cpu_md))
 		tl_log(TL_LOG_WARNING, "run", "hot thread: cannot pin to CPU %d", e->cfg.cpu_md);
 	if (user_loop_create(&m.loop, e, e->cfg.md_idle, "hot thread"))
