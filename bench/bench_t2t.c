@@ -365,6 +365,8 @@ static int run_floor(uint16_t port, unsigned seconds, tl_idle_kind_t idle)
 	for (rc = 1; tl_io_now_ns() < end;) {
 		if ((rc = floor_wait(loop, idle, rc == 0)) < 0)
 			goto out;
+		if (rc == 0) /* as the engine's loops do in their idle rounds */
+			tl_ws_client_idle(f.api);
 		/* Between frames, not in answer to one: the timestamp stays inside the window. */
 		if (tl_io_now_ns() - f.order_built_ns > FLOOR_REFRESH_NS &&
 		    (rc = floor_build_order(&f)) < 0)

@@ -195,4 +195,41 @@ void tl_io_tls_end(struct tl_io_conn *conn);
 /* Bytes of tx room a TLS write of len plaintext bytes may need. */
 size_t tl_io_tls_overhead(size_t len);
 
+/* ---- a WebSocket client's masking keys (ws_codec.c) ------------------------------------ */
+
+/*
+ * Each frame a client sends carries a fresh 4-byte masking key (RFC 6455 §5.3). The keys
+ * are drawn from the client's DRBG ahead of time, 256 at a time, and handed out in the
+ * order they were drawn, each once.
+ *
+ * Why a pool that is refilled when idle: a draw of the whole pool from wolfSSL's DRBG costs
+ * about 3 us warm and 6 cold. Drawn by the send that found the pool empty, it fell on one
+ * order in 256 and went into that order's tick-to-trade; tl_ws_mask_pool_refill, called
+ * from the loop's idle rounds (tl_ws_client_idle), tops the pool up instead.
+ */
+#define TL_WS_MASK_POOL_BYTES 1024
+
+/* Writes `len` random bytes to `out`; 0, or nonzero when the source failed. */
+typedef int (*tl_ws_mask_fill_fn)(void *ctx, uint8_t *out, size_t len);
+
+struct tl_ws_mask_pool {
+	uint8_t keys[TL_WS_MASK_POOL_BYTES];
+	size_t next;             /* offset of the next key; TL_WS_MASK_POOL_BYTES: none left */
+	uint64_t draws_in_take;  /* takes that found none left and drew the whole pool */
+	uint64_t draws_refilled; /* refills that drew */
+	uint64_t fill_failures;  /* draws whose source failed (those keys are a constant) */
+};
+
+/* An empty pool: the first take or refill draws it whole. */
+void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p);
+
+/* The next key (valid until the next call on the pool). With none left, draws the whole
+ * pool first, through fill. A failed draw is counted and gives a constant key: such a
+ * frame is still well formed, and a broken DRBG is no reason to stop trading. */
+const uint8_t *tl_ws_mask_pool_take(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx);
+
+/* When at least half the pool is used: moves the keys still unused to its front, in their
+ * order, and draws the rest anew. Returns true when it drew. */
+bool tl_ws_mask_pool_refill(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx);
+
 #endif /* TL_IO_INTERNAL_H */

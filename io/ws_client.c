@@ -28,7 +28,6 @@
 enum ws_state { WS_IDLE, WS_CONNECTING, WS_UPGRADING, WS_OPEN, WS_CLOSING, WS_WAIT_RETRY };
 
 #define WS_HEAD_BYTES 4096
-#define WS_MASK_POOL 256
 
 struct tl_ws_client {
 	tl_io_loop_t *loop;
@@ -52,8 +51,7 @@ struct tl_ws_client {
 	uint8_t no_body[1];
 
 	WC_RNG rng;
-	uint8_t mask_pool[WS_MASK_POOL];
-	size_t mask_used;
+	struct tl_ws_mask_pool masks; /* drawn from rng; topped up by tl_ws_client_idle */
 
 	struct tl_io_backoff backoff;
 	bool user_closed; /* tl_ws_client_close: no reconnect */
@@ -82,18 +80,16 @@ void tl_ws_client_config_default(struct tl_ws_client_config *cfg)
 	cfg->stable_after_ns = 30000000000ull;
 }
 
+/* The DRBG cannot fail once seeded, short of a broken build; the pool then hands out a
+ * constant key, which still makes a valid frame, rather than turn that into a send error. */
+static int mask_fill(void *ctx, uint8_t *out, size_t len)
+{
+	return wc_RNG_GenerateBlock(ctx, out, (word32)len);
+}
+
 static const uint8_t *next_mask(struct tl_ws_client *ws)
 {
-	if (ws->mask_used == WS_MASK_POOL) {
-		/* The DRBG cannot fail once seeded, short of a broken build; a zero key would
-		 * still be a valid frame, so do not turn that into a send error. */
-		if (wc_RNG_GenerateBlock(&ws->rng, ws->mask_pool, WS_MASK_POOL) != 0)
-			memset(ws->mask_pool, 0x5a, WS_MASK_POOL);
-		ws->mask_used = 0;
-	}
-	const uint8_t *key = ws->mask_pool + ws->mask_used;
-	ws->mask_used += 4;
-	return key;
+	return tl_ws_mask_pool_take(&ws->masks, mask_fill, &ws->rng);
 }
 
 /* Builds one masked frame straight into the conn's send buffer. */
@@ -409,7 +405,8 @@ int tl_ws_client_create(tl_ws_client_t **out, tl_io_loop_t *loop,
 	ws->cfg.extra_headers = ws->extra_headers;
 	if (wc_InitRng(&ws->rng) != 0)
 		goto err;
-	ws->mask_used = WS_MASK_POOL;
+	tl_ws_mask_pool_init(&ws->masks);
+	tl_ws_mask_pool_refill(&ws->masks, mask_fill, &ws->rng); /* not on the first send */
 	tl_ws_decoder_init(&ws->dec, ws->msg_buf, cfg->max_msg_bytes, false);
 	tl_http_response_init(&ws->resp, ws->head_buf, sizeof(ws->head_buf), ws->no_body,
 	                      sizeof(ws->no_body));
@@ -514,6 +511,18 @@ int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason)
 	ws->state = WS_CLOSING;
 	tl_io_conn_timer_set(ws->conn, ws->cfg.close_timeout_ns);
 	return 0;
+}
+
+bool tl_ws_client_idle(tl_ws_client_t *ws)
+{
+	return tl_ws_mask_pool_refill(&ws->masks, mask_fill, &ws->rng);
+}
+
+void tl_ws_client_stats(const tl_ws_client_t *ws, struct tl_ws_client_stats *out)
+{
+	out->key_draws_in_send = ws->masks.draws_in_take;
+	out->key_draws_idle = ws->masks.draws_refilled;
+	out->key_draw_failures = ws->masks.fill_failures;
 }
 
 bool tl_ws_client_is_open(const tl_ws_client_t *ws)

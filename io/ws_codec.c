@@ -18,7 +18,7 @@
  * the input. Only fragments are copied, into msg_buf, and text is validated as it arrives
  * so that a bad byte in the first fragment fails there.
  */
-#include "tl_io.h"
+#include "io_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -445,4 +445,48 @@ int tl_ws_accept_make(char out[TL_WS_ACCEPT_LEN + 1], const char *key, size_t ke
 		return TL_E_TLS;
 	out[TL_WS_ACCEPT_LEN] = '\0';
 	return 0;
+}
+
+/* ---- masking keys (io_internal.h) -------------------------------------------------------- */
+
+void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->next = TL_WS_MASK_POOL_BYTES;
+}
+
+/* Draws `len` bytes at `at`; a failure leaves a constant there, and is counted. */
+static void mask_pool_draw(struct tl_ws_mask_pool *p, uint8_t *at, size_t len,
+                           tl_ws_mask_fill_fn fill, void *ctx)
+{
+	if (fill(ctx, at, len) != 0) {
+		memset(at, 0x5a, len);
+		p->fill_failures++;
+	}
+}
+
+const uint8_t *tl_ws_mask_pool_take(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx)
+{
+	if (p->next >= TL_WS_MASK_POOL_BYTES) {
+		mask_pool_draw(p, p->keys, TL_WS_MASK_POOL_BYTES, fill, ctx);
+		p->next = 0;
+		p->draws_in_take++;
+	}
+	const uint8_t *key = p->keys + p->next;
+	p->next += 4;
+	return key;
+}
+
+bool tl_ws_mask_pool_refill(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx)
+{
+	size_t used = p->next > TL_WS_MASK_POOL_BYTES ? TL_WS_MASK_POOL_BYTES : p->next;
+	size_t left = TL_WS_MASK_POOL_BYTES - used;
+
+	if (used < TL_WS_MASK_POOL_BYTES / 2)
+		return false;
+	memmove(p->keys, p->keys + used, left);
+	mask_pool_draw(p, p->keys + left, used, fill, ctx);
+	p->next = 0;
+	p->draws_refilled++;
+	return true;
 }

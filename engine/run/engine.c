@@ -1579,6 +1579,13 @@ static int user_pass(struct engine *e)
 static void user_close(struct engine *e, tl_io_loop_t *loop)
 {
 	if (e->session) {
+		struct tl_venue_session_counters sc;
+
+		tl_venue_session_counters(e->session, &sc);
+		atomic_store_explicit(&e->user_ctr.key_draws_in_send, sc.key_draws_in_send,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&e->user_ctr.key_draws_idle, sc.key_draws_idle,
+		                      memory_order_relaxed);
 		tl_venue_session_close(e->session);
 		for (uint64_t t0 = tl_io_now_ns(); tl_venue_session_destroy(e->session) == -EBUSY &&
 		                                   close_wait(loop, t0, "venue session");)
@@ -1637,6 +1644,8 @@ static void *user_main(void *arg)
 				break;
 			}
 			work = rc + user_pass(e);
+			if (!work)
+				tl_venue_session_idle(e->session);
 			if (warm_due(e, work, &warm_ns))
 				user_warm(e);
 		}
@@ -1838,6 +1847,8 @@ static void *fused_main(void *arg)
 				md_check(&m);
 				work = rc + strat_pass(e, &s);
 				work += user_pass(e);
+				if (!work)
+					tl_venue_session_idle(e->session);
 				if (warm_due(e, work, &warm_ns)) {
 					md_warm(&m);
 					strat_warm(e, &s);
@@ -2470,7 +2481,8 @@ void engine_summary(struct engine *e, FILE *out)
 	    ",\"strategy_p50_ns\":%" PRIu64 ",\"strategy_p99_ns\":%" PRIu64
 	    ",\"user_p50_ns\":%" PRIu64 ",\"user_p99_ns\":%" PRIu64
 	    "},\"layout\":\"%s\",\"warm_passes\":{\"md\":%" PRIu64 ",\"strategy\":%" PRIu64
-	    ",\"user\":%" PRIu64 "},\"account_calls_counted\":%" PRIu64 "}\n",
+	    ",\"user\":%" PRIu64 "},\"mask_key_draws\":{\"in_send\":%" PRIu64 ",\"idle\":%" PRIu64
+	    "},\"account_calls_counted\":%" PRIu64 "}\n",
 	    u->places, u->acks, u->rejects, u->unknowns, u->cancels, u->cancels_presigned,
 	    u->cancels_failed, u->fills, u->fills_ws, u->fills_rest, u->fills_recovered,
 	    u->fills_dup, u->ledger_duplicates, u->backfills, u->ledger_applied, u->ledger_rejected,
@@ -2485,6 +2497,8 @@ void engine_summary(struct engine *e, FILE *out)
 	    atomic_load_explicit(&e->md_ctr.warms, memory_order_relaxed),
 	    atomic_load_explicit(&e->strat_ctr.warms, memory_order_relaxed),
 	    atomic_load_explicit(&e->user_ctr.warms, memory_order_relaxed),
+	    atomic_load_explicit(&u->key_draws_in_send, memory_order_relaxed),
+	    atomic_load_explicit(&u->key_draws_idle, memory_order_relaxed),
 	    tl_venue_limiter_counters(&e->limiter)->charged);
 	fflush(out);
 }

@@ -62,6 +62,8 @@ struct user_counters {
 	_Atomic uint64_t breaker_trips, throttled;
 	_Atomic uint64_t warms;       /* threads.warm_us passes */
 	_Atomic uint64_t adjustments; /* written by reconciliation while running */
+	/* the order WebSocket's masking keys, drawn by a send or in an idle round (at close) */
+	_Atomic uint64_t key_draws_in_send, key_draws_idle;
 	_Atomic uint32_t open_orders; /* on the venue, as the user thread knows them */
 	/* The engine's own tick-to-trade: a depth frame's bytes reaped on the md thread to the
 	 * submission of the request its top caused, ns; and its last leg (above). */

@@ -246,6 +246,11 @@ int tl_venue_session_send(tl_venue_session_t *s, const char *req, size_t len)
 	return tl_ws_client_send(s->ws, TL_WS_OP_TEXT, req, len);
 }
 
+bool tl_venue_session_idle(tl_venue_session_t *s)
+{
+	return tl_ws_client_idle(s->ws);
+}
+
 uint64_t tl_venue_session_next_id(tl_venue_session_t *s)
 {
 	return s->next_id++;
@@ -263,7 +268,12 @@ enum tl_venue_session_state tl_venue_session_state(const tl_venue_session_t *s)
 
 void tl_venue_session_counters(const tl_venue_session_t *s, struct tl_venue_session_counters *out)
 {
+	struct tl_ws_client_stats w;
+
 	*out = s->n;
+	tl_ws_client_stats(s->ws, &w);
+	out->key_draws_in_send = w.key_draws_in_send;
+	out->key_draws_idle = w.key_draws_idle;
 }
 
 int tl_venue_session_close(tl_venue_session_t *s)

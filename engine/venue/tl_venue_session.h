@@ -79,6 +79,9 @@ struct tl_venue_session_counters {
 	                               connection) */
 	uint64_t stream_terminated; /* eventStreamTerminated events */
 	uint64_t server_shutdowns;  /* serverShutdown events */
+	/* The WebSocket's masking keys (tl_ws_client_stats): draws made by a send, which found
+	 * none left, and by tl_venue_session_idle. */
+	uint64_t key_draws_in_send, key_draws_idle;
 };
 
 /*
@@ -97,6 +100,10 @@ int tl_venue_session_start(tl_venue_session_t *s);
  * -ENOTCONN unless READY, or as tl_ws_client_send (-ENOBUFS: not queued).
  */
 int tl_venue_session_send(tl_venue_session_t *s, const char *req, size_t len);
+
+/* Upkeep for the owner's idle rounds: the WebSocket's masking keys for the requests to
+ * come (tl_ws_client_idle). Returns true when it did some. Cheap when there is none. */
+bool tl_venue_session_idle(tl_venue_session_t *s);
 
 /* The next request id: shared with the session's own requests, so ids never collide. */
 uint64_t tl_venue_session_next_id(tl_venue_session_t *s);

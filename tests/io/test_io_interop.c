@@ -325,6 +325,42 @@ static void test_violations(struct env *e)
 	violation(e, "097e0080", TL_WS_CLOSE_PROTOCOL, -EPROTO);     /* fragmented ping */
 }
 
+/* Masking keys drawn in idle rounds (tl_ws_client_idle): the peer unmasks every frame
+ * right, and no send draws keys itself; without the idle calls, sends do. */
+static void test_idle_keys(struct env *e)
+{
+	struct client c;
+	struct tl_ws_client_stats st;
+	char msg[40];
+
+	client_open(e, &c, 1u << 20, false);
+	tl_ws_client_stats(c.ws, &st);
+	uint64_t in_send = st.key_draws_in_send, idle = st.key_draws_idle;
+	for (int round = 0; round < 2; round++) {
+		bool with_idle = round == 0;
+		for (int i = 0; i < 600; i++) {
+			int before = c.msgs;
+			int n = snprintf(msg, sizeof(msg), "key test %d/%d", round, i);
+			CHECK_EQ(tl_ws_client_send(c.ws, TL_WS_OP_TEXT, msg, (size_t)n), 0);
+			wait_for(e, &c.msgs, before + 1, 10000, "echo");
+			CHECK(c.msg_len == (size_t)n && memcmp(c.msg, msg, (size_t)n) == 0);
+			if (with_idle)
+				tl_ws_client_idle(c.ws);
+		}
+		tl_ws_client_stats(c.ws, &st);
+		if (with_idle) {
+			CHECK_EQ(st.key_draws_in_send, in_send);
+			CHECK(st.key_draws_idle - idle >= 600 / 256);
+		} else {
+			CHECK(st.key_draws_in_send - in_send >= 600 / 256 - 1);
+		}
+		in_send = st.key_draws_in_send;
+		idle = st.key_draws_idle;
+	}
+	CHECK_EQ(st.key_draw_failures, 0);
+	client_free(e, &c);
+}
+
 #if COUNT_ALLOCS
 static void test_no_alloc(struct env *e)
 {
@@ -343,6 +379,7 @@ static void test_no_alloc(struct env *e)
 		CHECK_EQ(tl_ws_client_send(c.ws, TL_WS_OP_TEXT, msg, sizeof(msg)), 0);
 		while (c.msgs == before)
 			CHECK(tl_io_loop_poll(e->loop, 10 * 1000 * 1000) >= 0);
+		tl_ws_client_idle(c.ws); /* its key draws included */
 	}
 	unsigned long used = allocs() - a0;
 	fprintf(stderr, "  %s: heap allocations over 2000 echoes: %lu\n", e->tls ? "tls" : "plain",
@@ -558,6 +595,7 @@ static void run_all(struct env *e, const char *dir, const char *lws)
 	test_too_big(e);
 	test_server_close_and_reconnect(e);
 	test_violations(e);
+	test_idle_keys(e);
 	if (e->node)
 		test_http(e); /* the node peer also serves the HTTP routes */
 #if COUNT_ALLOCS

@@ -5,6 +5,7 @@
  * fragmentation, partial input, every protocol error with its close code, the handshake
  * vector from RFC 6455).
  */
+#include "io_internal.h" /* the masking-key pool */
 #include "tl_io.h"
 #include "tl_test.h"
 #include "utf8_ref.h"
@@ -984,6 +985,91 @@ static void test_handshake(void)
 	CHECK_EQ(strlen(accept), TL_WS_ACCEPT_LEN);
 }
 
+/* ---- the masking-key pool ------------------------------------------------------------ */
+
+/* A fill that writes keys numbered in sequence (each key a little-endian uint32), so that
+ * the keys a pool hands out show their order, gaps and repeats; fails while `fail`. */
+struct key_source {
+	uint32_t next_key;
+	unsigned fills;
+	bool fail;
+};
+
+static int key_source_fill(void *ctx, uint8_t *out, size_t len)
+{
+	struct key_source *src = ctx;
+
+	CHECK_EQ(len % 4, 0);
+	src->fills++;
+	if (src->fail)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t k = src->next_key++;
+		memcpy(out + i, &k, 4);
+	}
+	return 0;
+}
+
+static uint32_t key_of(const uint8_t *key)
+{
+	uint32_t k;
+
+	memcpy(&k, key, 4);
+	return k;
+}
+
+static void test_mask_pool(void)
+{
+	struct tl_ws_mask_pool pool;
+	struct key_source src = {0};
+	const unsigned keys = TL_WS_MASK_POOL_BYTES / 4;
+	uint32_t want = 0;
+
+	/* Empty at first: the first take draws the whole pool itself. */
+	tl_ws_mask_pool_init(&pool);
+	CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	CHECK_EQ(pool.draws_in_take, 1);
+	CHECK_EQ(src.fills, 1);
+
+	/* A refill waits until half the pool is used; then it keeps the unused keys first. */
+	for (; want < keys / 2 - 1;)
+		CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	CHECK(!tl_ws_mask_pool_refill(&pool, key_source_fill, &src));
+	CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	CHECK(tl_ws_mask_pool_refill(&pool, key_source_fill, &src));
+	CHECK(!tl_ws_mask_pool_refill(&pool, key_source_fill, &src)); /* nothing used since */
+	CHECK_EQ(pool.draws_refilled, 1);
+	CHECK_EQ(src.fills, 2);
+
+	/* Takes and refills in random order: every key comes once, in the order drawn, and
+	 * with a refill at least every half pool, no take draws. */
+	for (int i = 0; i < 200000; i++) {
+		if (rnd() % 64 == 0 || pool.next >= TL_WS_MASK_POOL_BYTES / 2)
+			tl_ws_mask_pool_refill(&pool, key_source_fill, &src);
+		CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	}
+	CHECK_EQ(pool.draws_in_take, 1);
+	CHECK(pool.draws_refilled > 200000 / keys);
+
+	/* Without refills, takes draw the pool once every `keys` keys, still in order. */
+	uint64_t in_take = pool.draws_in_take;
+	for (unsigned i = 0; i < 10 * keys; i++)
+		CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	CHECK(pool.draws_in_take - in_take >= 9 && pool.draws_in_take - in_take <= 10);
+
+	/* A source that fails: a constant key, counted; keys come in order again after. */
+	while (pool.next < TL_WS_MASK_POOL_BYTES)
+		CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	src.fail = true;
+	CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), 0x5a5a5a5au);
+	CHECK_EQ(pool.fill_failures, 1);
+	src.fail = false;
+	while (pool.next < TL_WS_MASK_POOL_BYTES)
+		CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), 0x5a5a5a5au);
+	CHECK_EQ(key_of(tl_ws_mask_pool_take(&pool, key_source_fill, &src)), want++);
+	CHECK_EQ(pool.fill_failures, 1);
+}
+
 int main(void)
 {
 	test_utf8_known();
@@ -1005,6 +1091,7 @@ int main(void)
 	test_non_minimal_length();
 	test_close_payload();
 	test_handshake();
+	test_mask_pool();
 	printf("test_ws_codec: ok\n");
 	return 0;
 }

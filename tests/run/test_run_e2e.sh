@@ -105,6 +105,10 @@ done
 # threads.warm_us (1000 by default): the three parts of the warm pass ran while it idled
 grep -Eq '"warm_passes":\{"md":[1-9][0-9]*,"strategy":[1-9][0-9]*,"user":[1-9]' "$work/embedded.json" ||
 	fail "embedded: no warm passes"
+# the order WebSocket's masking keys were drawn in idle rounds (about 190 requests, 128 keys
+# a draw), never by a request on its way out
+grep -Eq '"mask_key_draws":\{"in_send":0,"idle":[1-9]' "$work/embedded.json" ||
+	fail "embedded: masking keys not drawn in idle rounds: $(cat "$work/embedded.json")"
 
 # 2. each fault in turn. The sim runs a little longer than the engine. A position limit
 # of three orders a side binds often at one tick from the mid.
