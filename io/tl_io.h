@@ -573,6 +573,16 @@ void tl_io_conn_handshake_done(tl_io_conn_t *conn);
 /* True between on_open and on_close. */
 bool tl_io_conn_is_open(const tl_io_conn_t *conn);
 
+/*
+ * For the loop's idle rounds: asks the CPU to bring into its cache what the conn's next
+ * receive and send touch first: the conn itself, the free end of its send buffer, and its
+ * loop's next submission and completion entries. Between frames tens of milliseconds
+ * apart, other work on a shared machine evicts them, and each miss then falls inside the
+ * next frame's reaction. Hints only: nothing is read into the program or written, and no
+ * syscall is made. Thread: the loop's. Blocks: never.
+ */
+void tl_io_conn_prefetch(const tl_io_conn_t *conn);
+
 /* ======================================================================================
  * Reconnect policy: exponential back-off with jitter, capped. Thread: any. Blocks: no.
  * ====================================================================================== */
@@ -679,11 +689,12 @@ int tl_ws_client_close(tl_ws_client_t *ws, uint16_t code, const char *reason);
 int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason);
 
 /*
- * Upkeep for a loop's idle time: when at least half of the client's masking keys (one a
+ * Upkeep for a loop's idle rounds. When at least half of the client's masking keys (one a
  * frame, 256 drawn at a time from its DRBG) are used, draws the used ones anew, so that a
- * send does not have to. Such a draw costs about 3 us warm; made by a send, it fell on one
- * order in 256. Returns true when it drew. Thread: the loop's; never blocks; idempotent
- * until the next send.
+ * send does not have to: such a draw costs about 3 us warm, and made by a send, it fell on
+ * one order in 256. And it prefetches what the next frame in or out touches first (the
+ * client, its decoder, the next key and tl_io_conn_prefetch). Returns true when it drew.
+ * Thread: the loop's. Blocks: never.
  */
 bool tl_ws_client_idle(tl_ws_client_t *ws);
 

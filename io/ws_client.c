@@ -515,7 +515,13 @@ int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason)
 
 bool tl_ws_client_idle(tl_ws_client_t *ws)
 {
-	return tl_ws_mask_pool_refill(&ws->masks, mask_fill, &ws->rng);
+	bool drew = tl_ws_mask_pool_refill(&ws->masks, mask_fill, &ws->rng);
+
+	tl_prefetch(ws, offsetof(struct tl_ws_client, key), false); /* to the decoder's end */
+	tl_prefetch(&ws->masks.next, sizeof(ws->masks.next), false);
+	tl_prefetch(ws->masks.keys + (ws->masks.next & (TL_WS_MASK_POOL_BYTES - 1)), 4, false);
+	tl_io_conn_prefetch(ws->conn);
+	return drew;
 }
 
 void tl_ws_client_stats(const tl_ws_client_t *ws, struct tl_ws_client_stats *out)

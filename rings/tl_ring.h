@@ -210,6 +210,17 @@ static inline void tl_ring_release(tl_ring_t *ring, uint32_t count);
 static inline bool tl_ring_readable(tl_ring_t *ring);
 
 /*
+ * Prefetch hints for a thread's idle rounds: the slot the next push writes, with the
+ * producer's own line (tl_ring_prefetch_push), or the slot the next pop reads, with the
+ * consumer's (tl_ring_prefetch_pop). Between events tens of milliseconds apart, other work
+ * on a shared machine evicts them, and each miss then falls on the next event's path.
+ * Hints only: nothing is read into the program or written. Thread: the producer / the
+ * consumer. Blocks: never.
+ */
+static inline void tl_ring_prefetch_push(const tl_ring_t *ring);
+static inline void tl_ring_prefetch_pop(const tl_ring_t *ring);
+
+/*
  * Waiters: how a consumer sleeps until any of its rings has data
  * ---------------------------------------------------------------
  * A waiter belongs to one consuming thread and watches up to TL_WAIT_RINGS_MAX rings.
@@ -338,6 +349,10 @@ int tl_thread_name_self(const char *name);
 
 /* The CPU's spin-wait hint (PAUSE on x86, YIELD on arm64). */
 static inline void tl_cpu_relax(void);
+
+/* Asks the CPU to bring [p, p + len) into its cache, for writing when `write` (PREFETCHW
+ * on x86). A hint: p need not be mapped, and nothing is read or written. */
+static inline void tl_prefetch(const void *p, size_t len, bool write);
 
 #include "tl_ring_inline.h"
 

@@ -311,4 +311,30 @@ static inline bool tl_ring_readable(tl_ring_t *ring)
 	return tl_ring_published(ring, ring->cons.head); /* C1 */
 }
 
+static inline void tl_prefetch(const void *p, size_t len, bool write)
+{
+	uintptr_t line = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + len;
+
+	for (; line < end; line += 64) {
+		if (write)
+			__builtin_prefetch((const void *)line, 1, 3);
+		else
+			__builtin_prefetch((const void *)line, 0, 3);
+	}
+}
+
+static inline void tl_ring_prefetch_push(const tl_ring_t *ring)
+{
+	tl_prefetch(&ring->prod, sizeof(ring->prod), true);
+	tl_prefetch(&ring->conf, sizeof(ring->conf), false);
+	tl_prefetch(tl_ring_slot_at(ring, ring->prod.tail), ring->conf.stride, true);
+}
+
+static inline void tl_ring_prefetch_pop(const tl_ring_t *ring)
+{
+	tl_prefetch(&ring->cons, sizeof(ring->cons), true);
+	tl_prefetch(&ring->conf, sizeof(ring->conf), false);
+	tl_prefetch(tl_ring_slot_at(ring, ring->cons.head), ring->conf.stride, false);
+}
+
 #endif /* TL_RING_INLINE_H */

@@ -83,6 +83,7 @@
  * -ENOSPC counts the levels of both places together.
  */
 #include "tl_book.h"
+#include "tl_ring.h" /* tl_prefetch */
 
 #include <assert.h>
 #include <errno.h>
@@ -957,6 +958,33 @@ bool tl_book_best(const tl_book_t *b, tl_book_side_t side, struct tl_book_level 
 	out->px.v = key_px(side, key);
 	out->qty.v = qty;
 	return true;
+}
+
+/* Ticks around the best that tl_book_prefetch_top covers: a new best a few ticks better,
+ * and the levels a depth event rewrites behind it. */
+#define PREFETCH_AHEAD 8
+#define PREFETCH_BEHIND 40
+
+void tl_book_prefetch_top(const tl_book_t *b)
+{
+	tl_prefetch(b, sizeof(*b), false);
+	for (int side = TL_BOOK_BID; side <= TL_BOOK_ASK; side++) {
+		const struct tl_book_ladder *l = &b->side[side].lad;
+
+		if (!b->ladder_on || l->best_r < 0 || !l->qty)
+			continue;
+		int64_t lo = l->best_r - PREFETCH_BEHIND, hi = l->best_r + PREFETCH_AHEAD;
+		lo = lo < 0 ? 0 : lo;
+		hi = hi >= (int64_t)l->lim ? (int64_t)l->lim - 1 : hi;
+		/* Eight quantities a line; the bitmap's word and its summary's for each. */
+		for (int64_t r = lo; r <= hi; r += 8) {
+			uint32_t slot = ladder_slot(b, l, (uint64_t)r);
+
+			tl_prefetch(&l->qty[slot], sizeof(l->qty[slot]), true);
+			tl_prefetch(&l->bits[slot / 64], sizeof(l->bits[0]), true);
+			tl_prefetch(&l->sum[slot / 4096], sizeof(l->sum[0]), true);
+		}
+	}
 }
 
 size_t tl_book_top(const tl_book_t *b, tl_book_side_t side, struct tl_book_level *out, size_t n)

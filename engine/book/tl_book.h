@@ -193,4 +193,12 @@ uint32_t tl_book_levels(const tl_book_t *b, tl_book_side_t side);
 bool tl_book_crossed(const tl_book_t *b);
 tl_qty_t tl_book_qty_at(const tl_book_t *b, tl_book_side_t side, tl_px_t px);
 
+/*
+ * Prefetch hints for the owner's idle time: the lines an update near the top of either
+ * side touches (the book and its sides, the window's quantities and bitmap words from a
+ * little past the best to a few dozen ticks behind it). Hints only: nothing is read into
+ * the program or written. Thread: the owner only. Blocks: never.
+ */
+void tl_book_prefetch_top(const tl_book_t *b);
+
 #endif /* TL_BOOK_H */

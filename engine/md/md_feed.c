@@ -10,11 +10,14 @@
  * a snapshot again and the same path runs. Nothing here allocates after start: the
  * parser, sync, book and both clients are sized at creation.
  */
+#include "md_internal.h"
 #include "tl_md.h"
 #include "tl_log.h"
+#include "tl_ring.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +351,17 @@ int tl_md_feed_warm(tl_md_feed_t *f)
 		tl_book_top(f->book, TL_BOOK_ASK, top, 4);
 	}
 	return 0;
+}
+
+void tl_md_feed_idle(tl_md_feed_t *f)
+{
+	tl_ws_client_idle(f->ws);
+	tl_prefetch(&f->on_book,
+	            offsetof(struct tl_md_feed, warm_msg) - offsetof(struct tl_md_feed, on_book),
+	            false);
+	tl_prefetch(&f->counters, sizeof(f->counters), true);
+	md_parser_prefetch(f->parser);
+	md_sync_prefetch(f->sync);
 }
 
 void tl_md_feed_settle(tl_md_feed_t *f)

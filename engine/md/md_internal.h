@@ -590,4 +590,10 @@ static inline void md_slot_string(const struct tl_md_parser *p, struct md_fields
 	}
 }
 
+/* Prefetch hints for the feed's idle rounds (tl_md_feed_idle): what the next live event
+ * writes first. The parser: its state and the first levels of the depth arrays. The sync:
+ * its state, where it copies the tails, and its book's top (tl_book_prefetch_top). */
+void md_parser_prefetch(const tl_md_parser_t *p);
+void md_sync_prefetch(const tl_md_sync_t *s);
+
 #endif /* MD_INTERNAL_H */

@@ -13,6 +13,7 @@
  * Every read is bounded by `end`; the input is never copied.
  */
 #include "md_internal.h"
+#include "tl_ring.h" /* tl_prefetch */
 
 #include <assert.h>
 #include <stdlib.h>
@@ -609,4 +610,12 @@ int tl_md_parse_tail(struct tl_md_scale scale, const char *tail, size_t len,
 	if (past == NULL)
 		return err;
 	return past == tail + len ? 0 : -EBADMSG;
+}
+
+void md_parser_prefetch(const tl_md_parser_t *p)
+{
+	tl_prefetch(p, sizeof(*p), false);
+	/* A live event converts its top levels only, a few a side (tl_md_parse_top). */
+	tl_prefetch(p->levels[MD_SIDE_B], 8 * sizeof(struct tl_md_level), true);
+	tl_prefetch(p->levels[MD_SIDE_A], 8 * sizeof(struct tl_md_level), true);
 }

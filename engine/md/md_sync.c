@@ -41,7 +41,9 @@
  * applied whole (above) takes its tail at once; so does a sync without top_first, and a
  * buffered event keeps its tail converted.
  */
+#include "md_internal.h"
 #include "tl_md.h"
+#include "tl_ring.h" /* tl_prefetch */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -554,4 +556,12 @@ void tl_md_sync_last_gap(const tl_md_sync_t *s, uint64_t *book_id, uint64_t *fir
 {
 	*book_id = s->last_gap_from;
 	*first_id = s->last_gap_to;
+}
+
+void md_sync_prefetch(const tl_md_sync_t *s)
+{
+	tl_prefetch(s, sizeof(*s), false);
+	if (s->tail_buf)
+		tl_prefetch(s->tail_buf, 1024, true); /* a frame's tails: a kilobyte or two */
+	tl_book_prefetch_top(s->book);
 }

@@ -567,6 +567,16 @@ int tl_md_feed_destroy(tl_md_feed_t *f);
 int tl_md_feed_warm(tl_md_feed_t *f);
 
 /*
+ * For the loop's idle rounds, between events: the stream's WebSocket upkeep
+ * (tl_ws_client_idle, which prefetches its connection too), and prefetches of the feed,
+ * its parser and its sync, which the next event touches first. tl_md_feed_warm keeps the
+ * code and the book's top warm; this is the rest of the data, every round, for a few
+ * dozen prefetch hints. Changes nothing the feed reports. Thread: the loop's, between its
+ * callbacks. Blocks: no.
+ */
+void tl_md_feed_idle(tl_md_feed_t *f);
+
+/*
  * With cfg->sync.top_first: converts and applies the levels the last event held back
  * (its tails: the feed parses a live event with tl_md_parse_top). They cannot change the
  * top its on_book call reported while the venue lists levels best first; if they did, the

@@ -709,6 +709,38 @@ static bool warm_due(const struct engine *e, int work, int64_t *last_ns)
 	return true;
 }
 
+/*
+ * A hot thread's idle round, for the stages it runs: what the next event touches first is
+ * asked into the cache (tl_md_feed_idle, tl_venue_session_idle, the rings' next slots).
+ * Frames come tens of milliseconds apart, and in between a shared machine's other work
+ * evicts those lines: each miss then fell inside the reaction. Every idle round, not only
+ * every warm_us: they are hints, a few dozen of them, and cost no more than the round.
+ */
+enum { STAGE_MD = 1, STAGE_STRATEGY = 2, STAGE_USER = 4 };
+
+static void idle_prefetch(struct engine *e, tl_md_feed_t *feed, const struct strategy *st,
+                          unsigned stages)
+{
+	if (stages & STAGE_MD) {
+		if (feed)
+			tl_md_feed_idle(feed);
+		tl_ring_prefetch_push(e->md_ring);
+	}
+	if (stages & STAGE_STRATEGY) {
+		if (st)
+			tl_prefetch(st, sizeof(*st), true);
+		tl_ring_prefetch_pop(e->md_ring);
+		tl_ring_prefetch_push(e->intent_ring);
+		tl_ring_prefetch_pop(e->report_ring);
+	}
+	if (stages & STAGE_USER) {
+		if (e->session)
+			tl_venue_session_idle(e->session);
+		tl_ring_prefetch_pop(e->intent_ring);
+		tl_ring_prefetch_push(e->report_ring);
+	}
+}
+
 /* The md half of a warm pass: a canned depth event through the feed's parser and into a
  * scratch book (tl_md_feed_warm); the feed's own book is not touched. */
 static void md_warm(struct md_ctx *m)
@@ -780,6 +812,8 @@ static void *md_main(void *arg)
 			}
 			md_settle(&m);
 			md_check(&m);
+			if (!rc)
+				idle_prefetch(e, m.feed, NULL, STAGE_MD);
 			if (warm_due(e, rc, &warm_ns))
 				md_warm(&m);
 		}
@@ -1645,7 +1679,7 @@ static void *user_main(void *arg)
 			}
 			work = rc + user_pass(e);
 			if (!work)
-				tl_venue_session_idle(e->session);
+				idle_prefetch(e, NULL, NULL, STAGE_USER);
 			if (warm_due(e, work, &warm_ns))
 				user_warm(e);
 		}
@@ -1796,6 +1830,8 @@ static void *strat_main(void *arg)
 	while (!atomic_load_explicit(&e->stop_strat, memory_order_relaxed)) {
 		int work = strat_pass(e, &s);
 
+		if (!work)
+			idle_prefetch(e, NULL, s.st, STAGE_STRATEGY);
 		if (warm_due(e, work, &warm_ns))
 			strat_warm(e, &s);
 
@@ -1848,7 +1884,8 @@ static void *fused_main(void *arg)
 				work = rc + strat_pass(e, &s);
 				work += user_pass(e);
 				if (!work)
-					tl_venue_session_idle(e->session);
+					idle_prefetch(e, m.feed, s.st,
+					              STAGE_MD | STAGE_STRATEGY | STAGE_USER);
 				if (warm_due(e, work, &warm_ns)) {
 					md_warm(&m);
 					strat_warm(e, &s);
