@@ -220,8 +220,8 @@ struct tl_ws_mask_pool {
 	uint64_t fill_failures;  /* draws whose source failed (those keys are a constant) */
 };
 
-/* An empty pool: the first take or refill draws it whole. */
-void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p);
+/* A full pool, drawn through fill (a failure is counted, as below); no draw is counted. */
+void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx);
 
 /* The next key (valid until the next call on the pool). With none left, draws the whole
  * pool first, through fill. A failed draw is counted and gives a constant key: such a

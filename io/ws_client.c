@@ -405,8 +405,7 @@ int tl_ws_client_create(tl_ws_client_t **out, tl_io_loop_t *loop,
 	ws->cfg.extra_headers = ws->extra_headers;
 	if (wc_InitRng(&ws->rng) != 0)
 		goto err;
-	tl_ws_mask_pool_init(&ws->masks);
-	tl_ws_mask_pool_refill(&ws->masks, mask_fill, &ws->rng); /* not on the first send */
+	tl_ws_mask_pool_init(&ws->masks, mask_fill, &ws->rng); /* not on the first send */
 	tl_ws_decoder_init(&ws->dec, ws->msg_buf, cfg->max_msg_bytes, false);
 	tl_http_response_init(&ws->resp, ws->head_buf, sizeof(ws->head_buf), ws->no_body,
 	                      sizeof(ws->no_body));

@@ -449,12 +449,6 @@ int tl_ws_accept_make(char out[TL_WS_ACCEPT_LEN + 1], const char *key, size_t ke
 
 /* ---- masking keys (io_internal.h) -------------------------------------------------------- */
 
-void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->next = TL_WS_MASK_POOL_BYTES;
-}
-
 /* Draws `len` bytes at `at`; a failure leaves a constant there, and is counted. */
 static void mask_pool_draw(struct tl_ws_mask_pool *p, uint8_t *at, size_t len,
                            tl_ws_mask_fill_fn fill, void *ctx)
@@ -463,6 +457,12 @@ static void mask_pool_draw(struct tl_ws_mask_pool *p, uint8_t *at, size_t len,
 		memset(at, 0x5a, len);
 		p->fill_failures++;
 	}
+}
+
+void tl_ws_mask_pool_init(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx)
+{
+	memset(p, 0, sizeof(*p));
+	mask_pool_draw(p, p->keys, TL_WS_MASK_POOL_BYTES, fill, ctx);
 }
 
 const uint8_t *tl_ws_mask_pool_take(struct tl_ws_mask_pool *p, tl_ws_mask_fill_fn fill, void *ctx)
