@@ -199,13 +199,14 @@ size_t tl_io_tls_overhead(size_t len);
 
 /*
  * Each frame a client sends carries a fresh 4-byte masking key (RFC 6455 §5.3). The keys
- * are drawn from the client's DRBG ahead of time, 256 at a time, and handed out in the
+ * are drawn from the client's DRBG ahead of time into a pool of 256, and handed out in the
  * order they were drawn, each once.
  *
- * Why a pool that is refilled when idle: a draw of the whole pool from wolfSSL's DRBG costs
- * about 3 us warm and 6 cold. Drawn by the send that found the pool empty, it fell on one
- * order in 256 and went into that order's tick-to-trade; tl_ws_mask_pool_refill, called
- * from the loop's idle rounds (tl_ws_client_idle), tops the pool up instead.
+ * Why a pool that is refilled when idle: a draw from wolfSSL's DRBG costs about 3 us warm
+ * for 256 bytes, more cold. Made by the send that found the pool empty, it fell inside that
+ * request's tick-to-trade (one request in 64 with the old pool of 64 keys);
+ * tl_ws_mask_pool_refill, called from the loop's idle rounds (tl_ws_client_idle), tops the
+ * pool up instead.
  */
 #define TL_WS_MASK_POOL_BYTES 1024
 

@@ -689,12 +689,12 @@ int tl_ws_client_close(tl_ws_client_t *ws, uint16_t code, const char *reason);
 int tl_ws_client_resync(tl_ws_client_t *ws, uint16_t code, const char *reason);
 
 /*
- * Upkeep for a loop's idle rounds. When at least half of the client's masking keys (one a
- * frame, 256 drawn at a time from its DRBG) are used, draws the used ones anew, so that a
- * send does not have to: such a draw costs about 3 us warm, and made by a send, it fell on
- * one order in 256. And it prefetches what the next frame in or out touches first (the
- * client, its decoder, the next key and tl_io_conn_prefetch). Returns true when it drew.
- * Thread: the loop's. Blocks: never.
+ * Upkeep for a loop's idle rounds. When at least half of the client's pool of 256 masking
+ * keys (one a frame, from its DRBG) is used, draws the used ones anew, so that a send does
+ * not have to: such a draw costs about 3 us warm, inside the request that made it. And it
+ * prefetches what the next frame in or out touches first (the client, its decoder, the
+ * next key, and tl_io_conn_prefetch). Returns true when it drew. Thread: the loop's.
+ * Blocks: never.
  */
 bool tl_ws_client_idle(tl_ws_client_t *ws);
 

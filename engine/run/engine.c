@@ -714,7 +714,7 @@ static bool warm_due(const struct engine *e, int work, int64_t *last_ns)
  * asked into the cache (tl_md_feed_idle, tl_venue_session_idle, the rings' next slots).
  * Frames come tens of milliseconds apart, and in between a shared machine's other work
  * evicts those lines: each miss then fell inside the reaction. Every idle round, not only
- * every warm_us: they are hints, a few dozen of them, and cost no more than the round.
+ * every warm_us: a few dozen hints, which neither wait for memory nor change anything.
  */
 enum { STAGE_MD = 1, STAGE_STRATEGY = 2, STAGE_USER = 4 };
 
