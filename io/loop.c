@@ -96,6 +96,7 @@ static int ring_init(tl_io_loop_t *loop, unsigned entries, bool busy_poll)
 	       busy_poll ? "COOP_TASKRUN|TASKRUN_FLAG" : "DEFER_TASKRUN");
 	memset(&p, 0, sizeof(p));
 	loop->defer_taskrun = false;
+	loop->coop_taskrun = false;
 	return io_uring_queue_init_params(entries, &loop->ring, &p);
 }
 
