@@ -202,7 +202,8 @@ static const char t2t_usage[] =
     "\n"
     "Keys (--json): engine_t2t_p50_us, engine_t2t_p99_us, floor_p50_us, floor_p99_us,\n"
     "engine_vs_floor_p50, internal_p50_ns, internal_p99_ns, its legs\n"
-    "internal_{md,strategy,user}_{p50,p99}_ns, idle, layout, the sample counts, and\n"
+    "internal_{md,strategy,user}_{p50,p99}_ns, build (as tally --version gives it),\n"
+    "idle, layout, the sample counts, and\n"
     "the stalls: cpu_stalls_per_s, cpu_stall_p50_us, cpu_stall_lost_pct and\n"
     "cpu_stall_overlap_pct, the share of windows as long as the internal p50 that one\n"
     "starts in (rate x window): at 1 or more, the internal p99 holds a stall.\n"
@@ -598,13 +599,14 @@ int tl_bench_t2t(int argc, char **argv)
 			l99[i] = median_u64(leg[i][1], reps);
 		}
 		if (json) {
-			printf("{\"idle\":\"%s\",\"layout\":\"%s\",\"engine_t2t_p50_us\":%.1f,"
+			printf("{\"build\":\"%s\",\"idle\":\"%s\",\"layout\":\"%s\","
+			       "\"engine_t2t_p50_us\":%.1f,"
 			       "\"engine_t2t_p99_us\":%"
 			       ".1f,"
 			       "\"floor_p50_us\":%.1f,\"floor_p99_us\":%.1f,\"engine_vs_floor_"
 			       "p50\":%.2f,"
 			       "\"internal_p50_ns\":%.0f,\"internal_p99_ns\":%.0f",
-			       tl_idle_kind_name(idle), ran, e50, e99, f50, f99,
+			       TALLY_BUILD, tl_idle_kind_name(idle), ran, e50, e99, f50, f99,
 			       f50 > 0 ? e50 / f50 : 0, i50, i99);
 			for (int i = 0; i < 3; i++)
 				printf(",\"internal_%s_p50_ns\":%.0f,\"internal_%s_p99_ns\":%.0f",
@@ -618,8 +620,8 @@ int tl_bench_t2t(int argc, char **argv)
 			       s_rate, s_p50, s_lost, overlap, reps);
 		} else {
 			printf("tally bench t2t: median of %" PRIu64 " reps, %" PRIu64
-			       " s each, layout %s, every hot thread idle %s\n",
-			       reps, seconds, ran, tl_idle_kind_name(idle));
+			       " s each, layout %s, every hot thread idle %s; build: %s\n",
+			       reps, seconds, ran, tl_idle_kind_name(idle), TALLY_BUILD);
 			printf("%-44s %10s %10s\n", "", "p50", "p99");
 			printf("%-44s %8.1f us %7.1f us\n", "floor: minimal responder", f50, f99);
 			printf("%-44s %8.1f us %7.1f us   (%.2fx the floor at p50)\n",

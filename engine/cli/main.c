@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-		printf("tally %s\n", TALLY_VERSION);
+		printf("tally %s (%s)\n", TALLY_VERSION, TALLY_BUILD);
 		return 0;
 	}
 	/* Started as /proc/self/exe (the embedded sim, the bench's engine), the process would

@@ -18,6 +18,9 @@ grep -q '^Usage: tally <command>' "$out" || fail "--help has no usage line"
 grep -q '^  bench ' "$out" || fail "--help does not list bench"
 expect 0 "$tally" --version
 grep -q '^tally [0-9]' "$out" || fail "--version prints no version"
+# And how the binary was built (build type, LTO, PGO), as the benches report it too.
+build=$(sed -n 's/^tally [0-9][0-9.]* (\(.*\))$/\1/p' "$out")
+[ -n "$build" ] || fail "--version names no build: $(cat "$out")"
 
 expect 2 "$tally"
 grep -q 'Usage' "$err" || fail "no-argument run prints no usage on stderr"
@@ -117,6 +120,8 @@ for key in cpu_stalls_per_s cpu_stall_p50_us cpu_stall_lost_pct cpu_stall_overla
 done
 grep -Eq '"cpu_stall_lost_pct":(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)[,}]' "$out" ||
 	fail "bench t2t: cpu_stall_lost_pct is no percentage: $(cat "$out")"
+grep -qF "\"build\":\"$build\"" "$out" ||
+	fail "bench t2t --json does not name the build as --version does ($build): $(cat "$out")"
 expect 2 "$tally" bench t2t --seconds 0
 expect 2 "$tally" bench t2t --idle sleepy
 grep -q "idle" "$err" || fail "bench t2t --idle sleepy: no message naming the option"
