@@ -33,7 +33,8 @@ install_missing() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# build_preset NAME [extra cmake -D args...]: configures once, then builds incrementally.
+# build_preset NAME [extra cmake -D args...]: configures once, then builds incrementally:
+# every target, or only $TALLY_BUILD_TARGET when that is set.
 build_preset() {
 	local preset=$1
 	shift
@@ -51,5 +52,5 @@ build_preset() {
 	fi
 	log "building $preset"
 	# One job per core; the machine has two, so no more.
-	cmake --build "$dir" -j "$(nproc)"
+	cmake --build "$dir" -j "$(nproc)" ${TALLY_BUILD_TARGET:+--target "$TALLY_BUILD_TARGET"}
 }
